@@ -1,0 +1,124 @@
+# etl: GNU make.  `make` builds into $(O) (default build/); `make check` runs every test
+# against a throwaway PostgreSQL; `make asan` does both with ASan+UBSan in build-asan/.
+.DELETE_ON_ERROR:
+.SUFFIXES:
+
+O        ?= build
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+CC       ?= cc
+SOMAJOR  := 0
+SOVER    := 0.1.0
+
+PKGS     := libpq libcjson libbsd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lpq -lcjson -lbsd)
+
+WARN     := -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wno-format-nonliteral
+CFLAGS   ?= -O2 -g
+ifeq ($(SANITIZE),1)
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+LDFLAGS  += -fsanitize=address,undefined
+endif
+ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilibetl -Icommon $(PKG_CFLAGS)
+RPATH    := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib' \
+            -Wl,-rpath,'$$ORIGIN/../../../lib'
+LINK_ETL := -L$(O)/lib -letl $(PKG_LIBS) -lpthread $(RPATH)
+
+LIB_SRC  := $(wildcard libetl/*.c)
+LIB_OBJ  := $(LIB_SRC:libetl/%.c=$(O)/obj/libetl/%.o) $(O)/obj/libetl/migrations.o
+MIGRATIONS := $(sort $(wildcard libetl/sql/[0-9]*.sql))
+COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
+BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
+
+SOLIB    := $(O)/lib/libetl.so.$(SOVER)
+LIBS     := $(SOLIB) $(O)/lib/libetl.so.$(SOMAJOR) $(O)/lib/libetl.so $(O)/lib/libetl.a \
+            $(O)/lib/pkgconfig/libetl.pc
+
+C_TASKS  := $(patsubst tasks/%.c,$(O)/tasks/%,$(wildcard tasks/*.c))
+SH_TASKS := $(patsubst tasks/%.sh,$(O)/tasks/%,$(wildcard tasks/*.sh))
+T_TASKS  := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%,$(wildcard tests/tasks/*.c)) \
+            $(patsubst tests/tasks/%.sh,$(O)/tests/tasks/%,$(wildcard tests/tasks/*.sh))
+UNIT     := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/*.c))
+
+PROGS    := $(O)/bin/etl
+ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS)
+
+all: $(ALL)
+
+$(O)/obj/libetl/%.o: libetl/%.c libetl/etl.h libetl/internal.h libetl/context.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(O)/obj/libetl/migrations.c: libetl/sql/embed.sh $(MIGRATIONS)
+	@mkdir -p $(@D)
+	sh libetl/sql/embed.sh $(MIGRATIONS) > $@
+
+$(O)/obj/libetl/migrations.o: $(O)/obj/libetl/migrations.c libetl/internal.h
+	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+
+$(SOLIB): $(LIB_OBJ) libetl/libetl.map
+	@mkdir -p $(@D)
+	$(CC) -shared -Wl,-soname,libetl.so.$(SOMAJOR) -Wl,--version-script,libetl/libetl.map \
+	    $(LDFLAGS) -o $@ $(LIB_OBJ) \
+	    $(PKG_LIBS) -lpthread
+$(O)/lib/libetl.so.$(SOMAJOR): $(SOLIB)
+	ln -sf libetl.so.$(SOVER) $@
+$(O)/lib/libetl.so: $(O)/lib/libetl.so.$(SOMAJOR)
+	ln -sf libetl.so.$(SOMAJOR) $@
+$(O)/lib/libetl.a: $(LIB_OBJ)
+	@mkdir -p $(@D)
+	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+$(O)/lib/pkgconfig/libetl.pc: libetl/libetl.pc.in Makefile
+	@mkdir -p $(@D)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' $< > $@
+
+$(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/obj/bin/%.o: bin/%.c bin/cli.h libetl/etl.h common/log.h common/xmalloc.h
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bin/etl: $(BIN_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $(BIN_OBJ) $(COMMON_OBJ) $(LINK_ETL)
+
+$(O)/tasks/%: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+$(O)/tasks/%: tasks/%.sh
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
+
+$(O)/tests/tasks/%: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+$(O)/tests/tasks/%: tests/tasks/%.sh
+	@mkdir -p $(@D)
+	install -m 0755 $< $@
+
+$(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h libetl/etl.h $(O)/lib/libetl.a
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(O)/lib/libetl.a $(PKG_LIBS) -lpthread
+
+tests: $(ALL) $(T_TASKS) $(UNIT)
+
+check: tests
+	tests/run.sh $(O)
+
+asan:
+	$(MAKE) O=build-asan SANITIZE=1 check
+
+deps:
+	sh contrib/install-deps.sh
+
+demo: all
+	contrib/demo.sh $(O)
+
+clean:
+	rm -rf build build-asan tmp_check
+
+.PHONY: all tests check asan deps demo clean

@@ -1,0 +1,308 @@
+/*
+ * cmd_event.c: the event store and logs from the command line: `etl events`,
+ * `etl logs`, and the two commands tasks in any language use, `etl dispatch` and
+ * `etl progress`.
+ */
+#include <sys/select.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum { OPT_FOLLOW = 1, OPT_CONTEXT };
+
+/* A context id argument, or a job id naming its job's context (and pg_env). */
+static int64_t
+context_arg(struct cli *cl, const char *arg, char **pg_env)
+{
+	char buf[128];
+	etl_error err;
+	etl_conn *c;
+	cJSON *job;
+	int64_t id;
+
+	*pg_env = NULL;
+	if (etl_uuid_valid(arg) != 0)
+		return (int64_t)cli_long(cl, arg, 1, 0x7fffffffffffffffL, "CONTEXT");
+	c = cli_connect(cl);
+	if ((job = etl_job_get(c, arg, &err)) == NULL)
+		cli_fail(cl, &err);
+	etl_disconnect(c);
+	id = (int64_t)strtoll(cli_field(job, "etl_context_id", buf, sizeof(buf)), NULL, 10);
+	if (id <= 0) {
+		fprintf(stderr, "etl %s: job %s has no context yet (it has not started)\n",
+		    cl->cmd, arg);
+		exit(EXIT_NOTFOUND);
+	}
+	if (*cli_field(job, "pg_env", buf, sizeof(buf)) != '\0')
+		*pg_env = xstrdup(buf);
+	cJSON_Delete(job);
+	return id;
+}
+
+static void
+print_event(const struct cli *cl, cJSON *e)
+{
+	char id[24], when[64], type[256], *pl;
+
+	if (cl->json) {
+		char *s = cJSON_PrintUnformatted(e);
+		puts(s);
+		free(s);
+		return;
+	}
+	pl = cJSON_PrintUnformatted(cJSON_GetObjectItemCaseSensitive(e, "payload"));
+	printf("%-8s %.23s  %-28s %s\n", cli_field(e, "event_id", id, sizeof(id)),
+	    cli_field(e, "created_on", when, sizeof(when)),
+	    cli_field(e, "type", type, sizeof(type)), pl ? pl : "null");
+	free(pl);
+}
+
+/* Wait up to ms for a notification on c's socket (or just sleep if we cannot). */
+static void
+wait_notify(etl_conn *c, int ms)
+{
+	PGconn *pg = etl_conn_pg(c);
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	PGnotify *n;
+	fd_set rf;
+	int fd = PQsocket(pg);
+
+	if (fd >= 0) {
+		FD_ZERO(&rf);
+		FD_SET(fd, &rf);
+		(void)select(fd + 1, &rf, NULL, NULL, &tv);
+	}
+	PQconsumeInput(pg);
+	while ((n = PQnotifies(pg)) != NULL)
+		PQfreemem(n);
+}
+
+int
+cmd_events(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "events", "usage: etl events CONTEXT|JOB [--follow] [--json]\n\n"
+	    "Print the events of a context (or of a job's context), oldest first.  With\n"
+	    "--follow, wait for new ones until the context is DONE (or in ERROR with no\n"
+	    "retry coming).  --json prints one JSON object per line.\n", NULL, 0 };
+	int64_t id, last = 0;
+	char *pg_env, status[16];
+	etl_error err;
+	etl_conn *c;
+	int ch, follow = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_FOLLOW)
+			follow = 1;
+		else
+			cli_common_opt(&cl, ch);
+	}
+	if (argc - optind != 1)
+		cli_usage_error(&cl, "want one CONTEXT id or JOB id");
+	id = context_arg(&cl, argv[optind], &pg_env);
+	if (pg_env != NULL)
+		cl.pg_env = pg_env;
+	c = cli_connect(&cl);
+	if (follow)
+		PQclear(PQexec(etl_conn_pg(c), "LISTEN etl_event"));
+	for (;;) {
+		cJSON *ctx, *list, *e;
+
+		if ((ctx = etl_context_get(c, id, &err)) == NULL)
+			cli_fail(&cl, &err);
+		cli_field(ctx, "status", status, sizeof(status));
+		cJSON_Delete(ctx);
+		if ((list = etl_events_list(c, id, last, &err)) == NULL)
+			cli_fail(&cl, &err);
+		cJSON_ArrayForEach(e, list) {
+			const cJSON *v = cJSON_GetObjectItemCaseSensitive(e, "event_id");
+			print_event(&cl, e);
+			if (cJSON_IsNumber(v))
+				last = (int64_t)v->valuedouble;
+		}
+		fflush(stdout);
+		cJSON_Delete(list);
+		/* the status was read before the events: DONE means we printed the last one */
+		if (!follow || strcmp(status, "DONE") == 0)
+			break;
+		wait_notify(c, 1000);
+	}
+	etl_disconnect(c);
+	free(pg_env);
+	return 0;
+}
+
+int
+cmd_logs(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "logs", "usage: etl logs JOB [--follow]\n\n"
+	    "Print a job's log file (its task's stdout and stderr).  With --follow, keep\n"
+	    "printing until the job is finished.\n", NULL, 0 };
+	char path[4096], state[32], buf[65536];
+	etl_error err;
+	etl_conn *c;
+	cJSON *job;
+	ssize_t n;
+	int ch, fd, follow = 0;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_FOLLOW)
+			follow = 1;
+		else
+			cli_common_opt(&cl, ch);
+	}
+	if (argc - optind != 1)
+		cli_usage_error(&cl, "want one JOB id");
+	if (etl_uuid_valid(argv[optind]) != 0)
+		cli_usage_error(&cl, "bad job id '%.64s': want a uuid", argv[optind]);
+	c = cli_connect(&cl);
+	if ((job = etl_job_get(c, argv[optind], &err)) == NULL)
+		cli_fail(&cl, &err);
+	if (*cli_field(job, "log_path", path, sizeof(path)) == '\0') {
+		fprintf(stderr, "etl logs: job %s has no log file (not started yet, or run in the "
+		    "foreground)\n", argv[optind]);
+		return EXIT_NOTFOUND;
+	}
+	cJSON_Delete(job);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
+		fprintf(stderr, "etl logs: %s: %s (the log lives on the job's host)\n", path,
+		    strerror(errno));
+		return errno == ENOENT ? EXIT_NOTFOUND : 1;
+	}
+	for (;;) {
+		while ((n = read(fd, buf, sizeof(buf))) > 0)
+			fwrite(buf, 1, (size_t)n, stdout);
+		fflush(stdout);
+		if (!follow)
+			break;
+		if ((job = etl_job_get(c, argv[optind], &err)) == NULL)
+			cli_fail(&cl, &err);
+		cli_field(job, "state", state, sizeof(state));
+		cJSON_Delete(job);
+		if (strcmp(state, "active") != 0) {
+			while ((n = read(fd, buf, sizeof(buf))) > 0)
+				fwrite(buf, 1, (size_t)n, stdout);
+			break;
+		}
+		usleep(200000);
+	}
+	close(fd);
+	etl_disconnect(c);
+	return 0;
+}
+
+/* The context of the calling task, from --context or $ETL_CONTEXT_ID. */
+static etl_context *
+task_context(struct cli *cl, const char *ctxarg)
+{
+	const char *id = ctxarg ? ctxarg : getenv("ETL_CONTEXT_ID");
+	const char *task = getenv("ETL_TASK");
+	const char *job = getenv("ETL_JOB_ID");
+	etl_context *ctx;
+
+	if (id == NULL || *id == '\0')
+		cli_usage_error(cl, "no context: run me from a task ($ETL_CONTEXT_ID) or give "
+		    "--context ID");
+	if (job != NULL && etl_uuid_valid(job) != 0)
+		job = NULL;
+	ctx = etl_context_new(cl->pg_env ? cl->pg_env : cli_global_pg_env ?
+	    cli_global_pg_env : getenv("ETL_PG_ENV"),
+	    (int64_t)cli_long(cl, id, 1, 0x7fffffffffffffffL, "context id"),
+	    task ? task : "task", ctxarg ? NULL : job, getenv("ETL_QUEUE_PG_ENV"));
+	if (ctx == NULL)
+		fatalx("out of memory");
+	return ctx;
+}
+
+int
+cmd_dispatch(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "context", required_argument, NULL, OPT_CONTEXT },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "dispatch", "usage: etl dispatch TYPE [JSON|-] [--context ID]\n\n"
+	    "Record event TYPE (TASK:NAME; ':NAME' takes $ETL_TASK) with payload JSON in the\n"
+	    "context $ETL_CONTEXT_ID (or --context) and print its event id.  For tasks in\n"
+	    "any language: `etl dispatch :FINAL '{\"rows\": 3}'`.\n", NULL, 0 };
+	const char *ctxarg = NULL;
+	etl_context *ctx;
+	etl_error err;
+	cJSON *payload = NULL;
+	int64_t ev;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_CONTEXT)
+			ctxarg = optarg;
+		else
+			cli_common_opt(&cl, ch);
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		cli_usage_error(&cl, "want a TYPE and at most one JSON payload");
+	if (argc - optind == 2)
+		payload = cli_json_arg(&cl, argv[optind + 1]);
+	ctx = task_context(&cl, ctxarg);
+	ev = etl_dispatch_ctx(ctx, argv[optind], payload, NULL, &err);
+	etl_context_free(ctx);
+	cJSON_Delete(payload);
+	if (ev < 0)
+		cli_fail(&cl, &err);
+	printf("%lld\n", (long long)ev);
+	return 0;
+}
+
+int
+cmd_progress(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "context", required_argument, NULL, OPT_CONTEXT },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "progress", "usage: etl progress DONE TOTAL [MESSAGE] [--context ID]\n\n"
+	    "Record the progress of the task running in $ETL_CONTEXT_ID: a :PROGRESS event and\n"
+	    "the job's progress field.\n", NULL, 0 };
+	const char *ctxarg = NULL;
+	etl_context *ctx;
+	etl_error err;
+	double done, total;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_CONTEXT)
+			ctxarg = optarg;
+		else
+			cli_common_opt(&cl, ch);
+	}
+	if (argc - optind < 2 || argc - optind > 3)
+		cli_usage_error(&cl, "want DONE TOTAL [MESSAGE]");
+	done = cli_double(&cl, argv[optind], 0, 1e18, "DONE");
+	total = cli_double(&cl, argv[optind + 1], 0, 1e18, "TOTAL");
+	ctx = task_context(&cl, ctxarg);
+	rc = etl_progress_ctx(ctx, done, total, argc - optind == 3 ? argv[optind + 2] : NULL,
+	    &err);
+	etl_context_free(ctx);
+	if (rc != 0)
+		cli_fail(&cl, &err);
+	return 0;
+}

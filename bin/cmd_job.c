@@ -1,0 +1,308 @@
+/*
+ * cmd_job.c: jobs from the command line: `etl send`, `etl ls`, `etl show`, `etl cancel`,
+ * `etl retry`.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "log.h"
+#include "xmalloc.h"
+
+enum { OPT_PRIORITY = 1, OPT_START_AFTER, OPT_SINGLETON, OPT_JOB_PG_ENV, OPT_DEBUG_WAIT,
+    OPT_NDJSON, OPT_QUEUE, OPT_STATE, OPT_LIMIT };
+
+static const char send_usage[] =
+    "usage: etl send QUEUE [JSON|-] [options]\n"
+    "       etl send QUEUE --ndjson FILE|-\n\n"
+    "Enqueue a job whose INITIAL payload is JSON (default {}; - reads stdin) and print\n"
+    "its id.  With --ndjson, enqueue one job per line of FILE, all or none.\n\n"
+    "  --priority N           higher runs first (0)\n"
+    "  --start-after SEC      not before SEC seconds from now\n"
+    "  --singleton-key KEY    the key of the queue's policy\n"
+    "  --job-pg-env NAME      the pg_env the job's context and events live in\n"
+    "  --debug-wait           the task waits for a debugger before it starts\n"
+    "  --json                 print {\"id\": ...}\n";
+
+/* Read NDJSON lines from path ("-" = stdin): every non-blank line one job. */
+static char **
+read_ndjson(struct cli *cl, const char *path, size_t *np)
+{
+	size_t n = 0, cap = 1024, lineno = 0, linecap = 0;
+	char **texts = xreallocarray(NULL, cap, sizeof(*texts));
+	char *line = NULL;
+	ssize_t len;
+	FILE *f;
+
+	f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
+	if (f == NULL) {
+		fprintf(stderr, "etl send: %s: %s\n", path, strerror(errno));
+		exit(errno == ENOENT ? EXIT_NOTFOUND : 1);
+	}
+	while ((len = getline(&line, &linecap, f)) != -1) {
+		etl_error err;
+		cJSON *j;
+		char *s;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (strspn(line, " \t") == (size_t)len)
+			continue;
+		if ((j = etl_json_parse(line, (size_t)len, etl_payload_max(), &err)) == NULL)
+			cli_usage_error(cl, "%s line %zu: %s; nothing was sent",
+			    strcmp(path, "-") == 0 ? "stdin" : path, lineno, err.message);
+		if ((s = cJSON_PrintUnformatted(j)) == NULL)
+			fatalx("out of memory");
+		cJSON_Delete(j);
+		if (n == cap) {
+			cap *= 2;
+			texts = xreallocarray(texts, cap, sizeof(*texts));
+		}
+		texts[n++] = s;
+	}
+	if (ferror(f))
+		fatal("reading %s", path);
+	free(line);
+	if (f != stdin)
+		fclose(f);
+	*np = n;
+	return texts;
+}
+
+int
+cmd_send(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "priority", required_argument, NULL, OPT_PRIORITY },
+		{ "start-after", required_argument, NULL, OPT_START_AFTER },
+		{ "singleton-key", required_argument, NULL, OPT_SINGLETON },
+		{ "job-pg-env", required_argument, NULL, OPT_JOB_PG_ENV },
+		{ "debug-wait", no_argument, NULL, OPT_DEBUG_WAIT },
+		{ "ndjson", required_argument, NULL, OPT_NDJSON },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "send", send_usage, NULL, 0 };
+	etl_send_opts o = { 0 };
+	const char *ndjson = NULL, *queue;
+	char id[ETL_ID_LEN];
+	etl_error err;
+	etl_conn *c;
+	cJSON *data;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_PRIORITY:
+			o.priority = (int)cli_long(&cl, optarg, -1000000, 1000000, "--priority");
+			break;
+		case OPT_START_AFTER:
+			o.start_after = cli_double(&cl, optarg, 0, 3e9, "--start-after");
+			break;
+		case OPT_SINGLETON:
+			o.singleton_key = optarg;
+			break;
+		case OPT_JOB_PG_ENV:
+			o.pg_env = optarg;
+			break;
+		case OPT_DEBUG_WAIT:
+			o.debug_wait = 1;
+			break;
+		case OPT_NDJSON:
+			ndjson = optarg;
+			break;
+		default:
+			cli_common_opt(&cl, ch);
+		}
+	}
+	if (argc - optind < 1 || argc - optind > 2)
+		cli_usage_error(&cl, "want a QUEUE and at most one JSON payload");
+	queue = argv[optind];
+	if (etl_queue_name_valid(queue, &err) != 0)
+		cli_usage_error(&cl, "%s", err.message);
+	if (ndjson != NULL) {
+		size_t n, i;
+		char **texts;
+		long sent;
+
+		if (argc - optind != 1)
+			cli_usage_error(&cl, "--ndjson takes no JSON argument");
+		texts = read_ndjson(&cl, ndjson, &n);
+		c = cli_connect(&cl);
+		sent = etl_send_many(c, queue, (const char *const *)texts, n, &o, &err);
+		etl_disconnect(c);
+		for (i = 0; i < n; i++)
+			free(texts[i]);
+		free(texts);
+		if (sent < 0)
+			cli_fail(&cl, &err);
+		if (cl.json)
+			printf("{\"sent\": %ld}\n", sent);
+		else
+			printf("%ld\n", sent);
+		return 0;
+	}
+	data = argc - optind == 2 ? cli_json_arg(&cl, argv[optind + 1]) : cJSON_CreateObject();
+	c = cli_connect(&cl);
+	if (etl_send(c, queue, data, &o, id, &err) != 0) {
+		etl_disconnect(c);
+		cli_fail(&cl, &err);
+	}
+	etl_disconnect(c);
+	cJSON_Delete(data);
+	if (cl.json)
+		printf("{\"id\": \"%s\"}\n", id);
+	else
+		puts(id);
+	return 0;
+}
+
+int
+cmd_ls(int argc, char **argv)
+{
+	static const struct option lo[] = {
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "state", required_argument, NULL, OPT_STATE },
+		{ "limit", required_argument, NULL, OPT_LIMIT },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
+	struct cli cl = { "ls", "usage: etl ls [--queue Q] [--state S] [--limit N] [--json]\n\n"
+	    "List jobs, newest first (default limit 100).  States: created, retry, active,\n"
+	    "completed, cancelled, failed.\n", NULL, 0 };
+	const char *queue = NULL, *state = NULL;
+	long limit = 100;
+	etl_error err;
+	etl_conn *c;
+	cJSON *list, *j;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		switch (ch) {
+		case OPT_QUEUE:
+			queue = optarg;
+			break;
+		case OPT_STATE:
+			state = optarg;
+			break;
+		case OPT_LIMIT:
+			limit = cli_long(&cl, optarg, 1, 1000000, "--limit");
+			break;
+		default:
+			cli_common_opt(&cl, ch);
+		}
+	}
+	if (optind != argc)
+		cli_usage_error(&cl, "takes no arguments");
+	c = cli_connect(&cl);
+	list = etl_job_list(c, queue, state, limit, &err);
+	etl_disconnect(c);
+	if (list == NULL)
+		cli_fail(&cl, &err);
+	if (cl.json) {
+		cli_print_json(list);
+		return 0;
+	}
+	printf("%-36s %-16s %-9s %-5s %-8s %s\n", "ID", "QUEUE", "STATE", "RETRY", "CONTEXT",
+	    "CREATED");
+	cJSON_ArrayForEach(j, list) {
+		char a[64], b[80], d[16], e[16], f[24], g[64];
+
+		printf("%-36s %-16s %-9s %-5s %-8s %.19s\n", cli_field(j, "id", a, sizeof(a)),
+		    cli_field(j, "queue", b, sizeof(b)), cli_field(j, "state", d, sizeof(d)),
+		    cli_field(j, "retry_count", e, sizeof(e)),
+		    cli_field(j, "etl_context_id", f, sizeof(f)),
+		    cli_field(j, "created_on", g, sizeof(g)));
+	}
+	cJSON_Delete(list);
+	return 0;
+}
+
+int
+cmd_show(int argc, char **argv)
+{
+	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct cli cl = { "show", "usage: etl show JOB [--json]\n\nShow every field of a job.\n",
+	    NULL, 0 };
+	etl_error err;
+	etl_conn *c;
+	cJSON *job, *f;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		cli_common_opt(&cl, ch);
+	if (argc - optind != 1)
+		cli_usage_error(&cl, "want one JOB id");
+	if (etl_uuid_valid(argv[optind]) != 0)
+		cli_usage_error(&cl, "bad job id '%.64s': want a uuid", argv[optind]);
+	c = cli_connect(&cl);
+	job = etl_job_get(c, argv[optind], &err);
+	etl_disconnect(c);
+	if (job == NULL)
+		cli_fail(&cl, &err);
+	if (cl.json) {
+		cli_print_json(job);
+		return 0;
+	}
+	cJSON_ArrayForEach(f, job) {
+		char buf[4096];
+
+		if (cJSON_IsNull(f))
+			continue;
+		printf("%-18s %s\n", f->string, cli_field(job, f->string, buf, sizeof(buf)));
+	}
+	cJSON_Delete(job);
+	return 0;
+}
+
+/* cancel and retry: the same shape, a list of job ids. */
+static int
+ids_command(int argc, char **argv, const char *name, const char *usage,
+    long (*fn)(etl_conn *, const char *const *, size_t, etl_error *), const char *done)
+{
+	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct cli cl = { name, usage, NULL, 0 };
+	etl_error err;
+	etl_conn *c;
+	long n;
+	int ch, i;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		cli_common_opt(&cl, ch);
+	if (optind == argc)
+		cli_usage_error(&cl, "want at least one JOB id");
+	for (i = optind; i < argc; i++)
+		if (etl_uuid_valid(argv[i]) != 0)
+			cli_usage_error(&cl, "bad job id '%.64s': want a uuid", argv[i]);
+	c = cli_connect(&cl);
+	n = fn(c, (const char *const *)argv + optind, (size_t)(argc - optind), &err);
+	etl_disconnect(c);
+	if (n < 0)
+		cli_fail(&cl, &err);
+	printf("%s %ld of %d job%s\n", done, n, argc - optind, argc - optind == 1 ? "" : "s");
+	if (n < argc - optind) {
+		fprintf(stderr, "etl %s: %ld job%s not found or not in a state to %s\n", name,
+		    (long)(argc - optind) - n, (argc - optind) - n == 1 ? "" : "s", name);
+		return n == 0 ? EXIT_NOTFOUND : 1;
+	}
+	return 0;
+}
+
+int
+cmd_cancel(int argc, char **argv)
+{
+	return ids_command(argc, argv, "cancel", "usage: etl cancel JOB...\n\n"
+	    "Cancel jobs that are not finished; a running task is stopped by its controller.\n",
+	    etl_cancel, "cancelled");
+}
+
+int
+cmd_retry(int argc, char **argv)
+{
+	return ids_command(argc, argv, "retry", "usage: etl retry JOB...\n\n"
+	    "Queue failed or cancelled jobs again, to run now.\n", etl_retry, "re-queued");
+}

@@ -1,0 +1,145 @@
+/*
+ * conn.c: pg_env connections.  A pg_env is a libpq service name (SPEC section 2);
+ * the empty one means libpq's defaults.  Every statement goes through etl__exec.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+int
+etl_pg_env_valid(const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		return -1;
+	for (i = 0; name[i] != '\0'; i++) {
+		char c = name[i];
+		if (i >= 63)
+			return -1;
+		if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || c == '_' || c == '-' || c == '.'))
+			return -1;
+	}
+	return 0;
+}
+
+/* libpq prints NOTICEs to stderr by default; a library must not */
+static void
+ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+etl_conn *
+etl_connect(const char *pg_env, etl_error *err)
+{
+	const char *keys[3], *vals[3];
+	etl_conn *c;
+	int n = 0;
+
+	if (pg_env == NULL)
+		pg_env = getenv("ETL_PG_ENV");
+	if (pg_env == NULL)
+		pg_env = "";
+	if (etl_pg_env_valid(pg_env) != 0) {
+		etl__err(err, ETL_EINVAL, "bad pg_env name '%.64s': use letters, digits, "
+		    "'_', '-' and '.' (at most 63)", pg_env);
+		return NULL;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL || (c->pg_env = strdup(pg_env)) == NULL) {
+		free(c);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return NULL;
+	}
+	if (*pg_env != '\0') {
+		keys[n] = "service";
+		vals[n++] = pg_env;
+	}
+	keys[n] = "fallback_application_name";
+	vals[n++] = "etl";
+	keys[n] = NULL;
+	vals[n] = NULL;
+	c->pg = PQconnectdbParams(keys, vals, 0);
+	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+		char msg[400];
+		size_t len;
+
+		snprintf(msg, sizeof(msg), "%s", c->pg ? PQerrorMessage(c->pg) : "out of memory");
+		len = strlen(msg);
+		while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+			msg[--len] = '\0';
+		/* keep only the first line: libpq may add a second one per address */
+		msg[strcspn(msg, "\n")] = '\0';
+		etl__err(err, ETL_EDB, "cannot connect to pg_env '%s': %s", pg_env, msg);
+		etl_disconnect(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
+	return c;
+}
+
+void
+etl_disconnect(etl_conn *c)
+{
+	if (c == NULL)
+		return;
+	if (c->pg != NULL)
+		PQfinish(c->pg);
+	free(c->pg_env);
+	free(c);
+}
+
+PGconn *
+etl_conn_pg(etl_conn *c)
+{
+	return c->pg;
+}
+
+const char *
+etl_conn_pg_env(const etl_conn *c)
+{
+	return c->pg_env;
+}
+
+PGresult *
+etl__exec(etl_conn *c, const char *sql, int n, const char *const *params, etl_error *err)
+{
+	PGresult *res;
+	ExecStatusType st;
+
+	res = PQexecParams(c->pg, sql, n, NULL, params, NULL, NULL, 0);
+	st = PQresultStatus(res);
+	if (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+		return res;
+	etl__err_pg(err, res, c->pg, c->pg_env[0] ? c->pg_env : "database");
+	PQclear(res);
+	return NULL;
+}
+
+int
+etl__exec_cmd(etl_conn *c, const char *sql, int n, const char *const *params, etl_error *err)
+{
+	PGresult *res = etl__exec(c, sql, n, params, err);
+
+	if (res == NULL)
+		return -1;
+	PQclear(res);
+	return 0;
+}
+
+char *
+etl__strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+char *
+etl__json_text(const cJSON *j)
+{
+	if (j == NULL)
+		return strdup("null");
+	return cJSON_PrintUnformatted(j);
+}

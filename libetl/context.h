@@ -1,0 +1,29 @@
+/*
+ * context.h: the inside of an EtlContext handle, shared by libetl's context, event and
+ * task files.  Callers see only the opaque etl_context of etl.h.
+ */
+#ifndef ETL_CONTEXT_H
+#define ETL_CONTEXT_H
+
+#include <time.h>
+
+#include "internal.h"
+
+struct etl_context {
+	int64_t		 id;
+	char		*pg_env;
+	char		*task;		/* the event type prefix */
+	char		*job_id;	/* NULL outside a job */
+	char		*queue_pg_env;	/* where the job row lives; NULL = pg_env */
+	etl_conn	*conn;		/* the context's database */
+	etl_conn	*qconn;		/* the job's database (may be conn) */
+	etl_error	 err;		/* last error of a convenience call */
+	struct timespec	 last_progress;
+	int		 finaled;	/* dispatched :FINAL */
+	int		 errored;	/* dispatched :ERROR */
+	int		 exit_status;	/* for a task that failed itself */
+};
+
+etl_conn	*etl__context_qconn(etl_context *, etl_error *);
+
+#endif

@@ -1,0 +1,307 @@
+/*
+ * etl.h: the one public header of libetl, the library every etl program and C task links.
+ *
+ * libetl knows the SQL, the schema and the event format; nothing else in etl does.
+ * It never prints and never exits: every call that can fail returns -1 or NULL and fills
+ * the caller's etl_error.  Everything here has the etl_ prefix.
+ */
+#ifndef ETL_H
+#define ETL_H
+
+#include <stddef.h>
+#include <stdio.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <cjson/cJSON.h>
+#include <libpq-fe.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define ETL_VERSION "0.1.0"
+#define ETL_SCHEMA_VERSION_MAX 1	/* the newest migration this build knows */
+
+/* What went wrong, in the caller's hands.  code is one of ETL_E*. */
+enum etl_errcode {
+	ETL_EOK = 0,
+	ETL_EDB,		/* the database said no, or could not be reached */
+	ETL_EINVAL,		/* bad input: malformed JSON, bad name, too large */
+	ETL_ENOTFOUND,		/* no such queue, job, context or task */
+	ETL_ESCHEMA,		/* schema missing or newer than this build */
+	ETL_ESYS,		/* a system call failed (errno in the message) */
+	ETL_EDONE		/* the context is DONE: it accepts no more events */
+};
+
+typedef struct etl_error {
+	int	code;
+	char	sqlstate[6];
+	char	message[512];
+} etl_error;
+
+void	etl_error_clear(etl_error *);
+
+/* Exit status a program should use for an error (SPEC section 7: 1 failed, 2 usage, 3 not found). */
+int	etl_error_exit_status(const etl_error *);
+
+/* ---- pg_env connections (SPEC section 2) ---- */
+
+typedef struct etl_conn etl_conn;
+
+/* Connect to pg_env NAME (libpq service NAME; "" = libpq defaults; NULL = $ETL_PG_ENV). */
+etl_conn	*etl_connect(const char *pg_env, etl_error *);
+void		 etl_disconnect(etl_conn *);
+PGconn		*etl_conn_pg(etl_conn *);
+const char	*etl_conn_pg_env(const etl_conn *);
+/* 0 if NAME may name a pg_env (letters, digits, _ . -; at most 63). */
+int		 etl_pg_env_valid(const char *name);
+
+/* ---- schema ---- */
+
+/* Create or upgrade the schema; *from and *to get the versions.  Safe when run at once. */
+int	etl_migrate(etl_conn *, int *from, int *to, etl_error *);
+/* 0 when the schema exists and is not newer than this build. */
+int	etl_schema_check(etl_conn *, etl_error *);
+
+/* ---- names ---- */
+
+/* 0 if NAME is a valid queue name; else -1 with err filled. */
+int	etl_queue_name_valid(const char *name, etl_error *);
+/*
+ * Find task NAME on PATH (colon-separated folders).  NAME may not be absolute, may not
+ * contain "..", and its real path must stay inside the folder it was found in.  Absolute
+ * names are accepted only when allow_absolute is set (a queue's owner configured it).
+ * Fills out (size outsz) with the real path.
+ */
+int	etl_task_resolve(const char *path, const char *name, int allow_absolute,
+	    char *out, size_t outsz, etl_error *);
+/* The default task path: $ETL_TASK_PATH, else next to the running program. */
+const char *etl_task_path_default(void);
+
+/* ---- payload limits ---- */
+
+/* The largest payload accepted by send/run ($ETL_MAX_PAYLOAD bytes, default 1 MiB). */
+size_t	etl_payload_max(void);
+/* Parse TEXT (length len) as a JSON value, with size limit; NULL and err on failure. */
+cJSON	*etl_json_parse(const char *text, size_t len, size_t max, etl_error *);
+
+/* ---- EtlContext (SPEC section 2) ---- */
+
+typedef struct etl_context etl_context;
+
+/* The calling thread's current context, or NULL. */
+etl_context	*etl_context_current(void);
+/* Run fn(arg) with ctx as the current context of this thread; restore the previous one. */
+void		*etl_context_run(etl_context *ctx, void *(*fn)(void *), void *arg);
+/* Make ctx current (NULL clears); returns the previous one. */
+etl_context	*etl_context_set(etl_context *ctx);
+
+/*
+ * A handle on context ID in pg_env (no query made).  The handle owns a lazily opened
+ * connection.  task is the event type prefix.  Any string may be NULL.
+ */
+etl_context	*etl_context_new(const char *pg_env, int64_t id, const char *task,
+		    const char *job_id, const char *queue_pg_env);
+void		 etl_context_free(etl_context *);
+/* Create a new context row (with parent, 0 = none) and return a handle on it. */
+etl_context	*etl_context_create(const char *pg_env, int64_t parent, const char *task,
+		    const cJSON *meta, etl_error *);
+
+int64_t		 etl_context_id(const etl_context *);
+const char	*etl_context_pg_env(const etl_context *);
+const char	*etl_context_task(const etl_context *);
+const char	*etl_context_job_id(const etl_context *);
+/* The context's connection (opened on first use); NULL and err on failure. */
+etl_conn	*etl_context_conn(etl_context *, etl_error *);
+/* The last error a convenience call (etl_dispatch, etl_progress) met in this context. */
+const etl_error	*etl_context_error(const etl_context *);
+/* "OPEN", "DONE" or "ERROR" read from the database into buf; -1 on error. */
+int		 etl_context_status(etl_context *, char *buf, size_t, etl_error *);
+
+/* ---- events (SPEC section 3) ---- */
+
+/*
+ * Record event TYPE in ctx.  A TYPE starting with ':' gets the context's task prefixed.
+ * payload and meta may be NULL; neither is taken.  Returns the event id, -1 on error
+ * (ETL_EDONE when the context is DONE).
+ */
+int64_t	etl_dispatch_ctx(etl_context *ctx, const char *type, const cJSON *payload,
+	    const cJSON *meta, etl_error *);
+/* The same in the current context; the error is kept in etl_context_error(). */
+int64_t	etl_dispatch(const char *type, const cJSON *payload, const cJSON *meta);
+
+/* Record progress (rate-limited to one write per 250 ms but the last); 0 or -1. */
+int	etl_progress(double done, double total, const char *message);
+int	etl_progress_ctx(etl_context *, double done, double total, const char *message,
+	    etl_error *);
+
+/* ---- queues and jobs (SPEC section 5) ---- */
+
+/*
+ * Add or update queue NAME.  opts is an object whose keys are etl.queue columns
+ * (task, policy, concurrency, retry_limit, ...); unknown keys are refused.
+ * created gets 1 when the queue is new.
+ */
+int	 etl_queue_add(etl_conn *, const char *name, const cJSON *opts, int *created,
+	     etl_error *);
+int	 etl_queue_rm(etl_conn *, const char *name, etl_error *);
+/* All queues as an array of objects (caller frees). */
+cJSON	*etl_queue_list(etl_conn *, etl_error *);
+
+typedef struct etl_send_opts {
+	int		 priority;
+	double		 start_after;	/* seconds from now; 0 = now */
+	const char	*singleton_key;
+	const char	*pg_env;	/* the job's pg_env; NULL = the controller's */
+	int		 debug_wait;
+	const char	*parent_id;
+	const char	*run_on_host;
+} etl_send_opts;
+
+#define ETL_ID_LEN 37	/* a uuid and its NUL */
+
+/* Enqueue one job with data (may be NULL); its id into id.  ETL_ENOTFOUND: no such queue. */
+int	etl_send(etl_conn *, const char *queue, const cJSON *data,
+	    const etl_send_opts *, char id[ETL_ID_LEN], etl_error *);
+/*
+ * Enqueue n jobs whose data are the JSON texts texts[0..n-1] (already valid JSON), in
+ * statements of many rows.  Returns the number sent, -1 on error (nothing sent).
+ */
+long	etl_send_many(etl_conn *, const char *queue, const char *const *texts, size_t n,
+	    const etl_send_opts *, etl_error *);
+
+/* A job as claimed: what a runner needs to start it.  Strings are owned by the job. */
+typedef struct etl_job {
+	char	 id[ETL_ID_LEN];
+	char	*queue;
+	char	*task;
+	char	*data;		/* JSON text, never NULL ("null") */
+	char	*pg_env;	/* "" = the controller's */
+	int64_t	 etl_context_id;	/* 0 = none yet */
+	int	 retry_count;
+	int	 retry_limit;
+	int	 expire_seconds;
+	int	 priority;
+	int	 debug_wait;
+} etl_job;
+
+void	etl_job_free(etl_job *);
+void	etl_jobs_free(etl_job **, size_t n);
+
+/*
+ * Claim up to limit ready jobs of the given queues (NULL or n=0: all) for controller_id on
+ * host, best first, FOR UPDATE SKIP LOCKED, each queue's concurrency respected.  *out gets
+ * an array of jobs (caller frees with etl_jobs_free).  Returns the count or -1.
+ */
+long	etl_claim(etl_conn *, const char *const *queues, size_t nqueues, long limit,
+	    const char *controller_id, const char *host, etl_job ***out, etl_error *);
+
+/* Mark jobs completed with outputs[i] (JSON text or NULL).  Returns rows changed or -1. */
+long	etl_complete(etl_conn *, const char *const *ids, const char *const *outputs,
+	    size_t n, etl_error *);
+/*
+ * Fail jobs with outputs[i]; a job with retries left (and no_retry[i] 0) goes to retry
+ * with its delay and backoff, else to failed, with a copy to its dead letter queue.
+ * no_retry may be NULL.  Returns rows changed or -1.
+ */
+long	etl_fail(etl_conn *, const char *const *ids, const char *const *outputs,
+	    const int *no_retry, size_t n, etl_error *);
+/* Cancel jobs not yet finished; retry jobs failed or cancelled.  Rows changed or -1. */
+long	etl_cancel(etl_conn *, const char *const *ids, size_t n, etl_error *);
+long	etl_retry(etl_conn *, const char *const *ids, size_t n, etl_error *);
+
+/* One job as an object with every column (caller frees); ETL_ENOTFOUND if none. */
+cJSON	*etl_job_get(etl_conn *, const char *id, etl_error *);
+/* Jobs as an array, newest first, optionally of one queue and state. */
+cJSON	*etl_job_list(etl_conn *, const char *queue, const char *state, long limit,
+	    etl_error *);
+/* 0 if id looks like a uuid. */
+int	etl_uuid_valid(const char *id);
+
+/* ---- running a job's task (shared by etl run and the controller) ---- */
+
+/* What a wait status means for the job (SPEC section 4). */
+enum etl_outcome {
+	ETL_OUT_OK,		/* exit 0 */
+	ETL_OUT_TEMPFAIL,	/* exit 75: retry */
+	ETL_OUT_PERMFAIL,	/* exit 64/65: bad input, no retry */
+	ETL_OUT_FAIL,		/* any other exit: retry per policy */
+	ETL_OUT_SIGNAL,		/* killed by a signal: retry per policy */
+	ETL_OUT_EXEC		/* 126/127: could not execute, no retry */
+};
+enum etl_outcome etl_outcome_of(int wstatus);
+/* "exit status 3", "signal 9 (SIGKILL)", ... into buf. */
+const char	*etl_wstatus_text(int wstatus, char *buf, size_t);
+
+/*
+ * Prepare job to run: give it a context in its pg_env (creating it and its INITIAL
+ * event if it has none), and fill *initial with the INITIAL event text to write on the
+ * task's stdin (caller frees).  *since gets the context's latest event id, for
+ * etl_job_finish.  qconn is the job's (controller) database, cconn the job's pg_env's
+ * (the same connection when the job has no pg_env of its own).
+ */
+int	etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
+	    int64_t *since, etl_error *);
+/*
+ * Record the end of job after its task ended with wstatus: FINAL (null payload) if the
+ * task exited 0 without one, ERROR naming the status if it failed without one since
+ * event `since`; then complete or fail the job.  log_tail (may be NULL) goes into the
+ * ERROR.  *final_state gets "completed", "retry" or "failed".
+ */
+int	etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t since,
+	    int wstatus, const char *log_tail, char *final_state, size_t, etl_error *);
+
+/*
+ * A job row for a run in the foreground (etl run): active from the start, on this host,
+ * no retries; queue is the task's name.  *out gets the job (caller frees).
+ */
+int	etl_job_create_running(etl_conn *, const char *task, const char *data_json,
+	    const char *pg_env, const char *host, etl_job **out, etl_error *);
+/* Record the process running job id: pid, its start time, and its log file (may be NULL). */
+int	etl_job_set_process(etl_conn *, const char *id, pid_t pid, int64_t start_time,
+	    const char *host, const char *log_path, etl_error *);
+/* The start time of process pid (clock ticks since boot, /proc/PID/stat); -1 if gone. */
+int64_t	etl_pid_start_time(pid_t pid);
+
+/* Events of context id with event_id > after, oldest first, as an array (caller frees). */
+cJSON	*etl_events_list(etl_conn *, int64_t id, int64_t after, etl_error *);
+/* A context as an object (etl_context row), ETL_ENOTFOUND if none. */
+cJSON	*etl_context_get(etl_conn *, int64_t id, etl_error *);
+
+/* ---- the task side (SPEC section 4) ---- */
+
+typedef cJSON *(*etl_task_fn)(const cJSON *initial_event);
+
+/*
+ * The main of a C task: read the INITIAL event from stdin, set the context, call fn,
+ * dispatch FINAL with its result (or ERROR), and return the exit status to use.  Fills
+ * err when it fails before or around fn; it prints nothing.
+ */
+int	etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err);
+
+/*
+ * From inside a task: record an ERROR event with the message and make the task exit
+ * with status (75 retry, 65 bad input, 1 other).  Returns NULL, so `return etl_fail_task(...)`.
+ */
+cJSON	*etl_fail_task(int status, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+/* Nonzero once the task was asked to stop (SIGTERM). */
+int	etl_cancelled(void);
+
+#define ETL_TASK_MAIN(fn)						\
+int									\
+main(int argc, char **argv)						\
+{									\
+	etl_error err_;							\
+	int st_ = etl_task_main(argc, argv, (fn), &err_);		\
+	if (err_.code != ETL_EOK)					\
+		fprintf(stderr, "%s: %s\n", argv[0], err_.message);	\
+	return st_;							\
+}
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ETL_H */

@@ -1,0 +1,42 @@
+/*
+ * internal.h: what libetl's own files share and no caller sees: the connection struct,
+ * error fillers and the one query helper every SQL statement goes through.
+ */
+#ifndef ETL_INTERNAL_H
+#define ETL_INTERNAL_H
+
+#include <bsd/string.h>
+
+#include "etl.h"
+
+struct etl_conn {
+	PGconn	*pg;
+	char	*pg_env;
+};
+
+void	 etl__err(etl_error *, int code, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+void	 etl__err_pg(etl_error *, const PGresult *, PGconn *, const char *what);
+
+/*
+ * Run sql with n text parameters (any may be NULL) and return the result when it is
+ * COMMAND_OK or TUPLES_OK; otherwise NULL with err filled (SQLSTATE mapped to a code).
+ */
+PGresult *etl__exec(etl_conn *, const char *sql, int n, const char *const *params,
+	    etl_error *);
+/* The same for a statement that must return rows: NULL on error. */
+int	 etl__exec_cmd(etl_conn *, const char *sql, int n, const char *const *params,
+	    etl_error *);
+
+/* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
+const char *etl__task_base(const char *task);
+
+/* Small owned-string helpers that fail soft (libetl never aborts). */
+char	*etl__strdup(const char *);
+char	*etl__json_text(const cJSON *);	/* unformatted; NULL json -> "null" */
+
+/* Embedded migrations (generated from sql/NNNN_*.sql). */
+extern const char *const etl__migrations[];
+extern const int etl__nmigrations;
+
+#endif

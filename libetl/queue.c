@@ -1,0 +1,643 @@
+/*
+ * queue.c: queues and jobs in the controller database: add/remove queues, send, claim,
+ * complete, fail (retry, backoff, dead letter), cancel, retry, read.  All SQL takes
+ * parameters; the one statement with built column names uses only names from a fixed
+ * table here, never from input.
+ */
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* etl.queue columns a user may set, and the SQL type of each. */
+static const struct qcol {
+	const char	*name;
+	const char	*type;
+	int		 kind;	/* 's' string, 'i' integer, 'b' bool */
+	int		 nullable;
+} qcols[] = {
+	{ "task", "text", 's', 0 },
+	{ "policy", "text", 's', 0 },
+	{ "concurrency", "int", 'i', 1 },
+	{ "retry_limit", "int", 'i', 0 },
+	{ "retry_delay", "int", 'i', 0 },
+	{ "retry_backoff", "bool", 'b', 0 },
+	{ "retry_delay_max", "int", 'i', 0 },
+	{ "expire_seconds", "int", 'i', 0 },
+	{ "heartbeat_seconds", "int", 'i', 1 },
+	{ "retention_seconds", "int", 'i', 0 },
+	{ "dead_letter", "text", 's', 1 },
+	{ "pg_env", "text", 's', 1 },
+};
+#define NQCOLS (sizeof(qcols) / sizeof(qcols[0]))
+
+static const struct qcol *
+qcol_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NQCOLS; i++)
+		if (strcmp(qcols[i].name, name) == 0)
+			return &qcols[i];
+	return NULL;
+}
+
+/* The text parameter for value v of column col into buf; NULL for SQL NULL; -1 bad. */
+static int
+qcol_value(const struct qcol *col, const cJSON *v, char *buf, size_t bufsz,
+    const char **out, etl_error *err)
+{
+	if (cJSON_IsNull(v)) {
+		if (!col->nullable) {
+			etl__err(err, ETL_EINVAL, "queue option %s may not be null", col->name);
+			return -1;
+		}
+		*out = NULL;
+		return 0;
+	}
+	switch (col->kind) {
+	case 's':
+		if (!cJSON_IsString(v)) {
+			etl__err(err, ETL_EINVAL, "queue option %s wants a string", col->name);
+			return -1;
+		}
+		*out = v->valuestring;
+		return 0;
+	case 'i':
+		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
+		    fabs(v->valuedouble) > 2147483647.0) {
+			etl__err(err, ETL_EINVAL, "queue option %s wants a whole number", col->name);
+			return -1;
+		}
+		snprintf(buf, bufsz, "%.0f", v->valuedouble);
+		*out = buf;
+		return 0;
+	case 'b':
+		if (!cJSON_IsBool(v)) {
+			etl__err(err, ETL_EINVAL, "queue option %s wants true or false", col->name);
+			return -1;
+		}
+		*out = cJSON_IsTrue(v) ? "true" : "false";
+		return 0;
+	}
+	etl__err(err, ETL_EINVAL, "queue option %s: bad kind", col->name);
+	return -1;
+}
+
+int
+etl_queue_add(etl_conn *c, const char *name, const cJSON *opts, int *created, etl_error *err)
+{
+	char sql[4096], cols[1024] = "name", vals[1024] = "$1", sets[2048] = "updated_on = now()";
+	char nbuf[NQCOLS][24];
+	const char *params[NQCOLS + 1];
+	const cJSON *it;
+	PGresult *res;
+	int n = 1;
+
+	if (etl_queue_name_valid(name, err) != 0)
+		return -1;
+	if (opts != NULL && !cJSON_IsObject(opts)) {
+		etl__err(err, ETL_EINVAL, "queue options must be a JSON object");
+		return -1;
+	}
+	params[0] = name;
+	cJSON_ArrayForEach(it, opts) {
+		const struct qcol *col = qcol_find(it->string);
+		char piece[160];
+
+		if (col == NULL) {
+			etl__err(err, ETL_EINVAL, "unknown queue option '%.64s'", it->string);
+			return -1;
+		}
+		if (n > (int)NQCOLS) {
+			etl__err(err, ETL_EINVAL, "queue option %s given twice", col->name);
+			return -1;
+		}
+		if (qcol_value(col, it, nbuf[n - 1], sizeof(nbuf[0]), &params[n], err) != 0)
+			return -1;
+		if (strcmp(col->name, "task") == 0 && params[n] != NULL &&
+		    params[n][0] != '/') {
+			char dummy[8];
+			etl_error e;
+			/* only the shape: the task may live on another host */
+			if (etl_task_resolve("/nonexistent", params[n], 0, dummy, sizeof(dummy),
+			    &e) != 0 && e.code == ETL_EINVAL) {
+				*err = e;
+				return -1;
+			}
+		}
+		if (strcmp(col->name, "pg_env") == 0 && params[n] != NULL &&
+		    etl_pg_env_valid(params[n]) != 0) {
+			etl__err(err, ETL_EINVAL, "bad pg_env name '%.64s'", params[n]);
+			return -1;
+		}
+		n++;
+		/* col->name and col->type come from qcols[], never from the caller */
+		snprintf(piece, sizeof(piece), ", %s", col->name);
+		strlcat(cols, piece, sizeof(cols));
+		snprintf(piece, sizeof(piece), ", $%d::%s", n, col->type);
+		strlcat(vals, piece, sizeof(vals));
+		snprintf(piece, sizeof(piece), ", %s = EXCLUDED.%s", col->name, col->name);
+		strlcat(sets, piece, sizeof(sets));
+	}
+	snprintf(sql, sizeof(sql), "INSERT INTO etl.queue AS q (%s) VALUES (%s) "
+	    "ON CONFLICT (name) DO UPDATE SET %s RETURNING (xmax = 0)", cols, vals, sets);
+	res = etl__exec(c, sql, n, params, err);
+	if (res == NULL) {
+		if (strcmp(err->sqlstate, "23502") == 0)
+			etl__err(err, ETL_EINVAL, "queue '%s' is new: it needs a task (--task)", name);
+		else if (strcmp(err->sqlstate, "23503") == 0)
+			etl__err(err, ETL_ENOTFOUND, "queue '%s': its dead_letter queue does not "
+			    "exist", name);
+		return -1;
+	}
+	if (created)
+		*created = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	return 0;
+}
+
+int
+etl_queue_rm(etl_conn *c, const char *name, etl_error *err)
+{
+	const char *p[1] = { name };
+	PGresult *res;
+	int found;
+
+	if (etl_queue_name_valid(name, err) != 0)
+		return -1;
+	/* jobs still waiting in the queue would wait forever: cancel them with it */
+	res = etl__exec(c, "WITH q AS (DELETE FROM etl.queue WHERE name = $1 RETURNING name), "
+	    "c AS (UPDATE etl.job j SET state = 'cancelled', completed_on = now(), "
+	    "  keep_until = now() + interval '14 days', "
+	    "  output = '{\"message\":\"queue removed\"}' "
+	    "  FROM q WHERE j.queue = q.name AND j.state < 'active' RETURNING 1) "
+	    "SELECT count(*) FROM q", 1, p, err);
+	if (res == NULL)
+		return -1;
+	found = atoi(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (!found) {
+		etl__err(err, ETL_ENOTFOUND, "no queue named '%s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+/* The first field of a one-row result parsed as JSON (NULL text -> JSON null). */
+static cJSON *
+json_result(PGresult *res, etl_error *err)
+{
+	cJSON *j;
+
+	if (res == NULL)
+		return NULL;
+	j = cJSON_Parse(PQgetisnull(res, 0, 0) ? "null" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (j == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
+	return j;
+}
+
+cJSON *
+etl_queue_list(etl_conn *c, etl_error *err)
+{
+	return json_result(etl__exec(c, "SELECT coalesce(jsonb_agg(q ORDER BY q.name), '[]') "
+	    "FROM etl.queue q", 0, NULL, err), err);
+}
+
+#define SEND_COLS \
+	"INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff, " \
+	"  retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter, pg_env, " \
+	"  start_after, created_on, singleton_key, debug_wait, parent_id, run_on_host) "
+#define SEND_FROM_QUEUE \
+	"  q.retry_limit, q.retry_delay, q.retry_backoff, q.retry_delay_max, " \
+	"  q.expire_seconds, q.heartbeat_seconds, q.dead_letter, coalesce($5, q.pg_env), " \
+	"  now() + $4::double precision * interval '1 second', clock_timestamp(), $6, " \
+	"  $7::bool, $8::uuid, $9 "
+
+static const char send_sql[] = SEND_COLS
+    "SELECT q.name, $2::int, $3::jsonb, " SEND_FROM_QUEUE
+    "FROM etl.queue q WHERE q.name = $1 RETURNING id";
+
+static const char send_many_sql[] = SEND_COLS
+    "SELECT q.name, $2::int, d.data, " SEND_FROM_QUEUE
+    "FROM etl.queue q, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS d(data, n) "
+    "WHERE q.name = $1 ORDER BY d.n";
+
+/* The parameters both send statements share ($1, $2, $4 .. $9). */
+static int
+send_params(const char *queue, const etl_send_opts *o, const char *p[9], char prio[16],
+    char after[32], etl_error *err)
+{
+	static const etl_send_opts none;
+
+	if (etl_queue_name_valid(queue, err) != 0)
+		return -1;
+	if (o == NULL)
+		o = &none;
+	if (o->pg_env != NULL && etl_pg_env_valid(o->pg_env) != 0) {
+		etl__err(err, ETL_EINVAL, "bad pg_env name '%.64s'", o->pg_env);
+		return -1;
+	}
+	if (o->parent_id != NULL && etl_uuid_valid(o->parent_id) != 0) {
+		etl__err(err, ETL_EINVAL, "bad parent job id '%.64s'", o->parent_id);
+		return -1;
+	}
+	if (!isfinite(o->start_after) || o->start_after < 0 || o->start_after > 3.2e9) {
+		etl__err(err, ETL_EINVAL, "bad start_after: want seconds from now, >= 0");
+		return -1;
+	}
+	snprintf(prio, 16, "%d", o->priority);
+	snprintf(after, 32, "%.6f", o->start_after);
+	p[0] = queue;
+	p[1] = prio;
+	p[2] = NULL;
+	p[3] = after;
+	p[4] = o->pg_env;
+	p[5] = o->singleton_key;
+	p[6] = o->debug_wait ? "true" : "false";
+	p[7] = o->parent_id;
+	p[8] = o->run_on_host;
+	return 0;
+}
+
+static void
+no_queue(const char *queue, etl_error *err)
+{
+	etl__err(err, ETL_ENOTFOUND, "no queue named '%s' (create it with `etl queue add %s "
+	    "--task TASK`)", queue, queue);
+}
+
+int
+etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts *o,
+    char id[ETL_ID_LEN], etl_error *err)
+{
+	char prio[16], after[32];
+	const char *p[9];
+	char *text;
+	PGresult *res;
+
+	if (send_params(queue, o, p, prio, after, err) != 0)
+		return -1;
+	if ((text = etl__json_text(data)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	if (strlen(text) > etl_payload_max()) {
+		etl__err(err, ETL_EINVAL, "payload is %zu bytes, over the limit of %zu "
+		    "(ETL_MAX_PAYLOAD)", strlen(text), etl_payload_max());
+		free(text);
+		return -1;
+	}
+	p[2] = text;
+	res = etl__exec(c, send_sql, 9, p, err);
+	free(text);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) != 1) {
+		PQclear(res);
+		no_queue(queue, err);
+		return -1;
+	}
+	snprintf(id, ETL_ID_LEN, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+long
+etl_send_many(etl_conn *c, const char *queue, const char *const *texts, size_t n,
+    const etl_send_opts *o, etl_error *err)
+{
+	enum { CHUNK = 5000 };
+	char prio[16], after[32];
+	const char *p[9];
+	size_t i, j, len, cap = 0;
+	char *buf = NULL;
+	long sent = 0;
+
+	if (send_params(queue, o, p, prio, after, err) != 0)
+		return -1;
+	if (etl__exec_cmd(c, "BEGIN", 0, NULL, err) != 0)
+		return -1;
+	for (i = 0; i < n; i = j) {
+		PGresult *res;
+		size_t at = 0;
+
+		/* one JSON array of up to CHUNK jobs per statement */
+		for (j = i; j < n && j - i < CHUNK; j++) {
+			len = strlen(texts[j]);
+			if (len > etl_payload_max()) {
+				etl__err(err, ETL_EINVAL, "job %zu: payload is %zu bytes, over the "
+				    "limit of %zu (ETL_MAX_PAYLOAD)", j + 1, len, etl_payload_max());
+				goto fail;
+			}
+			if (at + len + 3 > cap) {
+				size_t ncap = (at + len + 3) * 2;
+				char *nb = realloc(buf, ncap);
+				if (nb == NULL) {
+					etl__err(err, ETL_ESYS, "out of memory");
+					goto fail;
+				}
+				buf = nb;
+				cap = ncap;
+			}
+			buf[at++] = j == i ? '[' : ',';
+			memcpy(buf + at, texts[j], len);
+			at += len;
+		}
+		buf[at++] = ']';
+		buf[at] = '\0';
+		p[2] = buf;
+		if ((res = etl__exec(c, send_many_sql, 9, p, err)) == NULL)
+			goto fail;
+		if (atol(PQcmdTuples(res)) != (long)(j - i)) {
+			PQclear(res);
+			no_queue(queue, err);
+			goto fail;
+		}
+		sent += atol(PQcmdTuples(res));
+		PQclear(res);
+	}
+	free(buf);
+	if (etl__exec_cmd(c, "COMMIT", 0, NULL, err) != 0)
+		return -1;
+	return sent;
+fail:
+	free(buf);
+	PQclear(PQexec(c->pg, "ROLLBACK"));
+	return -1;
+}
+
+void
+etl_job_free(etl_job *j)
+{
+	if (j == NULL)
+		return;
+	free(j->queue);
+	free(j->task);
+	free(j->data);
+	free(j->pg_env);
+	free(j);
+}
+
+void
+etl_jobs_free(etl_job **jobs, size_t n)
+{
+	size_t i;
+
+	if (jobs == NULL)
+		return;
+	for (i = 0; i < n; i++)
+		etl_job_free(jobs[i]);
+	free(jobs);
+}
+
+/* A queue list as a Postgres text[] literal, names validated first. */
+static char *
+queues_literal(const char *const *queues, size_t n, etl_error *err)
+{
+	size_t i, len = 3;
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		if (etl_queue_name_valid(queues[i], err) != 0)
+			return NULL;
+		len += strlen(queues[i]) + 1;
+	}
+	if ((s = malloc(len)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return NULL;
+	}
+	/* valid names hold no quote, comma, brace or space: no escaping needed */
+	strlcpy(s, "{", len);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strlcat(s, ",", len);
+		strlcat(s, queues[i], len);
+	}
+	strlcat(s, "}", len);
+	return s;
+}
+
+long
+etl_claim(etl_conn *c, const char *const *queues, size_t nq, long limit,
+    const char *controller_id, const char *host, etl_job ***out, etl_error *err)
+{
+	char lbuf[24];
+	const char *p[4];
+	char *ql = NULL;
+	PGresult *res;
+	etl_job **jobs;
+	long i, n;
+
+	*out = NULL;
+	if (queues != NULL && nq > 0 && (ql = queues_literal(queues, nq, err)) == NULL)
+		return -1;
+	snprintf(lbuf, sizeof(lbuf), "%ld", limit);
+	p[0] = ql;
+	p[1] = lbuf;
+	p[2] = controller_id;
+	p[3] = host;
+	res = etl__exec(c, "SELECT id, queue, task, coalesce(data::text, 'null'), "
+	    "coalesce(pg_env, ''), coalesce(etl_context_id, 0), retry_count, retry_limit, "
+	    "expire_seconds, priority, debug_wait "
+	    "FROM etl.claim($1::text[], $2::int, $3, $4)", 4, p, err);
+	free(ql);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	if ((jobs = calloc((size_t)n + 1, sizeof(*jobs))) == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		etl_job *j = calloc(1, sizeof(*j));
+
+		if (j == NULL)
+			goto oom_jobs;
+		jobs[i] = j;
+		snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, (int)i, 0));
+		j->queue = strdup(PQgetvalue(res, (int)i, 1));
+		j->task = strdup(PQgetvalue(res, (int)i, 2));
+		j->data = strdup(PQgetvalue(res, (int)i, 3));
+		j->pg_env = strdup(PQgetvalue(res, (int)i, 4));
+		if (!j->queue || !j->task || !j->data || !j->pg_env)
+			goto oom_jobs;
+		j->etl_context_id = strtoll(PQgetvalue(res, (int)i, 5), NULL, 10);
+		j->retry_count = atoi(PQgetvalue(res, (int)i, 6));
+		j->retry_limit = atoi(PQgetvalue(res, (int)i, 7));
+		j->expire_seconds = atoi(PQgetvalue(res, (int)i, 8));
+		j->priority = atoi(PQgetvalue(res, (int)i, 9));
+		j->debug_wait = PQgetvalue(res, (int)i, 10)[0] == 't';
+	}
+	PQclear(res);
+	*out = jobs;
+	return n;
+oom_jobs:
+	etl_jobs_free(jobs, (size_t)n);
+oom:
+	PQclear(res);
+	/* the claimed rows stay active; expiry or a retry will bring them back */
+	etl__err(err, ETL_ESYS, "out of memory after claiming %ld jobs", n);
+	return -1;
+}
+
+/* [{"id":..,"output":..,"no_retry":..}, ...] for etl.complete / etl.fail. */
+static char *
+jobs_json(const char *const *ids, const char *const *outputs, const int *no_retry, size_t n,
+    int with_retry, etl_error *err)
+{
+	cJSON *arr = cJSON_CreateArray(), *o, *v;
+	size_t i;
+	char *s;
+
+	if (arr == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		if (etl_uuid_valid(ids[i]) != 0) {
+			etl__err(err, ETL_EINVAL, "bad job id '%.64s'", ids[i]);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		if ((o = cJSON_CreateObject()) == NULL)
+			goto oom;
+		cJSON_AddItemToArray(arr, o);
+		if (cJSON_AddStringToObject(o, "id", ids[i]) == NULL)
+			goto oom;
+		v = outputs && outputs[i] ? cJSON_Parse(outputs[i]) : cJSON_CreateNull();
+		if (v == NULL)
+			v = cJSON_CreateString(outputs[i]);	/* not JSON: keep it as text */
+		if (v == NULL)
+			goto oom;
+		cJSON_AddItemToObject(o, "output", v);
+		if (with_retry && cJSON_AddBoolToObject(o, "no_retry",
+		    no_retry != NULL && no_retry[i]) == NULL)
+			goto oom;
+	}
+	if ((s = cJSON_PrintUnformatted(arr)) == NULL)
+		goto oom;
+	cJSON_Delete(arr);
+	return s;
+oom:
+	cJSON_Delete(arr);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+static long
+run_jobs_fn(etl_conn *c, const char *sql, char *json, etl_error *err)
+{
+	const char *p[1] = { json };
+	PGresult *res;
+	long n;
+
+	if (json == NULL)
+		return -1;
+	res = etl__exec(c, sql, 1, p, err);
+	free(json);
+	if (res == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
+
+long
+etl_complete(etl_conn *c, const char *const *ids, const char *const *outputs, size_t n,
+    etl_error *err)
+{
+	return run_jobs_fn(c, "SELECT * FROM etl.complete($1::jsonb)",
+	    jobs_json(ids, outputs, NULL, n, 0, err), err);
+}
+
+long
+etl_fail(etl_conn *c, const char *const *ids, const char *const *outputs,
+    const int *no_retry, size_t n, etl_error *err)
+{
+	return run_jobs_fn(c, "SELECT * FROM etl.fail($1::jsonb)",
+	    jobs_json(ids, outputs, no_retry, n, 1, err), err);
+}
+
+long
+etl_cancel(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
+{
+	/* the owner of an active job learns of it by NOTIFY and stops the task */
+	return run_jobs_fn(c,
+	    "WITH v AS (SELECT (e->>'id')::uuid AS id FROM jsonb_array_elements($1::jsonb) e), "
+	    "old AS (SELECT j.id, j.state FROM etl.job j JOIN v USING (id) "
+	    "        WHERE j.state < 'completed' FOR UPDATE OF j), "
+	    "upd AS (UPDATE etl.job j SET state = 'cancelled', completed_on = now(), "
+	    "        keep_until = now() + interval '14 days', "
+	    "        output = coalesce(j.output, '{\"message\":\"cancelled\"}') "
+	    "        FROM old WHERE j.id = old.id RETURNING j.id, old.state AS was) "
+	    "SELECT id, CASE WHEN was = 'active' THEN pg_notify('etl_cancel', id::text) END "
+	    "FROM upd", jobs_json(ids, NULL, NULL, n, 0, err), err);
+}
+
+long
+etl_retry(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
+{
+	return run_jobs_fn(c,
+	    "UPDATE etl.job j SET state = 'retry', start_after = now(), completed_on = NULL, "
+	    "  keep_until = NULL "
+	    "FROM jsonb_array_elements($1::jsonb) e "
+	    "WHERE j.id = (e->>'id')::uuid AND j.state IN ('failed', 'cancelled') "
+	    "RETURNING j.id", jobs_json(ids, NULL, NULL, n, 0, err), err);
+}
+
+cJSON *
+etl_job_get(etl_conn *c, const char *id, etl_error *err)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+
+	if (etl_uuid_valid(id) != 0) {
+		etl__err(err, ETL_EINVAL, "bad job id '%.64s': want a uuid", id);
+		return NULL;
+	}
+	res = etl__exec(c, "SELECT to_jsonb(j) FROM etl.job j WHERE id = $1::uuid", 1, p, err);
+	if (res == NULL)
+		return NULL;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		etl__err(err, ETL_ENOTFOUND, "no job %s", id);
+		return NULL;
+	}
+	return json_result(res, err);
+}
+
+static const char *const job_states[] = {
+	"created", "retry", "active", "completed", "cancelled", "failed", NULL
+};
+
+cJSON *
+etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_error *err)
+{
+	char lbuf[24];
+	const char *p[3];
+	int i;
+
+	if (state != NULL) {
+		for (i = 0; job_states[i] && strcmp(job_states[i], state) != 0; i++)
+			;
+		if (job_states[i] == NULL) {
+			etl__err(err, ETL_EINVAL, "bad state '%.32s': want created, retry, active, "
+			    "completed, cancelled or failed", state);
+			return NULL;
+		}
+	}
+	if (queue != NULL && etl_queue_name_valid(queue, err) != 0)
+		return NULL;
+	snprintf(lbuf, sizeof(lbuf), "%ld", limit > 0 ? limit : 100);
+	p[0] = queue;
+	p[1] = state;
+	p[2] = lbuf;
+	return json_result(etl__exec(c,
+	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id), '[]') FROM ("
+	    " SELECT id, queue, state, priority, retry_count, created_on, started_on, "
+	    "  completed_on, etl_context_id, host, pid, progress "
+	    " FROM etl.job WHERE ($1::text IS NULL OR queue = $1) "
+	    "  AND ($2::text IS NULL OR state = $2::etl.job_state) "
+	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 3, p, err), err);
+}

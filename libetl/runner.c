@@ -1,0 +1,415 @@
+/*
+ * runner.c: what any runner of a job's task shares (etl run and the controller): what a
+ * wait status means, giving a job its context and INITIAL event before the task starts,
+ * and recording its end (FINAL or ERROR, then complete or fail) after.
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
+
+enum etl_outcome
+etl_outcome_of(int wstatus)
+{
+	if (WIFSIGNALED(wstatus))
+		return ETL_OUT_SIGNAL;
+	if (!WIFEXITED(wstatus))
+		return ETL_OUT_FAIL;
+	switch (WEXITSTATUS(wstatus)) {
+	case 0:
+		return ETL_OUT_OK;
+	case 75:
+		return ETL_OUT_TEMPFAIL;
+	case 64:
+	case 65:
+		return ETL_OUT_PERMFAIL;
+	case 126:
+	case 127:
+		return ETL_OUT_EXEC;
+	default:
+		return ETL_OUT_FAIL;
+	}
+}
+
+const char *
+etl_wstatus_text(int wstatus, char *buf, size_t bufsz)
+{
+	if (WIFSIGNALED(wstatus)) {
+		int sig = WTERMSIG(wstatus);
+		const char *abbrev = sigabbrev_np(sig);
+
+		snprintf(buf, bufsz, "killed by signal %d (SIG%s)%s", sig, abbrev ? abbrev : "?",
+		    WCOREDUMP(wstatus) ? ", core dumped" : "");
+	} else if (WIFEXITED(wstatus)) {
+		int st = WEXITSTATUS(wstatus);
+
+		snprintf(buf, bufsz, "exit status %d%s", st,
+		    st == 127 ? " (could not execute the task)" :
+		    st == 126 ? " (task not executable)" :
+		    st == 75 ? " (temporary failure)" :
+		    st == 65 ? " (bad input)" : st == 64 ? " (usage)" : "");
+	} else {
+		snprintf(buf, bufsz, "wait status 0x%x", (unsigned)wstatus);
+	}
+	return buf;
+}
+
+/* The INITIAL event text for job in context ctx_id. */
+static char *
+initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
+{
+	char type[256];
+	cJSON *ev, *meta, *payload;
+	char *s;
+
+	snprintf(type, sizeof(type), "%s:INITIAL", etl__task_base(job->task));
+	if ((payload = cJSON_Parse(job->data)) == NULL)
+		payload = cJSON_CreateNull();
+	ev = cJSON_CreateObject();
+	meta = cJSON_CreateObject();
+	if (ev == NULL || meta == NULL || payload == NULL)
+		goto oom;
+	cJSON_AddStringToObject(ev, "type", type);
+	cJSON_AddItemToObject(ev, "payload", payload);
+	payload = NULL;
+	cJSON_AddItemToObject(ev, "meta", meta);
+	cJSON_AddNumberToObject(meta, "etl_context_id", (double)job->etl_context_id);
+	cJSON_AddStringToObject(meta, "pg_env", job->pg_env[0] ? job->pg_env :
+	    (queue_pg_env ? queue_pg_env : ""));
+	cJSON_AddStringToObject(meta, "job_id", job->id);
+	cJSON_AddStringToObject(meta, "queue", job->queue);
+	cJSON_AddStringToObject(meta, "task", etl__task_base(job->task));
+	cJSON_AddNumberToObject(meta, "attempt", job->retry_count + 1);
+	cJSON_AddStringToObject(meta, "queue_pg_env", queue_pg_env ? queue_pg_env : "");
+	if ((s = cJSON_PrintUnformatted(ev)) == NULL)
+		goto oom;
+	cJSON_Delete(ev);
+	return s;
+oom:
+	cJSON_Delete(ev);
+	cJSON_Delete(payload);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+int
+etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
+    int64_t *since, etl_error *err)
+{
+	char idbuf[24];
+	const char *p[5];
+	PGresult *res;
+	char *text;
+
+	*initial = NULL;
+	if (job->etl_context_id == 0) {
+		cJSON *meta = cJSON_CreateObject();
+		char *mtext, type[256];
+
+		if (meta == NULL || cJSON_AddStringToObject(meta, "job_id", job->id) == NULL ||
+		    cJSON_AddStringToObject(meta, "queue", job->queue) == NULL ||
+		    cJSON_AddStringToObject(meta, "task", etl__task_base(job->task)) == NULL ||
+		    (mtext = cJSON_PrintUnformatted(meta)) == NULL) {
+			cJSON_Delete(meta);
+			etl__err(err, ETL_ESYS, "out of memory");
+			return -1;
+		}
+		cJSON_Delete(meta);
+		snprintf(type, sizeof(type), "%s:INITIAL", etl__task_base(job->task));
+		p[0] = NULL;
+		p[1] = mtext;
+		p[2] = type;
+		p[3] = job->data;
+		p[4] = mtext;
+		res = etl__exec(cconn, "SELECT etl_context_id, event_id FROM "
+		    "etl.context_open($1::bigint, $2::jsonb, $3, $4::jsonb, $5::jsonb)", 5, p, err);
+		free(mtext);
+		if (res == NULL)
+			return -1;
+		job->etl_context_id = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		*since = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		PQclear(res);
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
+		p[0] = job->id;
+		p[1] = idbuf;
+		if (etl__exec_cmd(qconn, "UPDATE etl.job SET etl_context_id = $2::bigint "
+		    "WHERE id = $1::uuid", 2, p, err) != 0)
+			return -1;
+	} else {
+		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
+		p[0] = idbuf;
+		res = etl__exec(cconn, "SELECT coalesce(latest_event_id, 0) FROM etl.etl_context "
+		    "WHERE etl_context_id = $1::bigint", 1, p, err);
+		if (res == NULL)
+			return -1;
+		if (PQntuples(res) != 1) {
+			PQclear(res);
+			etl__err(err, ETL_ENOTFOUND, "job %s: its etl_context %s is missing in "
+			    "pg_env '%s'", job->id, idbuf, cconn->pg_env);
+			return -1;
+		}
+		*since = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+	}
+	if ((text = initial_text(job, qconn->pg_env, err)) == NULL)
+		return -1;
+	*initial = text;
+	return 0;
+}
+
+/* The exit status, signal and log tail as a JSON object text for the ERROR event. */
+static char *
+error_payload(int wstatus, const char *log_tail, etl_error *err)
+{
+	char what[128];
+	cJSON *o = cJSON_CreateObject();
+	char *s;
+
+	if (o == NULL)
+		goto oom;
+	etl_wstatus_text(wstatus, what, sizeof(what));
+	cJSON_AddStringToObject(o, "message", what);
+	if (WIFEXITED(wstatus))
+		cJSON_AddNumberToObject(o, "exit_status", WEXITSTATUS(wstatus));
+	if (WIFSIGNALED(wstatus)) {
+		const char *ab = sigabbrev_np(WTERMSIG(wstatus));
+		char name[32];
+
+		snprintf(name, sizeof(name), "SIG%s", ab ? ab : "?");
+		cJSON_AddNumberToObject(o, "signal", WTERMSIG(wstatus));
+		cJSON_AddStringToObject(o, "signal_name", name);
+	}
+	if (log_tail != NULL && *log_tail != '\0')
+		cJSON_AddStringToObject(o, "log_tail", log_tail);
+	if ((s = cJSON_PrintUnformatted(o)) == NULL)
+		goto oom;
+	cJSON_Delete(o);
+	return s;
+oom:
+	cJSON_Delete(o);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+/*
+ * In the context's database: make sure the run has its last event, and return the job's
+ * output (the FINAL payload, or the ERROR payload with the exit status).  *done gets 1
+ * when the context is DONE (the job completed).
+ */
+static char *
+record_end(etl_conn *cconn, const etl_job *job, int64_t since, int wstatus,
+    const char *log_tail, int *done, etl_error *err)
+{
+	char idbuf[24], sbuf[24], type[256];
+	const char *p[5];
+	char *epl, *out;
+	PGresult *res;
+
+	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
+	snprintf(sbuf, sizeof(sbuf), "%lld", (long long)since);
+	if ((epl = error_payload(wstatus, log_tail, err)) == NULL)
+		return NULL;
+	snprintf(type, sizeof(type), "%s:", etl__task_base(job->task));
+	p[0] = idbuf;
+	p[1] = sbuf;
+	p[2] = type;
+	p[3] = epl;
+	p[4] = etl_outcome_of(wstatus) == ETL_OUT_OK ? "t" : "f";
+	/*
+	 * One statement: if the task exited 0 and the context is not DONE, add FINAL with
+	 * a null payload; if it failed and dispatched no ERROR since this run began, add
+	 * one naming the status.  The event trigger locks the context row, so two runners
+	 * cannot both add one.
+	 */
+	res = etl__exec(cconn,
+	    "WITH c AS (SELECT status FROM etl.etl_context WHERE etl_context_id = $1::bigint), "
+	    "ins AS (INSERT INTO etl.event (etl_context_id, type, payload) "
+	    "  SELECT $1::bigint, $3 || CASE WHEN $5::bool THEN 'FINAL' ELSE 'ERROR' END, "
+	    "         CASE WHEN $5::bool THEN NULL ELSE $4::jsonb END "
+	    "  FROM c WHERE c.status <> 'DONE' AND ($5::bool OR NOT EXISTS ("
+	    "    SELECT 1 FROM etl.event e WHERE e.etl_context_id = $1::bigint "
+	    "    AND e.event_id > $2::bigint AND e.error)) "
+	    "  RETURNING type, payload) "
+	    "SELECT (SELECT status FROM c), (SELECT type FROM ins), "
+	    "  (SELECT payload::text FROM ins), "
+	    "  (SELECT payload::text FROM etl.event e, c WHERE e.etl_context_id = $1::bigint "
+	    "   AND CASE WHEN c.status = 'DONE' THEN e.type LIKE '%:FINAL' "
+	    "            ELSE e.event_id > $2::bigint AND e.error END "
+	    "   ORDER BY e.event_id DESC LIMIT 1)", 5, p, err);
+	if (res == NULL) {
+		free(epl);
+		return NULL;
+	}
+	if (PQgetisnull(res, 0, 0)) {
+		PQclear(res);
+		free(epl);
+		etl__err(err, ETL_ENOTFOUND, "job %s: its etl_context %s is missing", job->id,
+		    idbuf);
+		return NULL;
+	}
+	/* DONE before, or just made DONE by our FINAL */
+	*done = strcmp(PQgetvalue(res, 0, 0), "DONE") == 0 ||
+	    (!PQgetisnull(res, 0, 1) && strstr(PQgetvalue(res, 0, 1), ":FINAL") != NULL);
+	if (!PQgetisnull(res, 0, 1)) {
+		out = strdup(*done ? "null" : epl);	/* our FINAL or our ERROR */
+	} else if (*done) {
+		out = strdup(PQgetisnull(res, 0, 3) ? "null" : PQgetvalue(res, 0, 3));
+	} else {
+		/* the task's own ERROR, with the exit status added */
+		cJSON *o = cJSON_Parse(PQgetisnull(res, 0, 3) ? "null" : PQgetvalue(res, 0, 3));
+		cJSON *ours = cJSON_Parse(epl);
+
+		if (!cJSON_IsObject(o)) {
+			cJSON *w = cJSON_CreateObject();
+			if (w != NULL && o != NULL)
+				cJSON_AddItemToObject(w, "error", o);
+			else
+				cJSON_Delete(o);
+			o = w;
+		}
+		if (o != NULL && ours != NULL) {
+			cJSON *v = cJSON_DetachItemFromObject(ours, "exit_status");
+			if (v != NULL)
+				cJSON_AddItemToObject(o, "exit_status", v);
+			if ((v = cJSON_DetachItemFromObject(ours, "signal_name")) != NULL)
+				cJSON_AddItemToObject(o, "signal_name", v);
+		}
+		out = o ? cJSON_PrintUnformatted(o) : NULL;
+		cJSON_Delete(o);
+		cJSON_Delete(ours);
+	}
+	PQclear(res);
+	free(epl);
+	if (out == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
+	return out;
+}
+
+int
+etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t since,
+    int wstatus, const char *log_tail, char *final_state, size_t fsz, etl_error *err)
+{
+	const char *ids[1] = { job->id }, *outs[1], *p[1] = { job->id };
+	enum etl_outcome oc = etl_outcome_of(wstatus);
+	int done = 0, no_retry;
+	char *out;
+	PGresult *res;
+	long n;
+
+	if ((out = record_end(cconn, job, since, wstatus, log_tail, &done, err)) == NULL)
+		return -1;
+	outs[0] = out;
+	no_retry = oc == ETL_OUT_PERMFAIL || oc == ETL_OUT_EXEC;
+	if (done)
+		n = etl_complete(qconn, ids, outs, 1, err);
+	else
+		n = etl_fail(qconn, ids, outs, &no_retry, 1, err);
+	free(out);
+	if (n < 0)
+		return -1;
+	res = etl__exec(qconn, "SELECT state FROM etl.job WHERE id = $1::uuid", 1, p, err);
+	if (res == NULL)
+		return -1;
+	snprintf(final_state, fsz, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "gone");
+	PQclear(res);
+	return 0;
+}
+
+int
+etl_job_create_running(etl_conn *c, const char *task, const char *data_json,
+    const char *pg_env, const char *host, etl_job **out, etl_error *err)
+{
+	const char *base = etl__task_base(task);
+	const char *p[5];
+	etl_error e;
+	etl_job *j;
+	PGresult *res;
+
+	*out = NULL;
+	if (pg_env != NULL && etl_pg_env_valid(pg_env) != 0) {
+		etl__err(err, ETL_EINVAL, "bad pg_env name '%.64s'", pg_env);
+		return -1;
+	}
+	p[0] = etl_queue_name_valid(base, &e) == 0 ? base : "run";
+	p[1] = task;
+	p[2] = data_json;
+	p[3] = pg_env;
+	p[4] = host;
+	res = etl__exec(c, "INSERT INTO etl.job (queue, task, data, state, retry_limit, "
+	    "  started_on, heartbeat_on, pg_env, host, controller_id) "
+	    "VALUES ($1, $2, $3::jsonb, 'active', 0, now(), now(), $4, $5, 'etl-run') "
+	    "RETURNING id, queue", 5, p, err);
+	if (res == NULL)
+		return -1;
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto oom;
+	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, 0, 0));
+	j->queue = strdup(PQgetvalue(res, 0, 1));
+	j->task = strdup(task);
+	j->data = strdup(data_json);
+	j->pg_env = strdup(pg_env ? pg_env : "");
+	j->expire_seconds = 900;
+	PQclear(res);
+	if (!j->queue || !j->task || !j->data || !j->pg_env) {
+		etl_job_free(j);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	*out = j;
+	return 0;
+oom:
+	PQclear(res);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return -1;
+}
+
+int
+etl_job_set_process(etl_conn *c, const char *id, pid_t pid, int64_t start_time,
+    const char *host, const char *log_path, etl_error *err)
+{
+	char pbuf[24], sbuf[24];
+	const char *p[5];
+
+	snprintf(pbuf, sizeof(pbuf), "%d", (int)pid);
+	snprintf(sbuf, sizeof(sbuf), "%lld", (long long)start_time);
+	p[0] = id;
+	p[1] = pbuf;
+	p[2] = start_time >= 0 ? sbuf : NULL;
+	p[3] = host;
+	p[4] = log_path;
+	return etl__exec_cmd(c, "UPDATE etl.job SET pid = $2::int, pid_start_time = $3::bigint, "
+	    "host = coalesce($4, host), log_path = $5 WHERE id = $1::uuid", 5, p, err);
+}
+
+int64_t
+etl_pid_start_time(pid_t pid)
+{
+	char path[64], buf[1024], *p;
+	long long v = -1;
+	ssize_t n;
+	int fd, field;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return -1;
+	fd = fileno(f);
+	n = read(fd, buf, sizeof(buf) - 1);
+	fclose(f);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* the command name may hold spaces and parentheses: count from the last ')' */
+	if ((p = strrchr(buf, ')')) == NULL)
+		return -1;
+	/* after ')' come fields 3 (state) onward; starttime is field 22 */
+	for (field = 2; field < 22 && p != NULL; field++)
+		p = strchr(p + 1, ' ');
+	if (p != NULL)
+		v = strtoll(p + 1, NULL, 10);
+	return v;
+}

@@ -1,0 +1,256 @@
+/*
+ * task.c: the glue that makes a C function a task (SPEC section 4).  It reads the
+ * INITIAL event from stdin, opens or creates the context, holds the job's liveness lock,
+ * calls the task function with the context current, and turns the result into a FINAL
+ * or ERROR event and an exit status.  It prints nothing: ETL_TASK_MAIN prints the error.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "context.h"
+
+#define EX_OK_		0
+#define EX_DATAERR_	65
+#define EX_TEMPFAIL_	75
+#define INITIAL_MAX	(64u * 1024 * 1024)
+
+static volatile sig_atomic_t cancel_flag;
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	cancel_flag = 1;
+}
+
+int
+etl_cancelled(void)
+{
+	return cancel_flag != 0;
+}
+
+/* All of stdin, at most INITIAL_MAX bytes; NULL with err on failure. */
+static char *
+read_stdin(size_t *lenp, etl_error *err)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap), *nb;
+	ssize_t n;
+
+	if (buf == NULL)
+		goto oom;
+	for (;;) {
+		if (len + 1 >= cap) {
+			if (cap >= INITIAL_MAX) {
+				free(buf);
+				etl__err(err, ETL_EINVAL, "INITIAL event on stdin is over %u bytes",
+				    INITIAL_MAX);
+				return NULL;
+			}
+			if ((nb = realloc(buf, cap * 2)) == NULL)
+				goto oom;
+			buf = nb;
+			cap *= 2;
+		}
+		n = read(STDIN_FILENO, buf + len, cap - len - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			etl__err(err, ETL_ESYS, "reading the INITIAL event from stdin: %s",
+			    strerror(errno));
+			free(buf);
+			return NULL;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	buf[len] = '\0';
+	*lenp = len;
+	return buf;
+oom:
+	free(buf);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+/* The string member k of o, or NULL. */
+static const char *
+str_member(const cJSON *o, const char *k)
+{
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(o, k);
+
+	return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+/* Open the context named by the INITIAL's meta, or create one for a run by hand. */
+static etl_context *
+open_context(const cJSON *ev, const char *task, etl_error *err)
+{
+	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(ev, "meta");
+	const cJSON *idv = cJSON_GetObjectItemCaseSensitive(meta, "etl_context_id");
+	const char *pg_env = str_member(meta, "pg_env");
+	const char *job_id = str_member(meta, "job_id");
+	const char *qenv = str_member(meta, "queue_pg_env");
+	etl_context *ctx;
+	int64_t id = 0;
+
+	if (pg_env == NULL)
+		pg_env = getenv("ETL_PG_ENV");
+	if (qenv == NULL)
+		qenv = getenv("ETL_QUEUE_PG_ENV");
+	if (cJSON_IsNumber(idv))
+		id = (int64_t)idv->valuedouble;
+	else if (cJSON_IsString(idv))
+		id = strtoll(idv->valuestring, NULL, 10);
+	if (job_id != NULL && etl_uuid_valid(job_id) != 0) {
+		etl__err(err, ETL_EINVAL, "bad job_id in the INITIAL event's meta");
+		return NULL;
+	}
+	if (id > 0) {
+		ctx = etl_context_new(pg_env, id, task, job_id, qenv);
+		if (ctx == NULL)
+			etl__err(err, ETL_ESYS, "out of memory");
+		return ctx;
+	}
+	/* by hand: a new context records this run like any other */
+	if ((ctx = etl_context_create(pg_env, 0, task, meta, err)) == NULL)
+		return NULL;
+	if (etl_dispatch_ctx(ctx, cJSON_GetObjectItemCaseSensitive(ev, "type")->valuestring,
+	    cJSON_GetObjectItemCaseSensitive(ev, "payload"), meta, err) < 0) {
+		etl_context_free(ctx);
+		return NULL;
+	}
+	return ctx;
+}
+
+/* Hold the job's liveness lock on the context's connection for the life of the process. */
+static int
+take_liveness_lock(etl_context *ctx, etl_error *err)
+{
+	const char *p[1] = { ctx->job_id };
+	etl_conn *c;
+
+	if (ctx->job_id == NULL)
+		return 0;
+	if ((c = etl_context_conn(ctx, err)) == NULL)
+		return -1;
+	return etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
+	    err);
+}
+
+int
+etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
+{
+	struct sigaction sa;
+	char task[200], status[16];
+	const char *type, *colon;
+	etl_context *ctx = NULL;
+	cJSON *ev = NULL, *result;
+	char *text;
+	size_t len;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	etl_error_clear(err);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+
+	if ((text = read_stdin(&len, err)) == NULL)
+		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
+	ev = etl_json_parse(text, len, INITIAL_MAX, err);
+	free(text);
+	if (ev == NULL) {
+		snprintf(err->message + strlen(err->message),
+		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin");
+		return EX_DATAERR_;
+	}
+	type = str_member(ev, "type");
+	colon = type ? strrchr(type, ':') : NULL;
+	if (!cJSON_IsObject(ev) || colon == NULL || strcmp(colon, ":INITIAL") != 0 ||
+	    (size_t)(colon - type) >= sizeof(task)) {
+		etl__err(err, ETL_EINVAL, "stdin must carry an INITIAL event: "
+		    "{\"type\":\"TASK:INITIAL\",\"payload\":...,\"meta\":{...}}");
+		cJSON_Delete(ev);
+		return EX_DATAERR_;
+	}
+	memcpy(task, type, (size_t)(colon - type));
+	task[colon - type] = '\0';
+
+	if ((ctx = open_context(ev, task, err)) == NULL) {
+		rc = err->code == ETL_EINVAL ? EX_DATAERR_ : EX_TEMPFAIL_;
+		goto out;
+	}
+	if (etl_context_status(ctx, status, sizeof(status), err) != 0) {
+		rc = err->code == ETL_ENOTFOUND ? EX_DATAERR_ : EX_TEMPFAIL_;
+		goto out;
+	}
+	if (strcmp(status, "DONE") == 0) {
+		/* delivered twice: done is done */
+		rc = EX_OK_;
+		goto out;
+	}
+	if (take_liveness_lock(ctx, err) != 0) {
+		rc = EX_TEMPFAIL_;
+		goto out;
+	}
+
+	etl_context_set(ctx);
+	result = fn(ev);
+	etl_context_set(NULL);
+
+	if (ctx->finaled) {
+		cJSON_Delete(result);
+		rc = EX_OK_;
+	} else if (result != NULL) {
+		if (etl_dispatch_ctx(ctx, ":FINAL", result, NULL, err) < 0)
+			rc = err->code == ETL_EDONE ? EX_OK_ : EX_TEMPFAIL_;
+		else
+			rc = EX_OK_;
+		cJSON_Delete(result);
+	} else if (ctx->errored) {
+		rc = ctx->exit_status;
+	} else {
+		cJSON *pl = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(pl, "message", "the task returned no result");
+		etl_dispatch_ctx(ctx, ":ERROR", pl, NULL, err);
+		cJSON_Delete(pl);
+		etl__err(err, ETL_EINVAL, "the task returned no result");
+		rc = 1;
+	}
+out:
+	etl_context_free(ctx);
+	cJSON_Delete(ev);
+	return rc;
+}
+
+cJSON *
+etl_fail_task(int status, const char *fmt, ...)
+{
+	etl_context *ctx = etl_context_current();
+	char msg[1024];
+	va_list ap;
+	cJSON *pl;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (ctx == NULL)
+		return NULL;
+	ctx->exit_status = status == 0 ? 1 : status;
+	if ((pl = cJSON_CreateObject()) != NULL &&
+	    cJSON_AddStringToObject(pl, "message", msg) != NULL)
+		etl_dispatch_ctx(ctx, ":ERROR", pl, NULL, &ctx->err);
+	cJSON_Delete(pl);
+	/* even if the ERROR could not be written, the exit status says it failed */
+	ctx->errored = 1;
+	return NULL;
+}
