@@ -41,6 +41,7 @@ SH_TASKS := $(patsubst tasks/%.sh,$(O)/tasks/%,$(wildcard tasks/*.sh))
 T_TASKS  := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%,$(wildcard tests/tasks/*.c)) \
             $(patsubst tests/tasks/%.sh,$(O)/tests/tasks/%,$(wildcard tests/tasks/*.sh))
 UNIT     := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/*.c))
+T_TOOLS  := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 PROGS    := $(O)/bin/etl
 ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS)
@@ -104,7 +105,11 @@ $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h libetl/etl.h $(O)/lib/libetl.
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(O)/lib/libetl.a $(PKG_LIBS) -lpthread
 
-tests: $(ALL) $(T_TASKS) $(UNIT)
+$(O)/tests/tools/%: tests/tools/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+
+tests: $(ALL) $(T_TASKS) $(UNIT) $(T_TOOLS)
 
 check: tests
 	tests/run.sh $(O)

@@ -14,6 +14,7 @@
 #include "xmalloc.h"
 
 const char *cli_global_pg_env;
+char **cli_argv;
 
 void
 cli_usage_error(const struct cli *cl, const char *fmt, ...)
@@ -42,9 +43,9 @@ cli_common_opt(struct cli *cl, int c)
 		fputs(cl->usage, stdout);
 		exit(0);
 	default:
-		/* getopt already said what was wrong */
-		fprintf(stderr, "see `etl %s --help`\n", cl->cmd);
-		exit(EXIT_USAGE);
+		/* opterr is 0: say it ourselves, in one line */
+		cli_usage_error(cl, "bad option '%.64s' (unknown, or missing its value)",
+		    optind > 0 && cli_argv ? cli_argv[optind - 1] : "?");
 	}
 }
 

@@ -30,6 +30,7 @@ struct cli {
 };
 
 extern const char *cli_global_pg_env;
+extern char **cli_argv;		/* the running command's argv, for messages */
 
 /* Handle a common option (returns 1), or a getopt error/unknown code (exits 2). */
 int	 cli_common_opt(struct cli *, int c);

@@ -206,6 +206,7 @@ cmd_queue(int argc, char **argv)
 		fputs(queue_usage, argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
 	}
+	cli_argv = argv + 1;
 	if (strcmp(argv[1], "add") == 0) {
 		cl.cmd = "queue add";
 		return queue_add(&cl, argc - 1, argv + 1);

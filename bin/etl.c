@@ -73,8 +73,11 @@ main(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	for (k = 0; k < NCOMMANDS; k++)
-		if (strcmp(argv[i], commands[k].name) == 0)
+		if (strcmp(argv[i], commands[k].name) == 0) {
+			opterr = 0;
+			cli_argv = argv + i;
 			return commands[k].fn(argc - i, argv + i);
+		}
 	fprintf(stderr, "etl: unknown command '%s' (see `etl --help`)\n", argv[i]);
 	return EXIT_USAGE;
 }

@@ -139,11 +139,16 @@ etl_queue_add(etl_conn *c, const char *name, const cJSON *opts, int *created, et
 		strlcat(cols, piece, sizeof(cols));
 		snprintf(piece, sizeof(piece), ", $%d::%s", n, col->type);
 		strlcat(vals, piece, sizeof(vals));
-		snprintf(piece, sizeof(piece), ", %s = EXCLUDED.%s", col->name, col->name);
+		snprintf(piece, sizeof(piece), ", %s = $%d::%s", col->name, n, col->type);
 		strlcat(sets, piece, sizeof(sets));
 	}
-	snprintf(sql, sizeof(sql), "INSERT INTO etl.queue AS q (%s) VALUES (%s) "
-	    "ON CONFLICT (name) DO UPDATE SET %s RETURNING (xmax = 0)", cols, vals, sets);
+	/*
+	 * Update the queue if it exists, else insert it.  Not INSERT .. ON CONFLICT: a new
+	 * row missing its task fails NOT NULL before the conflict is seen.
+	 */
+	snprintf(sql, sizeof(sql), "WITH u AS (UPDATE etl.queue SET %s WHERE name = $1 "
+	    "RETURNING 1) INSERT INTO etl.queue (%s) SELECT %s WHERE NOT EXISTS (SELECT 1 FROM u) "
+	    "RETURNING true", sets, cols, vals);
 	res = etl__exec(c, sql, n, params, err);
 	if (res == NULL) {
 		if (strcmp(err->sqlstate, "23502") == 0)
@@ -154,7 +159,7 @@ etl_queue_add(etl_conn *c, const char *name, const cJSON *opts, int *created, et
 		return -1;
 	}
 	if (created)
-		*created = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+		*created = PQntuples(res) == 1;
 	PQclear(res);
 	return 0;
 }

@@ -18,7 +18,7 @@ if ! cluster_start "$tmp/pg"; then
 fi
 trap cluster_stop EXIT INT TERM
 
-export PATH="$build/bin:$PATH"
+export PATH="$build/bin:$build/tests/tools:$PATH"
 export ETL_BUILD=$build ETL_TOP=$top ETL_TMP=$tmp
 export ETL_TASK_PATH="$build/tasks:$build/tests/tasks"
 export ETL_PG_ENV=test

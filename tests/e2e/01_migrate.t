@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# etl migrate: idempotent, safe five at once, and a newer schema is refused (issue 2, #2).
+. "$ETL_TOP/tests/lib/tap.sh"
+q 'DROP SCHEMA IF EXISTS etl CASCADE' >/dev/null
+# the schema as pg_dump sees it, less comments and its random \restrict keys
+dump() { pg_dump -s -n etl "service=test" | grep -Ev "^(--|\\\\(un)?restrict)" | md5sum; }
+
+run etl migrate
+is "$rc" 0 "first migrate exits 0"
+like "$out" "upgraded from version 0 to 1" "first migrate creates version 1"
+schema1=$(dump)
+run etl migrate
+is "$rc" 0 "second migrate exits 0"
+like "$out" "is at version 1" "second migrate changes nothing"
+is "$(dump)" "$schema1" "same schema after migrating twice"
+
+q 'DROP SCHEMA etl CASCADE' >/dev/null
+pids=()
+for i in 1 2 3 4 5; do
+	etl migrate >"$ETL_TMP/m$i.out" 2>&1 &
+	pids+=($!)
+done
+fails=0
+for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
+is "$fails" 0 "five concurrent migrates all exit 0"
+is "$(cat "$ETL_TMP"/m?.out | grep -c 'upgraded from version 0')" 1 "exactly one of them created the schema"
+is "$(dump)" "$schema1" "same schema after concurrent migrates"
+is "$(q 'SELECT version FROM etl.version')" 1 "version row is 1"
+
+q 'UPDATE etl.version SET version = 99' >/dev/null
+run etl migrate
+is "$rc" 1 "migrate refuses a newer schema (exit 1)"
+like "$err" "version 99, newer than this etl" "the error names the newer version"
+run etl ls
+is "$rc" 1 "etl ls refuses a newer schema"
+like "$err" "newer than this etl" "with a clear message"
+is "$(echo "$err" | wc -l)" 1 "in one line"
+q 'UPDATE etl.version SET version = 1' >/dev/null
+
+q 'DROP SCHEMA etl CASCADE' >/dev/null
+run etl ls
+is "$rc" 1 "a missing schema is an error"
+like "$err" "run .etl migrate." "that says to run etl migrate"
+etl migrate >/dev/null
+done_testing
