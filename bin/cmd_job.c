@@ -50,9 +50,14 @@ read_ndjson(struct cli *cl, const char *path, size_t *np)
 			line[--len] = '\0';
 		if (strspn(line, " \t") == (size_t)len)
 			continue;
-		if ((j = etl_json_parse(line, (size_t)len, etl_payload_max(), &err)) == NULL)
+		if ((j = etl_json_parse(line, (size_t)len, etl_payload_max(), &err)) == NULL) {
+			while (n > 0)
+				free(texts[--n]);
+			free(texts);
+			free(line);
 			cli_usage_error(cl, "%s line %zu: %s; nothing was sent",
 			    strcmp(path, "-") == 0 ? "stdin" : path, lineno, err.message);
+		}
 		if ((s = cJSON_PrintUnformatted(j)) == NULL)
 			fatalx("out of memory");
 		cJSON_Delete(j);

@@ -192,7 +192,8 @@ void	etl_jobs_free(etl_job **, size_t n);
 /*
  * Claim up to limit ready jobs of the given queues (NULL or n=0: all) for controller_id on
  * host, best first, FOR UPDATE SKIP LOCKED, each queue's concurrency respected.  *out gets
- * an array of jobs (caller frees with etl_jobs_free).  Returns the count or -1.
+ * an array of jobs (caller frees with etl_jobs_free; NULL when none).  Returns the
+ * count or -1.
  */
 long	etl_claim(etl_conn *, const char *const *queues, size_t nqueues, long limit,
 	    const char *controller_id, const char *host, etl_job ***out, etl_error *);

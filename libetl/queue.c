@@ -454,6 +454,10 @@ etl_claim(etl_conn *c, const char *const *queues, size_t nq, long limit,
 	if (res == NULL)
 		return -1;
 	n = PQntuples(res);
+	if (n == 0) {
+		PQclear(res);
+		return 0;
+	}
 	if ((jobs = calloc((size_t)n + 1, sizeof(*jobs))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {

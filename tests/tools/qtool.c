@@ -67,8 +67,10 @@ main(int argc, char **argv)
 		if ((n = etl_claim(c, argc > 2 ? q : NULL, argc > 2, 1, "qtool", "qtool", &jobs,
 		    &err)) < 0)
 			die(&err);
-		if (n == 0)
+		if (n == 0) {
+			etl_disconnect(c);
 			return 3;
+		}
 		printf("%s\n", jobs[0]->id);
 		etl_jobs_free(jobs, (size_t)n);
 	} else if (strcmp(argv[1], "fail") == 0 && argc >= 3) {
