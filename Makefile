@@ -9,6 +9,8 @@ DESTDIR  ?=
 CC       ?= cc
 SOMAJOR  := 0
 SOVER    := 0.1.0
+V        ?= 0
+Q        := $(if $(filter 1,$(V)),,@)
 
 PKGS     := libpq libcjson libbsd
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -50,64 +52,64 @@ all: $(ALL)
 
 $(O)/obj/libetl/%.o: libetl/%.c libetl/etl.h libetl/internal.h libetl/context.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 $(O)/obj/libetl/migrations.c: libetl/sql/embed.sh $(MIGRATIONS)
 	@mkdir -p $(@D)
-	sh libetl/sql/embed.sh $(MIGRATIONS) > $@
+	$(Q)sh libetl/sql/embed.sh $(MIGRATIONS) > $@
 
 $(O)/obj/libetl/migrations.o: $(O)/obj/libetl/migrations.c libetl/internal.h
-	$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
 $(SOLIB): $(LIB_OBJ) libetl/libetl.map
 	@mkdir -p $(@D)
-	$(CC) -shared -Wl,-soname,libetl.so.$(SOMAJOR) -Wl,--version-script,libetl/libetl.map \
+	$(Q)$(CC) -shared -Wl,-soname,libetl.so.$(SOMAJOR) -Wl,--version-script,libetl/libetl.map \
 	    $(LDFLAGS) -o $@ $(LIB_OBJ) \
 	    $(PKG_LIBS) -lpthread
 $(O)/lib/libetl.so.$(SOMAJOR): $(SOLIB)
-	ln -sf libetl.so.$(SOVER) $@
+	$(Q)ln -sf libetl.so.$(SOVER) $@
 $(O)/lib/libetl.so: $(O)/lib/libetl.so.$(SOMAJOR)
-	ln -sf libetl.so.$(SOMAJOR) $@
+	$(Q)ln -sf libetl.so.$(SOMAJOR) $@
 $(O)/lib/libetl.a: $(LIB_OBJ)
 	@mkdir -p $(@D)
-	rm -f $@ && ar rcs $@ $(LIB_OBJ)
+	$(Q)rm -f $@ && ar rcs $@ $(LIB_OBJ)
 $(O)/lib/pkgconfig/libetl.pc: libetl/libetl.pc.in Makefile
 	@mkdir -p $(@D)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' $< > $@
+	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' $< > $@
 
 $(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/obj/bin/%.o: bin/%.c bin/cli.h libetl/etl.h common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
 $(O)/bin/etl: $(BIN_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
-	$(CC) $(LDFLAGS) -o $@ $(BIN_OBJ) $(COMMON_OBJ) $(LINK_ETL)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(BIN_OBJ) $(COMMON_OBJ) $(LINK_ETL)
 
 $(O)/tasks/%: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
 $(O)/tasks/%: tasks/%.sh
 	@mkdir -p $(@D)
-	install -m 0755 $< $@
+	$(Q)install -m 0755 $< $@
 
 $(O)/tests/tasks/%: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
 $(O)/tests/tasks/%: tests/tasks/%.sh
 	@mkdir -p $(@D)
-	install -m 0755 $< $@
+	$(Q)install -m 0755 $< $@
 
 $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h libetl/etl.h $(O)/lib/libetl.a
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(O)/lib/libetl.a $(PKG_LIBS) -lpthread
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(O)/lib/libetl.a $(PKG_LIBS) -lpthread
 
 $(O)/tests/tools/%: tests/tools/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
-	$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
 
 tests: $(ALL) $(T_TASKS) $(UNIT) $(T_TOOLS)
 

@@ -33,8 +33,9 @@ ignore_notice(void *arg, const char *message)
 	(void)message;
 }
 
-etl_conn *
-etl_connect(const char *pg_env, etl_error *err)
+/* A connection to pg_env, started (blocking or not), or NULL with err. */
+static etl_conn *
+conn_open(const char *pg_env, int nonblock, etl_error *err)
 {
 	const char *keys[3], *vals[3];
 	etl_conn *c;
@@ -62,8 +63,9 @@ etl_connect(const char *pg_env, etl_error *err)
 	vals[n++] = "etl";
 	keys[n] = NULL;
 	vals[n] = NULL;
-	c->pg = PQconnectdbParams(keys, vals, 0);
-	if (c->pg == NULL || PQstatus(c->pg) != CONNECTION_OK) {
+	c->pg = nonblock ? PQconnectStartParams(keys, vals, 0) : PQconnectdbParams(keys, vals, 0);
+	if (c->pg == NULL || PQstatus(c->pg) == CONNECTION_BAD ||
+	    (!nonblock && PQstatus(c->pg) != CONNECTION_OK)) {
 		char msg[400];
 		size_t len;
 
@@ -79,6 +81,18 @@ etl_connect(const char *pg_env, etl_error *err)
 	}
 	PQsetNoticeProcessor(c->pg, ignore_notice, NULL);
 	return c;
+}
+
+etl_conn *
+etl_connect(const char *pg_env, etl_error *err)
+{
+	return conn_open(pg_env, 0, err);
+}
+
+etl_conn *
+etl_connect_start(const char *pg_env, etl_error *err)
+{
+	return conn_open(pg_env, 1, err);
 }
 
 void

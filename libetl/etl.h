@@ -179,11 +179,17 @@ typedef struct etl_job {
 	char	*data;		/* JSON text, never NULL ("null") */
 	char	*pg_env;	/* "" = the controller's */
 	int64_t	 etl_context_id;	/* 0 = none yet */
+	int64_t	 since;		/* events after this are this run's; -1: not prepared */
 	int	 retry_count;
 	int	 retry_limit;
 	int	 expire_seconds;
 	int	 priority;
 	int	 debug_wait;
+	/* filled by etl_mine_result only */
+	pid_t	 pid;
+	int64_t	 pid_start_time;
+	double	 started_on;	/* epoch seconds */
+	int	 lock_held;
 } etl_job;
 
 void	etl_job_free(etl_job *);
@@ -191,9 +197,11 @@ void	etl_jobs_free(etl_job **, size_t n);
 
 /*
  * Claim up to limit ready jobs of the given queues (NULL or n=0: all) for controller_id on
- * host, best first, FOR UPDATE SKIP LOCKED, each queue's concurrency respected.  *out gets
- * an array of jobs (caller frees with etl_jobs_free; NULL when none).  Returns the
- * count or -1.
+ * host, best first, FOR UPDATE SKIP LOCKED, each queue's concurrency respected.  Jobs
+ * whose events live in the claiming database (pg_env "" or qconn's) get their context and
+ * INITIAL event in the same transaction (since >= 0); others need etl_job_prepare.
+ * *out gets an array of jobs (caller frees with etl_jobs_free; NULL when none).  Returns
+ * the count or -1.
  */
 long	etl_claim(etl_conn *, const char *const *queues, size_t nqueues, long limit,
 	    const char *controller_id, const char *host, etl_job ***out, etl_error *);
@@ -269,6 +277,69 @@ int64_t	etl_pid_start_time(pid_t pid);
 cJSON	*etl_events_list(etl_conn *, int64_t id, int64_t after, etl_error *);
 /* A context as an object (etl_context row), ETL_ENOTFOUND if none. */
 cJSON	*etl_context_get(etl_conn *, int64_t id, etl_error *);
+
+/* ---- statements, for callers that drive libpq on their own event loop ---- */
+
+/*
+ * A statement built by libetl (the only place that knows SQL) for a caller to send with
+ * PQsendQueryParams on its own loop (etl_stmt_send) and to read back with the matching
+ * etl_*_result.  etl_stmt_clear frees what it owns.
+ */
+typedef struct etl_stmt {
+	const char	*sql;
+	int		 nparams;
+	const char	*params[8];
+	char		*owned[8];
+} etl_stmt;
+
+void	etl_stmt_clear(etl_stmt *);
+int	etl_stmt_send(etl_conn *, const etl_stmt *, etl_error *);
+/* Run it here and now (blocking); the result or NULL with err. */
+PGresult *etl_stmt_exec(etl_conn *, const etl_stmt *, etl_error *);
+/* 0 if res is a success; else -1 with err filled from it. */
+int	etl_result_ok(PGresult *res, PGconn *, etl_error *);
+
+/* How one run ended, for etl_stmt_finish. */
+typedef struct etl_end {
+	const char	*id;
+	int64_t		 etl_context_id;	/* 0: it never started */
+	int64_t		 since;
+	const char	*task;
+	int		 wstatus;
+	int		 unknown;	/* ended while nobody watched: status unknown */
+	const char	*reason;	/* NULL, or why it was stopped / never started */
+	const char	*log_tail;	/* NULL or the last lines of its log */
+	int		 no_retry;	/* fail for good whatever the status */
+} etl_end;
+
+int	etl_stmt_claim(etl_stmt *, const char *const *queues, size_t nqueues, long limit,
+	    const char *controller_id, const char *host, const char *pg_env, etl_error *);
+long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
+/* Record the end of n runs whose events live in this database; result: etl_count_result. */
+int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);
+/* Record the pids of n started jobs (pids[i], log_paths[i] may be NULL). */
+int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
+	    const char *const *log_paths, const char *host, size_t n, etl_error *);
+/* Upsert the controller's row with a fresh heartbeat. */
+int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
+	    etl_error *);
+/* The controller's active jobs; result: etl_mine_result. */
+int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
+long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);
+/* Put back jobs claimed by controller_id but never started, except keep[0..n-1]. */
+int	etl_stmt_release(etl_stmt *, const char *controller_id, const char *const *keep,
+	    size_t n, etl_error *);
+/* Finish jobs of controllers silent for bound seconds whose tasks are dead. */
+int	etl_stmt_reap_orphans(etl_stmt *, int bound, const char *me, const char *pg_env,
+	    etl_error *);
+/* The schema check as a statement; etl_schema_result reads it. */
+int	etl_stmt_schema(etl_stmt *);
+int	etl_schema_result(PGresult *, const char *pg_env, etl_error *);
+/* Rows returned (or affected) by a result, or -1. */
+long	etl_count_result(PGresult *);
+
+/* Start connecting to pg_env without blocking: drive PQconnectPoll on etl_conn_pg(). */
+etl_conn *etl_connect_start(const char *pg_env, etl_error *);
 
 /* ---- the task side (SPEC section 4) ---- */
 

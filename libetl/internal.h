@@ -28,6 +28,9 @@ PGresult *etl__exec(etl_conn *, const char *sql, int n, const char *const *param
 int	 etl__exec_cmd(etl_conn *, const char *sql, int n, const char *const *params,
 	    etl_error *);
 
+/* Record one run's end when its context lives in another database than its job. */
+int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_error *);
+
 /* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
 const char *etl__task_base(const char *task);
 

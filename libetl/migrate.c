@@ -79,27 +79,14 @@ fail:
 int
 etl_schema_check(etl_conn *c, etl_error *err)
 {
-	etl_error e;
-	int v;
+	etl_stmt st;
+	PGresult *res;
+	int rc;
 
-	if (read_version(c, &v, &e) != 0) {
-		if (e.code == ETL_ESCHEMA)
-			etl__err(err, ETL_ESCHEMA, "no etl schema in pg_env '%s': run `etl migrate`",
-			    c->pg_env);
-		else if (err)
-			*err = e;
-		return -1;
-	}
-	if (v > ETL_SCHEMA_VERSION_MAX) {
-		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, newer "
-		    "than this etl (%s knows up to %d): upgrade etl", c->pg_env, v, ETL_VERSION,
-		    ETL_SCHEMA_VERSION_MAX);
-		return -1;
-	}
-	if (v < ETL_SCHEMA_VERSION_MAX) {
-		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, older "
-		    "than this etl's %d: run `etl migrate`", c->pg_env, v, ETL_SCHEMA_VERSION_MAX);
-		return -1;
-	}
-	return 0;
+	etl_stmt_schema(&st);
+	res = PQexecParams(c->pg, st.sql, 0, NULL, NULL, NULL, NULL, 0);
+	rc = etl_schema_result(res, c->pg_env, err);
+	PQclear(res);
+	etl_stmt_clear(&st);
+	return rc;
 }

@@ -400,96 +400,24 @@ etl_jobs_free(etl_job **jobs, size_t n)
 	free(jobs);
 }
 
-/* A queue list as a Postgres text[] literal, names validated first. */
-static char *
-queues_literal(const char *const *queues, size_t n, etl_error *err)
-{
-	size_t i, len = 3;
-	char *s;
-
-	for (i = 0; i < n; i++) {
-		if (etl_queue_name_valid(queues[i], err) != 0)
-			return NULL;
-		len += strlen(queues[i]) + 1;
-	}
-	if ((s = malloc(len)) == NULL) {
-		etl__err(err, ETL_ESYS, "out of memory");
-		return NULL;
-	}
-	/* valid names hold no quote, comma, brace or space: no escaping needed */
-	strlcpy(s, "{", len);
-	for (i = 0; i < n; i++) {
-		if (i)
-			strlcat(s, ",", len);
-		strlcat(s, queues[i], len);
-	}
-	strlcat(s, "}", len);
-	return s;
-}
-
 long
 etl_claim(etl_conn *c, const char *const *queues, size_t nq, long limit,
     const char *controller_id, const char *host, etl_job ***out, etl_error *err)
 {
-	char lbuf[24];
-	const char *p[4];
-	char *ql = NULL;
+	etl_stmt st;
 	PGresult *res;
-	etl_job **jobs;
-	long i, n;
+	long n;
 
 	*out = NULL;
-	if (queues != NULL && nq > 0 && (ql = queues_literal(queues, nq, err)) == NULL)
+	if (etl_stmt_claim(&st, queues, nq, limit, controller_id, host, c->pg_env, err) != 0)
 		return -1;
-	snprintf(lbuf, sizeof(lbuf), "%ld", limit);
-	p[0] = ql;
-	p[1] = lbuf;
-	p[2] = controller_id;
-	p[3] = host;
-	res = etl__exec(c, "SELECT id, queue, task, coalesce(data::text, 'null'), "
-	    "coalesce(pg_env, ''), coalesce(etl_context_id, 0), retry_count, retry_limit, "
-	    "expire_seconds, priority, debug_wait "
-	    "FROM etl.claim($1::text[], $2::int, $3, $4)", 4, p, err);
-	free(ql);
+	res = etl_stmt_exec(c, &st, err);
+	etl_stmt_clear(&st);
 	if (res == NULL)
 		return -1;
-	n = PQntuples(res);
-	if (n == 0) {
-		PQclear(res);
-		return 0;
-	}
-	if ((jobs = calloc((size_t)n + 1, sizeof(*jobs))) == NULL)
-		goto oom;
-	for (i = 0; i < n; i++) {
-		etl_job *j = calloc(1, sizeof(*j));
-
-		if (j == NULL)
-			goto oom_jobs;
-		jobs[i] = j;
-		snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, (int)i, 0));
-		j->queue = strdup(PQgetvalue(res, (int)i, 1));
-		j->task = strdup(PQgetvalue(res, (int)i, 2));
-		j->data = strdup(PQgetvalue(res, (int)i, 3));
-		j->pg_env = strdup(PQgetvalue(res, (int)i, 4));
-		if (!j->queue || !j->task || !j->data || !j->pg_env)
-			goto oom_jobs;
-		j->etl_context_id = strtoll(PQgetvalue(res, (int)i, 5), NULL, 10);
-		j->retry_count = atoi(PQgetvalue(res, (int)i, 6));
-		j->retry_limit = atoi(PQgetvalue(res, (int)i, 7));
-		j->expire_seconds = atoi(PQgetvalue(res, (int)i, 8));
-		j->priority = atoi(PQgetvalue(res, (int)i, 9));
-		j->debug_wait = PQgetvalue(res, (int)i, 10)[0] == 't';
-	}
+	n = etl_claim_result(res, out, err);
 	PQclear(res);
-	*out = jobs;
 	return n;
-oom_jobs:
-	etl_jobs_free(jobs, (size_t)n);
-oom:
-	PQclear(res);
-	/* the claimed rows stay active; expiry or a retry will bring them back */
-	etl__err(err, ETL_ESYS, "out of memory after claiming %ld jobs", n);
-	return -1;
 }
 
 /* [{"id":..,"output":..,"no_retry":..}, ...] for etl.complete / etl.fail. */

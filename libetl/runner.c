@@ -100,7 +100,7 @@ int
 etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
     int64_t *since, etl_error *err)
 {
-	char idbuf[24];
+	char idbuf[24], sbuf[24];
 	const char *p[5];
 	PGresult *res;
 	char *text;
@@ -136,8 +136,10 @@ etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
 		p[0] = job->id;
 		p[1] = idbuf;
-		if (etl__exec_cmd(qconn, "UPDATE etl.job SET etl_context_id = $2::bigint "
-		    "WHERE id = $1::uuid", 2, p, err) != 0)
+		snprintf(sbuf, sizeof(sbuf), "%lld", (long long)*since);
+		p[2] = sbuf;
+		if (etl__exec_cmd(qconn, "UPDATE etl.job SET etl_context_id = $2::bigint, "
+		    "event_since = $3::bigint WHERE id = $1::uuid", 3, p, err) != 0)
 			return -1;
 	} else {
 		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
@@ -154,163 +156,48 @@ etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 		}
 		*since = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
+		p[0] = job->id;
+		p[1] = idbuf;
+		snprintf(sbuf, sizeof(sbuf), "%lld", (long long)*since);
+		p[2] = sbuf;
+		if (etl__exec_cmd(qconn, "UPDATE etl.job SET event_since = $3::bigint "
+		    "WHERE id = $1::uuid AND etl_context_id = $2::bigint", 3, p, err) != 0)
+			return -1;
 	}
+	job->since = *since;
 	if ((text = initial_text(job, qconn->pg_env, err)) == NULL)
 		return -1;
 	*initial = text;
 	return 0;
 }
 
-/* The exit status, signal and log tail as a JSON object text for the ERROR event. */
-static char *
-error_payload(int wstatus, const char *log_tail, etl_error *err)
-{
-	char what[128];
-	cJSON *o = cJSON_CreateObject();
-	char *s;
-
-	if (o == NULL)
-		goto oom;
-	etl_wstatus_text(wstatus, what, sizeof(what));
-	cJSON_AddStringToObject(o, "message", what);
-	if (WIFEXITED(wstatus))
-		cJSON_AddNumberToObject(o, "exit_status", WEXITSTATUS(wstatus));
-	if (WIFSIGNALED(wstatus)) {
-		const char *ab = sigabbrev_np(WTERMSIG(wstatus));
-		char name[32];
-
-		snprintf(name, sizeof(name), "SIG%s", ab ? ab : "?");
-		cJSON_AddNumberToObject(o, "signal", WTERMSIG(wstatus));
-		cJSON_AddStringToObject(o, "signal_name", name);
-	}
-	if (log_tail != NULL && *log_tail != '\0')
-		cJSON_AddStringToObject(o, "log_tail", log_tail);
-	if ((s = cJSON_PrintUnformatted(o)) == NULL)
-		goto oom;
-	cJSON_Delete(o);
-	return s;
-oom:
-	cJSON_Delete(o);
-	etl__err(err, ETL_ESYS, "out of memory");
-	return NULL;
-}
-
-/*
- * In the context's database: make sure the run has its last event, and return the job's
- * output (the FINAL payload, or the ERROR payload with the exit status).  *done gets 1
- * when the context is DONE (the job completed).
- */
-static char *
-record_end(etl_conn *cconn, const etl_job *job, int64_t since, int wstatus,
-    const char *log_tail, int *done, etl_error *err)
-{
-	char idbuf[24], sbuf[24], type[256];
-	const char *p[5];
-	char *epl, *out;
-	PGresult *res;
-
-	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
-	snprintf(sbuf, sizeof(sbuf), "%lld", (long long)since);
-	if ((epl = error_payload(wstatus, log_tail, err)) == NULL)
-		return NULL;
-	snprintf(type, sizeof(type), "%s:", etl__task_base(job->task));
-	p[0] = idbuf;
-	p[1] = sbuf;
-	p[2] = type;
-	p[3] = epl;
-	p[4] = etl_outcome_of(wstatus) == ETL_OUT_OK ? "t" : "f";
-	/*
-	 * One statement: if the task exited 0 and the context is not DONE, add FINAL with
-	 * a null payload; if it failed and dispatched no ERROR since this run began, add
-	 * one naming the status.  The event trigger locks the context row, so two runners
-	 * cannot both add one.
-	 */
-	res = etl__exec(cconn,
-	    "WITH c AS (SELECT status FROM etl.etl_context WHERE etl_context_id = $1::bigint), "
-	    "ins AS (INSERT INTO etl.event (etl_context_id, type, payload) "
-	    "  SELECT $1::bigint, $3 || CASE WHEN $5::bool THEN 'FINAL' ELSE 'ERROR' END, "
-	    "         CASE WHEN $5::bool THEN NULL ELSE $4::jsonb END "
-	    "  FROM c WHERE c.status <> 'DONE' AND ($5::bool OR NOT EXISTS ("
-	    "    SELECT 1 FROM etl.event e WHERE e.etl_context_id = $1::bigint "
-	    "    AND e.event_id > $2::bigint AND e.error)) "
-	    "  RETURNING type, payload) "
-	    "SELECT (SELECT status FROM c), (SELECT type FROM ins), "
-	    "  (SELECT payload::text FROM ins), "
-	    "  (SELECT payload::text FROM etl.event e, c WHERE e.etl_context_id = $1::bigint "
-	    "   AND CASE WHEN c.status = 'DONE' THEN e.type LIKE '%:FINAL' "
-	    "            ELSE e.event_id > $2::bigint AND e.error END "
-	    "   ORDER BY e.event_id DESC LIMIT 1)", 5, p, err);
-	if (res == NULL) {
-		free(epl);
-		return NULL;
-	}
-	if (PQgetisnull(res, 0, 0)) {
-		PQclear(res);
-		free(epl);
-		etl__err(err, ETL_ENOTFOUND, "job %s: its etl_context %s is missing", job->id,
-		    idbuf);
-		return NULL;
-	}
-	/* DONE before, or just made DONE by our FINAL */
-	*done = strcmp(PQgetvalue(res, 0, 0), "DONE") == 0 ||
-	    (!PQgetisnull(res, 0, 1) && strstr(PQgetvalue(res, 0, 1), ":FINAL") != NULL);
-	if (!PQgetisnull(res, 0, 1)) {
-		out = strdup(*done ? "null" : epl);	/* our FINAL or our ERROR */
-	} else if (*done) {
-		out = strdup(PQgetisnull(res, 0, 3) ? "null" : PQgetvalue(res, 0, 3));
-	} else {
-		/* the task's own ERROR, with the exit status added */
-		cJSON *o = cJSON_Parse(PQgetisnull(res, 0, 3) ? "null" : PQgetvalue(res, 0, 3));
-		cJSON *ours = cJSON_Parse(epl);
-
-		if (!cJSON_IsObject(o)) {
-			cJSON *w = cJSON_CreateObject();
-			if (w != NULL && o != NULL)
-				cJSON_AddItemToObject(w, "error", o);
-			else
-				cJSON_Delete(o);
-			o = w;
-		}
-		if (o != NULL && ours != NULL) {
-			cJSON *v = cJSON_DetachItemFromObject(ours, "exit_status");
-			if (v != NULL)
-				cJSON_AddItemToObject(o, "exit_status", v);
-			if ((v = cJSON_DetachItemFromObject(ours, "signal_name")) != NULL)
-				cJSON_AddItemToObject(o, "signal_name", v);
-		}
-		out = o ? cJSON_PrintUnformatted(o) : NULL;
-		cJSON_Delete(o);
-		cJSON_Delete(ours);
-	}
-	PQclear(res);
-	free(epl);
-	if (out == NULL)
-		etl__err(err, ETL_ESYS, "out of memory");
-	return out;
-}
-
 int
 etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t since,
     int wstatus, const char *log_tail, char *final_state, size_t fsz, etl_error *err)
 {
-	const char *ids[1] = { job->id }, *outs[1], *p[1] = { job->id };
-	enum etl_outcome oc = etl_outcome_of(wstatus);
-	int done = 0, no_retry;
-	char *out;
+	const char *p[1] = { job->id };
+	etl_end e;
+	etl_stmt st;
 	PGresult *res;
-	long n;
 
-	if ((out = record_end(cconn, job, since, wstatus, log_tail, &done, err)) == NULL)
+	memset(&e, 0, sizeof(e));
+	e.id = job->id;
+	e.etl_context_id = job->etl_context_id;
+	e.since = since;
+	e.task = job->task;
+	e.wstatus = wstatus;
+	e.log_tail = log_tail;
+	if (cconn == qconn || cconn == NULL) {
+		if (etl_stmt_finish(&st, &e, 1, err) != 0)
+			return -1;
+		res = etl_stmt_exec(qconn, &st, err);
+		etl_stmt_clear(&st);
+		if (res == NULL)
+			return -1;
+		PQclear(res);
+	} else if (etl__finish_split(qconn, cconn, &e, err) != 0) {
 		return -1;
-	outs[0] = out;
-	no_retry = oc == ETL_OUT_PERMFAIL || oc == ETL_OUT_EXEC;
-	if (done)
-		n = etl_complete(qconn, ids, outs, 1, err);
-	else
-		n = etl_fail(qconn, ids, outs, &no_retry, 1, err);
-	free(out);
-	if (n < 0)
-		return -1;
+	}
 	res = etl__exec(qconn, "SELECT state FROM etl.job WHERE id = $1::uuid", 1, p, err);
 	if (res == NULL)
 		return -1;

@@ -139,7 +139,13 @@ take_liveness_lock(etl_context *ctx, etl_error *err)
 		return 0;
 	if ((c = etl_context_conn(ctx, err)) == NULL)
 		return -1;
-	return etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
+	if (etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
+	    err) != 0)
+		return -1;
+	/* tell the controllers a dead task can be told by this lock */
+	if ((c = etl__context_qconn(ctx, err)) == NULL)
+		return -1;
+	return etl__exec_cmd(c, "UPDATE etl.job SET lock_held = true WHERE id = $1::uuid", 1, p,
 	    err);
 }
 

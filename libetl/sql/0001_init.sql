@@ -86,6 +86,10 @@ CREATE TABLE etl.job (
   progress          jsonb,
   run_on_host       text,
   debug_wait        bool NOT NULL DEFAULT false,
+  -- set by a libetl task once it holds the job's liveness lock (SPEC section 4)
+  lock_held         bool NOT NULL DEFAULT false,
+  -- the context's latest event when this run began: events after it are this run's
+  event_since       bigint,
   -- a job is finished exactly when it has a completion time
   CONSTRAINT job_completed_on CHECK
     ((state IN ('completed', 'cancelled', 'failed')) = (completed_on IS NOT NULL)),
@@ -225,49 +229,176 @@ BEGIN
 END
 $fn$;
 
--- Claim up to p_limit ready jobs, best first.  Queues with a concurrency limit are
--- serialised by an advisory lock taken in a statement of its own: in READ COMMITTED each
--- statement of a function gets a fresh snapshot, so the count of active jobs below sees
--- every claim that committed before we got the lock.
-CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text, p_host text)
-RETURNS SETOF etl.job LANGUAGE plpgsql AS
+-- Claim up to p_limit ready jobs, best first, and give each job whose events live in this
+-- database (pg_env NULL, '' or p_pg_env) its context and INITIAL event in the same
+-- transaction; since is the context's latest event id (NULL for other pg_envs: the caller
+-- prepares those).  Queues with a concurrency limit are serialised by an advisory lock
+-- taken in a statement of its own: in READ COMMITTED each statement of a function gets a
+-- fresh snapshot, so the count of active jobs below sees every claim committed before.
+CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text, p_host text,
+                          p_pg_env text)
+RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
+               etl_context_id bigint, since bigint, retry_count int, retry_limit int,
+               expire_seconds int, priority int, debug_wait bool)
+LANGUAGE plpgsql AS
 $fn$
+#variable_conflict use_column
+DECLARE
+  r    etl.job;
+  c    record;
+  base text;
+  meta jsonb;
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('etl.queue'), hashtext(q.name))
      FROM etl.queue q
     WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
     ORDER BY q.name;
-  RETURN QUERY
-  WITH cap AS (
-    SELECT q.name, q.concurrency - (SELECT count(*) FROM etl.job a
-                                     WHERE a.queue = q.name AND a.state = 'active') AS free
-      FROM etl.queue q
-     WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
-  ), cand AS (
-    SELECT j.id, j.queue, j.priority, j.created_on
-      FROM etl.job j JOIN etl.queue q ON q.name = j.queue
-     WHERE j.state < 'active' AND j.start_after <= now()
-       AND (p_queues IS NULL OR j.queue = ANY (p_queues))
-       AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
-       AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
-     ORDER BY j.priority DESC, j.created_on, j.id
-     LIMIT p_limit
-       FOR UPDATE OF j SKIP LOCKED
-  ), pick AS (
-    SELECT r.id FROM (SELECT cand.id, cand.queue,
-                             row_number() OVER (PARTITION BY cand.queue
-                                 ORDER BY cand.priority DESC, cand.created_on, cand.id) AS rn
-                        FROM cand) r
-      LEFT JOIN cap ON cap.name = r.queue
-     WHERE cap.free IS NULL OR r.rn <= cap.free
-  )
+  FOR r IN
+    WITH cap AS (
+      SELECT q.name, q.concurrency - (SELECT count(*) FROM etl.job a
+                                       WHERE a.queue = q.name AND a.state = 'active') AS free
+        FROM etl.queue q
+       WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
+    ), cand AS (
+      SELECT j.id, j.queue, j.priority, j.created_on
+        FROM etl.job j JOIN etl.queue q ON q.name = j.queue
+       WHERE j.state < 'active' AND j.start_after <= now()
+         AND (p_queues IS NULL OR j.queue = ANY (p_queues))
+         AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
+         AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
+       ORDER BY j.priority DESC, j.created_on, j.id
+       LIMIT p_limit
+         FOR UPDATE OF j SKIP LOCKED
+    ), pick AS (
+      SELECT x.id FROM (SELECT cand.id, cand.queue,
+                               row_number() OVER (PARTITION BY cand.queue
+                                   ORDER BY cand.priority DESC, cand.created_on, cand.id) AS rn
+                          FROM cand) x
+        LEFT JOIN cap ON cap.name = x.queue
+       WHERE cap.free IS NULL OR x.rn <= cap.free
+    )
+    UPDATE etl.job j
+       SET state = 'active', started_on = now(), heartbeat_on = now(),
+           controller_id = p_controller, host = p_host, task = q.task,
+           pid = NULL, pid_start_time = NULL, log_path = NULL, progress = NULL,
+           lock_held = false, event_since = NULL
+      FROM pick, etl.queue q
+     WHERE j.id = pick.id AND q.name = j.queue
+    RETURNING j.*
+  LOOP
+    id := r.id; queue := r.queue; task := r.task; data := coalesce(r.data::text, 'null');
+    pg_env := coalesce(r.pg_env, ''); etl_context_id := r.etl_context_id; since := NULL;
+    retry_count := r.retry_count; retry_limit := r.retry_limit;
+    expire_seconds := r.expire_seconds; priority := r.priority; debug_wait := r.debug_wait;
+    IF coalesce(r.pg_env, '') IN ('', coalesce(p_pg_env, '')) THEN
+      IF r.etl_context_id IS NULL THEN
+        base := regexp_replace(r.task, '^.*/', '');
+        meta := jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', base);
+        SELECT * INTO c FROM etl.context_open(NULL, meta, base || ':INITIAL', r.data, meta);
+        UPDATE etl.job SET etl_context_id = c.etl_context_id, event_since = c.event_id
+         WHERE etl.job.id = r.id;
+        etl_context_id := c.etl_context_id;
+        since := c.event_id;
+      ELSE
+        SELECT coalesce(x.latest_event_id, 0) INTO since
+          FROM etl.etl_context x WHERE x.etl_context_id = r.etl_context_id;
+        UPDATE etl.job SET event_since = since WHERE etl.job.id = r.id;
+      END IF;
+    END IF;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+-- Record that a task started: its pid, the pid's start time, host and log file.
+CREATE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE sql AS
+$fn$
   UPDATE etl.job j
-     SET state = 'active', started_on = now(), heartbeat_on = now(),
-         controller_id = p_controller, host = p_host, task = q.task,
-         pid = NULL, pid_start_time = NULL, log_path = NULL, progress = NULL
-    FROM pick, etl.queue q
-   WHERE j.id = pick.id AND q.name = j.queue
-  RETURNING j.*;
+     SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
+         host = coalesce(v.host, j.host)
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
+                                         log_path text, host text)
+   WHERE j.id = v.id AND j.state = 'active'
+$fn$;
+
+-- The end of a run, in the context's database: if the task ended well (p_ok) and the
+-- context is not DONE, add FINAL with a null payload; if it failed and dispatched no
+-- ERROR since event p_since, add p_error as its ERROR.  Returns whether the context is
+-- DONE and the job's output: the FINAL payload, or the ERROR payload with the exit
+-- status.  The event trigger locks the context row, so two runners cannot both add one.
+CREATE FUNCTION etl.record_end(p_ctx bigint, p_since bigint, p_ok bool, p_task text,
+                               p_error jsonb, OUT done bool, OUT output jsonb)
+LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  st   text;
+  mine jsonb;
+BEGIN
+  SELECT status INTO st FROM etl.etl_context WHERE etl_context_id = p_ctx FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'etl_context % does not exist', p_ctx USING ERRCODE = 'ET001';
+  END IF;
+  IF st = 'DONE' THEN
+    done := true;
+    SELECT e.payload INTO output FROM etl.event e
+     WHERE e.etl_context_id = p_ctx AND e.type LIKE '%:FINAL'
+     ORDER BY e.event_id DESC LIMIT 1;
+    RETURN;
+  END IF;
+  IF p_ok THEN
+    INSERT INTO etl.event (etl_context_id, type, payload) VALUES (p_ctx, p_task || ':FINAL', NULL);
+    done := true;
+    output := NULL;
+    RETURN;
+  END IF;
+  done := false;
+  SELECT e.payload INTO mine FROM etl.event e
+   WHERE e.etl_context_id = p_ctx AND e.event_id > coalesce(p_since, 0) AND e.error
+   ORDER BY e.event_id DESC LIMIT 1;
+  IF NOT FOUND THEN
+    INSERT INTO etl.event (etl_context_id, type, payload) VALUES (p_ctx, p_task || ':ERROR', p_error);
+    output := p_error;
+  ELSE
+    -- the task's own ERROR, with how it ended
+    output := CASE WHEN jsonb_typeof(mine) = 'object' THEN mine
+                   ELSE jsonb_build_object('error', mine) END
+              || jsonb_strip_nulls(jsonb_build_object(
+                   'exit_status', p_error->'exit_status',
+                   'signal_name', p_error->'signal_name'));
+  END IF;
+END
+$fn$;
+
+-- The end of many runs whose events live in this database, in one call: record_end for
+-- each, then complete or fail the jobs.  p_jobs: [{id, ctx, since, ok, task, error,
+-- no_retry}].  Returns each job's new state.
+CREATE FUNCTION etl.finish(p_jobs jsonb)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  v    record;
+  e    record;
+  done jsonb := '[]';
+  fail jsonb := '[]';
+BEGIN
+  FOR v IN SELECT * FROM jsonb_to_recordset(p_jobs)
+                  AS x(id uuid, ctx bigint, since bigint, ok bool, task text,
+                       error jsonb, no_retry bool)
+  LOOP
+    IF v.ctx IS NULL THEN
+      -- it never started (no task to run): nothing to record but the failure
+      fail := fail || jsonb_build_object('id', v.id, 'output', v.error, 'no_retry', v.no_retry);
+      CONTINUE;
+    END IF;
+    SELECT * INTO e FROM etl.record_end(v.ctx, v.since, v.ok, v.task, v.error);
+    IF e.done THEN
+      done := done || jsonb_build_object('id', v.id, 'output', e.output);
+    ELSE
+      fail := fail || jsonb_build_object('id', v.id, 'output', e.output, 'no_retry', v.no_retry);
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT c.id, 'completed'::etl.job_state FROM etl.complete(done) c;
+  RETURN QUERY SELECT f.id, f.state FROM etl.fail(fail) f;
 END
 $fn$;
 
@@ -321,5 +452,61 @@ $fn$
                                          WHERE q.name = j.queue), 1209600) * interval '1 second'
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb)
    WHERE j.id = v.id AND j.state = 'active'
+  RETURNING j.id
+$fn$;
+
+-- Jobs left active by controllers that stopped beating (or vanished) for p_bound seconds,
+-- whose events live here: a job whose libetl task held its liveness lock is dead when
+-- the lock can be taken; a job of another program when it is past its expiry.  The dead
+-- are finished (failed, retried per policy) and returned.
+CREATE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  r    record;
+  why  text;
+  ends jsonb := '[]';
+BEGIN
+  FOR r IN
+    SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
+           j.expire_seconds
+      FROM etl.job j LEFT JOIN etl.controller c ON c.id = j.controller_id
+     WHERE j.state = 'active' AND j.controller_id IS DISTINCT FROM p_me
+       AND j.controller_id IS DISTINCT FROM 'etl-run'
+       AND coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, ''))
+       AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
+       FOR UPDATE OF j SKIP LOCKED
+  LOOP
+    why := NULL;
+    IF r.lock_held THEN
+      IF pg_try_advisory_lock(etl.job_lock_key(r.id)) THEN
+        PERFORM pg_advisory_unlock(etl.job_lock_key(r.id));
+        why := 'its task died while its controller was gone';
+      END IF;
+    ELSIF r.started_on + r.expire_seconds * interval '1 second' < now() THEN
+      why := 'expired while its controller was gone';
+    END IF;
+    IF why IS NOT NULL THEN
+      ends := ends || jsonb_build_object('id', r.id, 'ctx', r.etl_context_id,
+          'since', r.event_since, 'ok', false, 'task', regexp_replace(r.task, '^.*/', ''),
+          'error', jsonb_build_object('message', why), 'no_retry', false);
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT * FROM etl.finish(ends);
+END
+$fn$;
+
+-- A controller's jobs that it claimed but never started (its claim's answer was lost):
+-- back to the queue.  Their task never got its INITIAL (it is written only after the
+-- pid is recorded), so nothing ran.
+CREATE FUNCTION etl.release_unstarted(p_me text, p_keep uuid[])
+RETURNS SETOF uuid LANGUAGE sql AS
+$fn$
+  UPDATE etl.job j
+     SET state = CASE WHEN j.retry_count > 0 THEN 'retry' ELSE 'created' END::etl.job_state,
+         started_on = NULL, controller_id = NULL, host = NULL
+   WHERE j.controller_id = p_me AND j.state = 'active' AND j.pid IS NULL
+     AND NOT (j.id = ANY (coalesce(p_keep, '{}')))
   RETURNING j.id
 $fn$;

@@ -1,0 +1,520 @@
+/*
+ * stmt.c: statements for callers that drive libpq on their own event loop (the
+ * controller), and the readers of their results.  The blocking calls of queue.c and
+ * runner.c are built from the same pieces, so each statement exists once.
+ */
+#include <sys/wait.h>
+
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+void
+etl_stmt_clear(etl_stmt *st)
+{
+	int i;
+
+	for (i = 0; i < 8; i++) {
+		free(st->owned[i]);
+		st->owned[i] = NULL;
+	}
+	st->sql = NULL;
+	st->nparams = 0;
+}
+
+/* Set parameter i to s, taking ownership of s (NULL stays SQL NULL). */
+static void
+own(etl_stmt *st, int i, char *s)
+{
+	free(st->owned[i]);
+	st->owned[i] = s;
+	st->params[i] = s;
+}
+
+int
+etl_result_ok(PGresult *res, PGconn *pg, etl_error *err)
+{
+	ExecStatusType s = PQresultStatus(res);
+
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return 0;
+	etl__err_pg(err, res, pg, "database");
+	return -1;
+}
+
+int
+etl_stmt_send(etl_conn *c, const etl_stmt *st, etl_error *err)
+{
+	if (PQsendQueryParams(c->pg, st->sql, st->nparams, NULL, st->params, NULL, NULL, 0))
+		return 0;
+	etl__err_pg(err, NULL, c->pg, "database");
+	return -1;
+}
+
+PGresult *
+etl_stmt_exec(etl_conn *c, const etl_stmt *st, etl_error *err)
+{
+	return etl__exec(c, st->sql, st->nparams, st->params, err);
+}
+
+long
+etl_count_result(PGresult *res)
+{
+	const char *t;
+
+	if (PQresultStatus(res) == PGRES_TUPLES_OK)
+		return PQntuples(res);
+	t = PQcmdTuples(res);
+	return *t ? atol(t) : 0;
+}
+
+/* A queue list as a Postgres text[] literal, names validated first. */
+static char *
+queues_literal(const char *const *queues, size_t n, etl_error *err)
+{
+	size_t i, len = 3;
+	char *s;
+
+	for (i = 0; i < n; i++) {
+		if (etl_queue_name_valid(queues[i], err) != 0)
+			return NULL;
+		len += strlen(queues[i]) + 1;
+	}
+	if ((s = malloc(len)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return NULL;
+	}
+	/* valid names hold no quote, comma, brace or space: no escaping needed */
+	strlcpy(s, "{", len);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strlcat(s, ",", len);
+		strlcat(s, queues[i], len);
+	}
+	strlcat(s, "}", len);
+	return s;
+}
+
+static char *
+fmt_long(long long v)
+{
+	char *s;
+
+	return asprintf(&s, "%lld", v) < 0 ? NULL : s;
+}
+
+int
+etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
+    const char *controller_id, const char *host, const char *pg_env, etl_error *err)
+{
+	char *ql = NULL;
+
+	memset(st, 0, sizeof(*st));
+	if (queues != NULL && nq > 0 && (ql = queues_literal(queues, nq, err)) == NULL)
+		return -1;
+	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
+	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait "
+	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
+	st->nparams = 5;
+	own(st, 0, ql);
+	own(st, 1, fmt_long(limit));
+	own(st, 2, etl__strdup(controller_id));
+	own(st, 3, etl__strdup(host));
+	own(st, 4, etl__strdup(pg_env ? pg_env : ""));
+	if (st->params[1] == NULL || st->params[2] == NULL || st->params[3] == NULL ||
+	    st->params[4] == NULL) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+/* Jobs from rows of (id, queue, task, data, pg_env, ctx, since, retry_count, retry_limit,
+ * expire_seconds, priority, debug_wait [, pid, pid_start_time, started_on, lock_held]). */
+static long
+jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
+{
+	etl_job **jobs;
+	long i, n;
+
+	*out = NULL;
+	if (etl_result_ok(res, NULL, err) != 0)
+		return -1;
+	if ((n = PQntuples(res)) == 0)
+		return 0;
+	if ((jobs = calloc((size_t)n + 1, sizeof(*jobs))) == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		etl_job *j = calloc(1, sizeof(*j));
+		int r = (int)i;
+
+		if (j == NULL)
+			goto oom_jobs;
+		jobs[i] = j;
+		snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, r, 0));
+		j->queue = strdup(PQgetvalue(res, r, 1));
+		j->task = strdup(PQgetvalue(res, r, 2));
+		j->data = strdup(PQgetisnull(res, r, 3) ? "null" : PQgetvalue(res, r, 3));
+		j->pg_env = strdup(PQgetvalue(res, r, 4));
+		if (!j->queue || !j->task || !j->data || !j->pg_env)
+			goto oom_jobs;
+		j->etl_context_id = strtoll(PQgetvalue(res, r, 5), NULL, 10);
+		j->since = strtoll(PQgetvalue(res, r, 6), NULL, 10);
+		j->retry_count = atoi(PQgetvalue(res, r, 7));
+		j->retry_limit = atoi(PQgetvalue(res, r, 8));
+		j->expire_seconds = atoi(PQgetvalue(res, r, 9));
+		j->priority = atoi(PQgetvalue(res, r, 10));
+		j->debug_wait = PQgetvalue(res, r, 11)[0] == 't';
+		if (mine) {
+			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
+			j->pid_start_time = PQgetisnull(res, r, 13) ? -1 :
+			    strtoll(PQgetvalue(res, r, 13), NULL, 10);
+			j->started_on = strtod(PQgetvalue(res, r, 14), NULL);
+			j->lock_held = PQgetvalue(res, r, 15)[0] == 't';
+		}
+	}
+	*out = jobs;
+	return n;
+oom_jobs:
+	etl_jobs_free(jobs, (size_t)n);
+oom:
+	etl__err(err, ETL_ESYS, "out of memory reading %ld jobs", n);
+	return -1;
+}
+
+long
+etl_claim_result(PGresult *res, etl_job ***out, etl_error *err)
+{
+	return jobs_of(res, out, 0, err);
+}
+
+int
+etl_stmt_mine(etl_stmt *st, const char *controller_id, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT id, queue, coalesce(task, ''), data::text, coalesce(pg_env, ''), "
+	    "coalesce(etl_context_id, 0), coalesce(event_since, -1), retry_count, retry_limit, "
+	    "expire_seconds, priority, debug_wait, coalesce(pid, 0), pid_start_time, "
+	    "extract(epoch FROM started_on), lock_held "
+	    "FROM etl.job WHERE controller_id = $1 AND state = 'active'";
+	st->nparams = 1;
+	own(st, 0, etl__strdup(controller_id));
+	if (st->params[0] == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+long
+etl_mine_result(PGresult *res, etl_job ***out, etl_error *err)
+{
+	return jobs_of(res, out, 1, err);
+}
+
+/* The ERROR payload for a run's end; NULL on out of memory. */
+static cJSON *
+end_error(const etl_end *e)
+{
+	char what[160];
+	cJSON *o = cJSON_CreateObject();
+
+	if (o == NULL)
+		return NULL;
+	if (e->unknown && e->reason == NULL) {
+		cJSON_AddStringToObject(o, "message", "the task ended while no controller watched "
+		    "it: its exit status is unknown");
+	} else {
+		etl_wstatus_text(e->wstatus, what, sizeof(what));
+		if (e->reason != NULL) {
+			char msg[512];
+
+			snprintf(msg, sizeof(msg), "%s (%s)", e->reason, what);
+			cJSON_AddStringToObject(o, "message", e->unknown || e->etl_context_id == 0 ?
+			    e->reason : msg);
+		} else {
+			cJSON_AddStringToObject(o, "message", what);
+		}
+		if (!e->unknown && e->etl_context_id != 0) {
+			if (WIFEXITED(e->wstatus))
+				cJSON_AddNumberToObject(o, "exit_status", WEXITSTATUS(e->wstatus));
+			if (WIFSIGNALED(e->wstatus)) {
+				const char *ab = sigabbrev_np(WTERMSIG(e->wstatus));
+				char name[32];
+
+				snprintf(name, sizeof(name), "SIG%s", ab ? ab : "?");
+				cJSON_AddNumberToObject(o, "signal", WTERMSIG(e->wstatus));
+				cJSON_AddStringToObject(o, "signal_name", name);
+			}
+		}
+	}
+	if (e->log_tail != NULL && *e->log_tail != '\0')
+		cJSON_AddStringToObject(o, "log_tail", e->log_tail);
+	return o;
+}
+
+/* Whether the run ended well, and whether its failure may be retried. */
+static void
+end_verdict(const etl_end *e, int *ok, int *no_retry)
+{
+	enum etl_outcome oc = etl_outcome_of(e->wstatus);
+
+	*ok = !e->unknown && e->reason == NULL && e->etl_context_id != 0 && oc == ETL_OUT_OK;
+	*no_retry = e->no_retry ||
+	    (!e->unknown && (oc == ETL_OUT_PERMFAIL || oc == ETL_OUT_EXEC));
+}
+
+/* The [{id, ctx, since, ok, task, error, no_retry}] array for etl.finish. */
+static char *
+ends_json(const etl_end *ends, size_t n, etl_error *err)
+{
+	cJSON *arr = cJSON_CreateArray(), *o, *eo;
+	size_t i;
+	char *s;
+
+	if (arr == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		const etl_end *e = &ends[i];
+		int ok, no_retry;
+
+		if (etl_uuid_valid(e->id) != 0) {
+			etl__err(err, ETL_EINVAL, "bad job id '%.64s'", e->id);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		end_verdict(e, &ok, &no_retry);
+		if ((o = cJSON_CreateObject()) == NULL || (eo = end_error(e)) == NULL) {
+			cJSON_Delete(o);
+			goto oom;
+		}
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "id", e->id);
+		if (e->etl_context_id > 0)
+			cJSON_AddNumberToObject(o, "ctx", (double)e->etl_context_id);
+		else
+			cJSON_AddNullToObject(o, "ctx");
+		if (e->since >= 0)
+			cJSON_AddNumberToObject(o, "since", (double)e->since);
+		cJSON_AddBoolToObject(o, "ok", ok);
+		cJSON_AddStringToObject(o, "task", etl__task_base(e->task));
+		cJSON_AddItemToObject(o, "error", eo);
+		if (cJSON_AddBoolToObject(o, "no_retry", no_retry) == NULL)
+			goto oom;
+	}
+	if ((s = cJSON_PrintUnformatted(arr)) == NULL)
+		goto oom;
+	cJSON_Delete(arr);
+	return s;
+oom:
+	cJSON_Delete(arr);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+int
+etl_stmt_finish(etl_stmt *st, const etl_end *ends, size_t n, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT id, state FROM etl.finish($1::jsonb)";
+	st->nparams = 1;
+	own(st, 0, ends_json(ends, n, err));
+	return st->params[0] ? 0 : -1;
+}
+
+/* One end's record in the context's database, then its job in the queue's: for a job
+ * whose pg_env is not the controller's.  *state gets the job's new state. */
+int
+etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *e, etl_error *err)
+{
+	char cbuf[24], sbuf[24];
+	const char *p[5], *ids[1], *outs[1];
+	char *ej;
+	cJSON *eo;
+	PGresult *res;
+	int ok, no_retry, done;
+	long n;
+
+	end_verdict(e, &ok, &no_retry);
+	if ((eo = end_error(e)) == NULL || (ej = cJSON_PrintUnformatted(eo)) == NULL) {
+		cJSON_Delete(eo);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	cJSON_Delete(eo);
+	ids[0] = e->id;
+	if (e->etl_context_id == 0) {
+		outs[0] = ej;
+		n = etl_fail(qconn, ids, outs, &no_retry, 1, err);
+		free(ej);
+		return n < 0 ? -1 : 0;
+	}
+	snprintf(cbuf, sizeof(cbuf), "%lld", (long long)e->etl_context_id);
+	snprintf(sbuf, sizeof(sbuf), "%lld", (long long)e->since);
+	p[0] = cbuf;
+	p[1] = e->since >= 0 ? sbuf : NULL;
+	p[2] = ok ? "true" : "false";
+	p[3] = etl__task_base(e->task);
+	p[4] = ej;
+	res = etl__exec(cconn, "SELECT done, output::text FROM etl.record_end($1::bigint, "
+	    "$2::bigint, $3::bool, $4, $5::jsonb)", 5, p, err);
+	free(ej);
+	if (res == NULL)
+		return -1;
+	done = PQgetvalue(res, 0, 0)[0] == 't';
+	outs[0] = PQgetisnull(res, 0, 1) ? NULL : PQgetvalue(res, 0, 1);
+	if (done)
+		n = etl_complete(qconn, ids, outs, 1, err);
+	else
+		n = etl_fail(qconn, ids, outs, &no_retry, 1, err);
+	PQclear(res);
+	return n < 0 ? -1 : 0;
+}
+
+int
+etl_stmt_started(etl_stmt *st, etl_job *const *jobs, const pid_t *pids,
+    const char *const *log_paths, const char *host, size_t n, etl_error *err)
+{
+	cJSON *arr = cJSON_CreateArray(), *o;
+	size_t i;
+
+	memset(st, 0, sizeof(*st));
+	if (arr == NULL)
+		goto oom;
+	for (i = 0; i < n; i++) {
+		if ((o = cJSON_CreateObject()) == NULL)
+			goto oom;
+		cJSON_AddItemToArray(arr, o);
+		cJSON_AddStringToObject(o, "id", jobs[i]->id);
+		cJSON_AddNumberToObject(o, "pid", pids[i]);
+		if (etl_pid_start_time(pids[i]) >= 0)
+			cJSON_AddNumberToObject(o, "pid_start_time",
+			    (double)etl_pid_start_time(pids[i]));
+		if (log_paths != NULL && log_paths[i] != NULL)
+			cJSON_AddStringToObject(o, "log_path", log_paths[i]);
+		if (host != NULL && cJSON_AddStringToObject(o, "host", host) == NULL)
+			goto oom;
+	}
+	st->sql = "SELECT etl.job_started($1::jsonb)";
+	st->nparams = 1;
+	own(st, 0, cJSON_PrintUnformatted(arr));
+	cJSON_Delete(arr);
+	if (st->params[0] == NULL)
+		goto oom;
+	return 0;
+oom:
+	cJSON_Delete(arr);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return -1;
+}
+
+int
+etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t pid,
+    etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "INSERT INTO etl.controller (id, host, pid, version) VALUES ($1, $2, $3::int, $4) "
+	    "ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
+	    "version = EXCLUDED.version, heartbeat_on = now(), "
+	    "started_on = CASE WHEN etl.controller.pid = EXCLUDED.pid "
+	    "THEN etl.controller.started_on ELSE now() END";
+	st->nparams = 4;
+	own(st, 0, etl__strdup(id));
+	own(st, 1, etl__strdup(host));
+	own(st, 2, fmt_long(pid));
+	own(st, 3, etl__strdup(ETL_VERSION));
+	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3]) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+etl_stmt_release(etl_stmt *st, const char *controller_id, const char *const *keep, size_t n,
+    etl_error *err)
+{
+	size_t i, len = 3;
+	char *lit;
+
+	memset(st, 0, sizeof(*st));
+	for (i = 0; i < n; i++) {
+		if (etl_uuid_valid(keep[i]) != 0) {
+			etl__err(err, ETL_EINVAL, "bad job id '%.64s'", keep[i]);
+			return -1;
+		}
+		len += 37;
+	}
+	if ((lit = malloc(len)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	strlcpy(lit, "{", len);
+	for (i = 0; i < n; i++) {
+		if (i)
+			strlcat(lit, ",", len);
+		strlcat(lit, keep[i], len);
+	}
+	strlcat(lit, "}", len);
+	st->sql = "SELECT * FROM etl.release_unstarted($1, $2::uuid[])";
+	st->nparams = 2;
+	own(st, 0, etl__strdup(controller_id));
+	own(st, 1, lit);
+	return 0;
+}
+
+int
+etl_stmt_reap_orphans(etl_stmt *st, int bound, const char *me, const char *pg_env,
+    etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT id, state FROM etl.reap_orphans($1::int, $2, $3)";
+	st->nparams = 3;
+	own(st, 0, fmt_long(bound));
+	own(st, 1, etl__strdup(me));
+	own(st, 2, etl__strdup(pg_env ? pg_env : ""));
+	if (!st->params[0] || !st->params[1] || !st->params[2]) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+etl_stmt_schema(etl_stmt *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT version FROM etl.version";
+	return 0;
+}
+
+int
+etl_schema_result(PGresult *res, const char *pg_env, etl_error *err)
+{
+	int v;
+
+	if (etl_result_ok(res, NULL, err) != 0) {
+		if (err->code == ETL_ESCHEMA)
+			etl__err(err, ETL_ESCHEMA, "no etl schema in pg_env '%s': run `etl migrate`",
+			    pg_env);
+		return -1;
+	}
+	v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	if (v > ETL_SCHEMA_VERSION_MAX) {
+		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, newer "
+		    "than this etl (%s knows up to %d): upgrade etl", pg_env, v, ETL_VERSION,
+		    ETL_SCHEMA_VERSION_MAX);
+		return -1;
+	}
+	if (v < ETL_SCHEMA_VERSION_MAX) {
+		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, older "
+		    "than this etl's %d: run `etl migrate`", pg_env, v, ETL_SCHEMA_VERSION_MAX);
+		return -1;
+	}
+	return 0;
+}
