@@ -33,6 +33,7 @@ LIB_OBJ  := $(LIB_SRC:libetl/%.c=$(O)/obj/libetl/%.o) $(O)/obj/libetl/migrations
 MIGRATIONS := $(sort $(wildcard libetl/sql/[0-9]*.sql))
 COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
 BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
+CTL_OBJ  := $(patsubst controller/%.c,$(O)/obj/controller/%.o,$(wildcard controller/*.c))
 
 SOLIB    := $(O)/lib/libetl.so.$(SOVER)
 LIBS     := $(SOLIB) $(O)/lib/libetl.so.$(SOMAJOR) $(O)/lib/libetl.so $(O)/lib/libetl.a \
@@ -45,7 +46,7 @@ T_TASKS  := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%,$(wildcard tests/tasks
 UNIT     := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/*.c))
 T_TOOLS  := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools/*.c))
 
-PROGS    := $(O)/bin/etl
+PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
 ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS)
 
 all: $(ALL)
@@ -88,6 +89,14 @@ $(O)/obj/bin/%.o: bin/%.c bin/cli.h libetl/etl.h common/log.h common/xmalloc.h
 $(O)/bin/etl: $(BIN_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(BIN_OBJ) $(COMMON_OBJ) $(LINK_ETL)
+
+$(O)/obj/controller/%.o: controller/%.c $(wildcard controller/*.h) libetl/etl.h common/log.h common/xmalloc.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(O)/bin/etl-controller: $(CTL_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(COMMON_OBJ) $(LINK_ETL) -lev
 
 $(O)/tasks/%: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)

@@ -252,6 +252,9 @@ const char	*etl_wstatus_text(int wstatus, char *buf, size_t);
  */
 int	etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 	    int64_t *since, etl_error *);
+/* The INITIAL event text for a prepared job (caller frees); NULL and err on failure. */
+char	*etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *);
+
 /*
  * Record the end of job after its task ended with wstatus: FINAL (null payload) if the
  * task exited 0 without one, ERROR naming the status if it failed without one since
@@ -332,6 +335,11 @@ int	etl_stmt_release(etl_stmt *, const char *controller_id, const char *const *k
 /* Finish jobs of controllers silent for bound seconds whose tasks are dead. */
 int	etl_stmt_reap_orphans(etl_stmt *, int bound, const char *me, const char *pg_env,
 	    etl_error *);
+/* LISTEN to the channel of ready jobs (which 0) or of cancelled jobs (which 1). */
+int	etl_stmt_listen(etl_stmt *, int which);
+#define ETL_CHANNEL_JOB		"etl_job"	/* payload: the queue of a ready job */
+#define ETL_CHANNEL_CANCEL	"etl_cancel"	/* payload: the id of a cancelled active job */
+#define ETL_CHANNEL_EVENT	"etl_event"	/* payload: "CONTEXT EVENT TYPE" */
 /* The schema check as a statement; etl_schema_result reads it. */
 int	etl_stmt_schema(etl_stmt *);
 int	etl_schema_result(PGresult *, const char *pg_env, etl_error *);

@@ -58,9 +58,8 @@ etl_wstatus_text(int wstatus, char *buf, size_t bufsz)
 	return buf;
 }
 
-/* The INITIAL event text for job in context ctx_id. */
-static char *
-initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
+char *
+etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
 {
 	char type[256];
 	cJSON *ev, *meta, *payload;
@@ -165,7 +164,7 @@ etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 			return -1;
 	}
 	job->since = *since;
-	if ((text = initial_text(job, qconn->pg_env, err)) == NULL)
+	if ((text = etl_initial_text(job, qconn->pg_env, err)) == NULL)
 		return -1;
 	*initial = text;
 	return 0;

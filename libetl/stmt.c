@@ -486,6 +486,14 @@ etl_stmt_reap_orphans(etl_stmt *st, int bound, const char *me, const char *pg_en
 }
 
 int
+etl_stmt_listen(etl_stmt *st, int which)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = which == 0 ? "LISTEN " ETL_CHANNEL_JOB : "LISTEN " ETL_CHANNEL_CANCEL;
+	return 0;
+}
+
+int
 etl_stmt_schema(etl_stmt *st)
 {
 	memset(st, 0, sizeof(*st));

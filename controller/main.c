@@ -1,0 +1,490 @@
+/*
+ * main.c: etl-controller (SPEC section 6).  Options, the libev loop, signals, timers,
+ * systemd notification, daemon mode and the pidfile.  The jobs live in supervisor.c,
+ * the database connection in db.c.
+ */
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/libutil.h>
+#include <bsd/string.h>
+#include <bsd/unistd.h>
+#include <ev.h>
+
+#include "db.h"
+#include "etl.h"
+#include "log.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+static const char usage_text[] =
+    "usage: etl-controller [options]\n\n"
+    "Claim jobs from the etl queue and run each as a detached task process.\n\n"
+    "  --pg-env NAME           controller database (libpq service; default $ETL_PG_ENV)\n"
+    "  --queues Q1,Q2|all      queues to serve (default all)\n"
+    "  --concurrency N         most tasks running at once (default 8)\n"
+    "  --log-dir DIR           job logs (default $ETL_LOG_DIR, /var/log/etl as root,\n"
+    "                          else ~/.local/state/etl/logs)\n"
+    "  --id NAME               controller id (default the hostname); a restart with\n"
+    "                          the same id adopts the tasks left running\n"
+    "  --shutdown-timeout SEC  longest graceful stop (default 30)\n"
+    "  --stop-tasks            on SIGTERM stop the tasks too (default: leave them)\n"
+    "  --kill-grace SEC        SIGTERM to SIGKILL for stopped tasks (default 10)\n"
+    "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
+    "  --heartbeat SEC         controller heartbeat (default 10)\n"
+    "  --dead-after SEC        a controller silent this long is dead (default 60)\n"
+    "  --pidfile FILE          write and lock a pidfile\n"
+    "  --daemon                detach (needs --log-file)\n"
+    "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
+    "  -v, --verbose           log every state change\n"
+    "  --help, --version\n\n"
+    "Signals: TERM/INT stop claiming and exit (a second one: exit now); HUP reopens\n"
+    "the log file.\n";
+
+enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
+    O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION };
+
+static struct {
+	struct ev_loop	*loop;
+	const char	*log_file;
+	double		 shutdown_timeout;
+	int		 stop_tasks;
+	int		 stopping;
+	ev_signal	 sigterm, sigint, sighup;
+	ev_timer	 poll, beat, maint, watchdog, deadline, drain;
+	struct pidfh	*pfh;
+	char		*notify_socket;
+} ctl;
+
+static void
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "etl-controller: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, " (see etl-controller --help)\n");
+	exit(2);
+}
+
+static double
+num_arg(const char *s, double min, double max, const char *what)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno != 0 || end == s || *end != '\0' || v < min || v > max)
+		usage_error("bad value for %s", what);
+	return v;
+}
+
+/* sd_notify(3) without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void
+sd_notify_msg(const char *msg)
+{
+	struct sockaddr_un sa;
+	socklen_t len;
+	int fd;
+
+	if (ctl.notify_socket == NULL)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	if (strlcpy(sa.sun_path, ctl.notify_socket, sizeof(sa.sun_path)) >= sizeof(sa.sun_path))
+		return;
+	len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + strlen(ctl.notify_socket));
+	if (sa.sun_path[0] == '@')
+		sa.sun_path[0] = '\0';	/* abstract namespace */
+	if ((fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return;
+	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0)
+		log_warn("sd_notify");
+	close(fd);
+}
+
+static void
+reopen_log(void)
+{
+	int fd;
+
+	if (ctl.log_file == NULL)
+		return;
+	fd = open(ctl.log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0) {
+		log_warn("cannot reopen %s", ctl.log_file);
+		return;
+	}
+	dup2(fd, STDERR_FILENO);
+	close(fd);
+}
+
+static void
+finish_and_exit(int code)
+{
+	sup_free();
+	db_shutdown();
+	ev_signal_stop(ctl.loop, &ctl.sigterm);
+	ev_signal_stop(ctl.loop, &ctl.sigint);
+	ev_signal_stop(ctl.loop, &ctl.sighup);
+	ev_break(ctl.loop, EVBREAK_ALL);
+	if (ctl.pfh != NULL)
+		pidfile_remove(ctl.pfh);
+	ctl.pfh = NULL;
+	(void)code;
+}
+
+static void
+drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sup_poll();
+	if (sup_quiescent()) {
+		log_info("stopped (%d task%s left running)", sup_running(),
+		    sup_running() == 1 ? "" : "s");
+		finish_and_exit(0);
+	}
+}
+
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	log_warnx("shutdown timeout: exiting with work not recorded; a restart catches up");
+	finish_and_exit(0);
+}
+
+static void
+stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	if (ctl.stopping) {
+		log_info("second %s: exiting now", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
+		finish_and_exit(0);
+		return;
+	}
+	ctl.stopping = 1;
+	log_info("%s: no more claims; %s", w->signum == SIGINT ? "SIGINT" : "SIGTERM",
+	    ctl.stop_tasks ? "stopping the tasks" : "tasks keep running");
+	sd_notify_msg("STOPPING=1");
+	ev_timer_stop(ctl.loop, &ctl.poll);
+	ev_timer_stop(ctl.loop, &ctl.maint);
+	sup_shutdown(ctl.stop_tasks);
+	ev_timer_set(&ctl.deadline, ctl.shutdown_timeout, 0);
+	ev_timer_start(ctl.loop, &ctl.deadline);
+	ev_timer_set(&ctl.drain, 0, 0.05);
+	ev_timer_start(ctl.loop, &ctl.drain);
+}
+
+static void
+hup_cb(struct ev_loop *loop, ev_signal *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	reopen_log();
+	log_info("SIGHUP: log reopened");
+}
+
+static void
+poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sup_poll();
+}
+
+static void
+beat_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sup_heartbeat();
+}
+
+static void
+maint_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sup_maintenance();
+}
+
+static void
+watchdog_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	sd_notify_msg("WATCHDOG=1");
+}
+
+static int ready_sent;
+
+static void
+on_db_up(void)
+{
+	if (!ready_sent) {
+		ready_sent = 1;
+		sd_notify_msg("READY=1");
+	}
+	sup_db_up();
+}
+
+static const char *
+default_log_dir(char *buf, size_t len)
+{
+	const char *e = getenv("ETL_LOG_DIR"), *home = getenv("HOME");
+
+	if (e != NULL && *e != '\0')
+		return e;
+	if (geteuid() == 0 || home == NULL)
+		return "/var/log/etl";
+	snprintf(buf, len, "%s/.local/state/etl/logs", home);
+	return buf;
+}
+
+/* mkdir -p with mode for the last part. */
+static int
+mkdirs(const char *path, mode_t mode)
+{
+	char tmp[PATH_MAX], *p;
+
+	if (strlcpy(tmp, path, sizeof(tmp)) >= sizeof(tmp))
+		return -1;
+	for (p = tmp + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+			return -1;
+		*p = '/';
+	}
+	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
+}
+
+int
+main(int argc, char **argv, char **envp)
+{
+	static const struct option lo[] = {
+		{ "pg-env", required_argument, NULL, O_PG_ENV },
+		{ "queues", required_argument, NULL, O_QUEUES },
+		{ "concurrency", required_argument, NULL, O_CONC },
+		{ "log-dir", required_argument, NULL, O_LOG_DIR },
+		{ "id", required_argument, NULL, O_ID },
+		{ "shutdown-timeout", required_argument, NULL, O_SHUTDOWN },
+		{ "stop-tasks", no_argument, NULL, O_STOP_TASKS },
+		{ "kill-grace", required_argument, NULL, O_GRACE },
+		{ "poll-interval", required_argument, NULL, O_POLL },
+		{ "heartbeat", required_argument, NULL, O_BEAT },
+		{ "dead-after", required_argument, NULL, O_DEAD },
+		{ "pidfile", required_argument, NULL, O_PIDFILE },
+		{ "daemon", no_argument, NULL, O_DAEMON },
+		{ "log-file", required_argument, NULL, O_LOG_FILE },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "help", no_argument, NULL, O_HELP },
+		{ "version", no_argument, NULL, O_VERSION },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct sup_config cfg;
+	char host[256], ldbuf[PATH_MAX], *queues_arg = NULL, **queues = NULL;
+	const char *pg_env, *pidfile = NULL, *wd;
+	double poll_interval = 1.0, beat = 10.0;
+	size_t nqueues = 0;
+	int ch, daemonize = 0;
+	pid_t otherpid;
+	etl_error err;
+
+	/* it moves the environment: no getenv() result from before it survives */
+	setproctitle_init(argc, argv, envp);
+	log_init("etl-controller", 1);
+	pg_env = getenv("ETL_PG_ENV");
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.concurrency = 8;
+	cfg.kill_grace = 10;
+	cfg.dead_after = 60;
+	ctl.shutdown_timeout = 30;
+	if (gethostname(host, sizeof(host)) != 0)
+		strlcpy(host, "localhost", sizeof(host));
+	cfg.host = host;
+	cfg.id = host;
+	cfg.log_dir = default_log_dir(ldbuf, sizeof(ldbuf));
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+		switch (ch) {
+		case O_PG_ENV:
+			pg_env = optarg;
+			break;
+		case O_QUEUES:
+			queues_arg = optarg;
+			break;
+		case O_CONC:
+			cfg.concurrency = (int)num_arg(optarg, 1, 100000, "--concurrency");
+			break;
+		case O_LOG_DIR:
+			cfg.log_dir = optarg;
+			break;
+		case O_ID:
+			cfg.id = optarg;
+			break;
+		case O_SHUTDOWN:
+			ctl.shutdown_timeout = num_arg(optarg, 0, 86400, "--shutdown-timeout");
+			break;
+		case O_STOP_TASKS:
+			ctl.stop_tasks = 1;
+			break;
+		case O_GRACE:
+			cfg.kill_grace = num_arg(optarg, 0, 86400, "--kill-grace");
+			break;
+		case O_POLL:
+			poll_interval = num_arg(optarg, 0.01, 3600, "--poll-interval");
+			break;
+		case O_BEAT:
+			beat = num_arg(optarg, 0.1, 3600, "--heartbeat");
+			break;
+		case O_DEAD:
+			cfg.dead_after = (int)num_arg(optarg, 1, 86400, "--dead-after");
+			break;
+		case O_PIDFILE:
+			pidfile = optarg;
+			break;
+		case O_DAEMON:
+			daemonize = 1;
+			break;
+		case O_LOG_FILE:
+			ctl.log_file = optarg;
+			break;
+		case 'v':
+			log_verbose = 1;
+			break;
+		case O_HELP:
+			fputs(usage_text, stdout);
+			return 0;
+		case O_VERSION:
+			printf("etl-controller %s (schema %d)\n", ETL_VERSION, ETL_SCHEMA_VERSION_MAX);
+			return 0;
+		default:
+			usage_error("bad option '%s' (unknown, or missing its value)",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind != argc)
+		usage_error("unexpected argument '%s'", argv[optind]);
+	if (pg_env == NULL)
+		pg_env = "";
+	if (etl_pg_env_valid(pg_env) != 0)
+		usage_error("bad pg_env name '%s'", pg_env);
+	if (queues_arg != NULL && strcmp(queues_arg, "all") != 0) {
+		char *s = xstrdup(queues_arg), *tok, *save = NULL;
+
+		for (tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (etl_queue_name_valid(tok, &err) != 0)
+				usage_error("%s", err.message);
+			queues = xreallocarray(queues, nqueues + 1, sizeof(*queues));
+			queues[nqueues++] = xstrdup(tok);
+		}
+		free(s);
+		if (nqueues == 0)
+			usage_error("--queues names no queue: '%s'", queues_arg);
+	}
+	cfg.queues = (const char *const *)queues;
+	cfg.nqueues = nqueues;
+	cfg.pg_env = pg_env;
+	if (daemonize && ctl.log_file == NULL)
+		usage_error("%s", "--daemon needs --log-file");
+	if (mkdirs(cfg.log_dir, 0750) != 0)
+		fatal("cannot create the log folder %s", cfg.log_dir);
+	if (access(cfg.log_dir, W_OK) != 0)
+		fatal("cannot write to the log folder %s", cfg.log_dir);
+	if (pidfile != NULL) {
+		if ((ctl.pfh = pidfile_open(pidfile, 0644, &otherpid)) == NULL) {
+			if (errno == EEXIST)
+				fatalx("already running (pid %d, pidfile %s)", (int)otherpid, pidfile);
+			fatal("cannot open the pidfile %s", pidfile);
+		}
+	}
+	reopen_log();
+	if (daemonize && daemon(0, 1) != 0)
+		fatal("daemon");
+	if (daemonize) {
+		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+		if (fd >= 0) {
+			dup2(fd, STDIN_FILENO);
+			dup2(fd, STDOUT_FILENO);
+			close(fd);
+		}
+	}
+	if (ctl.pfh != NULL)
+		pidfile_write(ctl.pfh);
+	signal(SIGPIPE, SIG_IGN);
+	if ((wd = getenv("NOTIFY_SOCKET")) != NULL && *wd != '\0')
+		ctl.notify_socket = xstrdup(wd);
+
+	ctl.loop = ev_default_loop(EVFLAG_AUTO);
+	if (ctl.loop == NULL)
+		fatalx("cannot start the event loop");
+	ev_signal_init(&ctl.sigterm, stop_cb, SIGTERM);
+	ev_signal_init(&ctl.sigint, stop_cb, SIGINT);
+	ev_signal_init(&ctl.sighup, hup_cb, SIGHUP);
+	ev_signal_start(ctl.loop, &ctl.sigterm);
+	ev_signal_start(ctl.loop, &ctl.sigint);
+	ev_signal_start(ctl.loop, &ctl.sighup);
+	ev_timer_init(&ctl.poll, poll_cb, poll_interval, poll_interval);
+	ev_timer_start(ctl.loop, &ctl.poll);
+	ev_timer_init(&ctl.beat, beat_cb, beat, beat);
+	ev_timer_start(ctl.loop, &ctl.beat);
+	ev_timer_init(&ctl.maint, maint_cb, 1.0, cfg.dead_after / 4.0 < 10 ? cfg.dead_after / 4.0 : 10);
+	ev_timer_start(ctl.loop, &ctl.maint);
+	ev_init(&ctl.deadline, deadline_cb);
+	ev_init(&ctl.drain, drain_cb);
+	if ((wd = getenv("WATCHDOG_USEC")) != NULL && atof(wd) > 0) {
+		double every = atof(wd) / 1e6 / 2;
+		ev_timer_init(&ctl.watchdog, watchdog_cb, every, every);
+		ev_timer_start(ctl.loop, &ctl.watchdog);
+	}
+
+	{
+		/* PGAPPNAME names our session in pg_stat_activity; tasks do not inherit it */
+		setenv("PGAPPNAME", "etl-controller", 0);
+	}
+	sup_init(ctl.loop, &cfg);
+	log_info("starting %s as '%s' on %s: pg_env '%s', queues %s, concurrency %d, logs in %s",
+	    ETL_VERSION, cfg.id, host, pg_env, queues_arg ? queues_arg : "all",
+	    cfg.concurrency, cfg.log_dir);
+	{
+		static const struct db_hooks hooks = { on_db_up, sup_db_down, sup_notify };
+		db_init(ctl.loop, pg_env, &hooks);
+	}
+	ev_run(ctl.loop, 0);
+
+	ev_timer_stop(ctl.loop, &ctl.poll);
+	ev_timer_stop(ctl.loop, &ctl.beat);
+	ev_timer_stop(ctl.loop, &ctl.maint);
+	ev_timer_stop(ctl.loop, &ctl.watchdog);
+	ev_timer_stop(ctl.loop, &ctl.deadline);
+	ev_timer_stop(ctl.loop, &ctl.drain);
+	ev_loop_destroy(ctl.loop);
+	while (nqueues > 0)
+		free(queues[--nqueues]);
+	free(queues);
+	free(ctl.notify_socket);
+	return 0;
+}

@@ -1,0 +1,39 @@
+/*
+ * supervisor.h: the controller's table of running jobs and everything that moves a job
+ * through it: claim, spawn, write its INITIAL, reap, expire, cancel, adopt, and record
+ * its end.  main.c owns the loop, signals and timers; this file owns the jobs.
+ */
+#ifndef ETL_CONTROLLER_SUPERVISOR_H
+#define ETL_CONTROLLER_SUPERVISOR_H
+
+#include <ev.h>
+
+struct sup_config {
+	const char	*id;		/* controller id (--id, default the hostname) */
+	const char	*host;
+	const char	*pg_env;	/* the controller database */
+	const char	*const *queues;	/* NULL = all */
+	size_t		 nqueues;
+	int		 concurrency;
+	const char	*log_dir;
+	double		 kill_grace;	/* SIGTERM -> SIGKILL */
+	int		 dead_after;	/* a controller silent this long is dead */
+};
+
+void	sup_init(struct ev_loop *, const struct sup_config *);
+/* Database hooks (see db.h). */
+void	sup_db_up(void);
+void	sup_db_down(void);
+void	sup_notify(const char *channel, const char *payload);
+/* Timers from main: look for work; beat; find jobs of dead controllers. */
+void	sup_poll(void);
+void	sup_heartbeat(void);
+void	sup_maintenance(void);
+/* Stop claiming; with stop_tasks, stop every task too. */
+void	sup_shutdown(int stop_tasks);
+/* Nothing left that must reach the database before we may exit. */
+int	sup_quiescent(void);
+int	sup_running(void);
+void	sup_free(void);
+
+#endif
