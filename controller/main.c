@@ -3,6 +3,7 @@
  * systemd notification, daemon mode and the pidfile.  The jobs live in supervisor.c,
  * the database connection in db.c.
  */
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -435,6 +436,12 @@ main(int argc, char **argv, char **envp)
 	if (ctl.pfh != NULL)
 		pidfile_write(ctl.pfh);
 	signal(SIGPIPE, SIG_IGN);
+	/*
+	 * Orphans of our tasks (a task that died before its children) come to us, so they
+	 * are reaped (libev reaps every child) rather than left as zombies.
+	 */
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+		log_warn("cannot become a subreaper");
 	if ((wd = getenv("NOTIFY_SOCKET")) != NULL && *wd != '\0')
 		ctl.notify_socket = xstrdup(wd);
 

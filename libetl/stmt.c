@@ -251,6 +251,8 @@ end_error(const etl_end *e)
 			}
 		}
 	}
+	if (e->reason != NULL && e->etl_context_id != 0)
+		cJSON_AddStringToObject(o, "stopped", e->reason);
 	if (e->log_tail != NULL && *e->log_tail != '\0')
 		cJSON_AddStringToObject(o, "log_tail", e->log_tail);
 	return o;

@@ -22,6 +22,7 @@ export PATH="$build/bin:$build/tests/tools:$PATH"
 export ETL_BUILD=$build ETL_TOP=$top ETL_TMP=$tmp
 export ETL_TASK_PATH="$build/tasks:$build/tests/tasks"
 export ETL_PG_ENV=test
+export PGBIN CLUSTER_DIR CLUSTER_OSUSER
 # the test runner's own user must be able to write the log folder the tasks use
 chmod 0777 "$tmp"
 # under ASan, leaks in short-lived CLI runs are reported; keep them fatal

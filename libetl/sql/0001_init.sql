@@ -364,7 +364,8 @@ BEGIN
                    ELSE jsonb_build_object('error', mine) END
               || jsonb_strip_nulls(jsonb_build_object(
                    'exit_status', p_error->'exit_status',
-                   'signal_name', p_error->'signal_name'));
+                   'signal_name', p_error->'signal_name',
+                   'stopped', p_error->'stopped'));
   END IF;
 END
 $fn$;

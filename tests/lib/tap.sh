@@ -79,3 +79,40 @@ reset_db() {
 	done
 	etl migrate >/dev/null && etl --pg-env other migrate >/dev/null
 }
+
+# start_controller NAME [ARGS...]: an etl-controller in the background, logging to
+# $ETL_TMP/NAME.log; its pid in CTL_PID_<NAME>.  Waits until it is connected.
+start_controller() {
+	local name=$1; shift
+	local log="$ETL_TMP/$name.log"
+	mkdir -p "$ETL_TMP/logs"
+	${CTL_WRAPPER:-} etl-controller --id "$name" --log-dir "$ETL_TMP/logs" \
+		--poll-interval 0.2 --heartbeat 1 "$@" >>"$log" 2>&1 &
+	eval "CTL_PID_$name=$!"
+	wait_until "${CTL_WAIT:-10}" grep -q "connected to pg_env" "$log"
+}
+
+# stop_controller NAME [SIGNAL]: stop it and wait for it to exit; its exit status in $rc.
+stop_controller() {
+	local name=$1 sig=${2:-TERM} pid
+	eval "pid=\${CTL_PID_$name:-}"
+	[ -n "$pid" ] || return 0
+	kill -s "$sig" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	rc=$?
+	eval "CTL_PID_$name="
+	return 0
+}
+
+# count of jobs in STATE (of QUEUE if given)
+jobs_in() { q "SELECT count(*) FROM etl.job WHERE state = '$1'${2:+ AND queue = '$2'}"; }
+all_in() {	# all_in N STATE [QUEUE]: exactly N jobs are in STATE
+	[ "$(jobs_in "$2" "${3:-}")" = "$1" ]
+}
+# For wait_until (a command run again each time): the query's answer is, or is at least.
+qis() { [ "$(q "$1")" = "$2" ]; }
+qge() { [ "$(q "$1")" -ge "$2" ] 2>/dev/null; }
+# alive PID: the process exists and is not a zombie (PID 1 here may not reap orphans).
+alive() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
+# group_alive PGID: a live (not zombie) process is in the group.
+group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Crashes: the controller killed with tasks running, a worker killed, a graceful stop
+# with tasks running (issue 3, #2 #3 #10).
+. "$ETL_TOP/tests/lib/tap.sh"
+reset_db
+trap 'stop_controller c1 KILL' EXIT
+etl queue add sleep --task sleeper >/dev/null
+
+# 2: kill -9 the controller while 20 tasks of ~3 s run; restart it; all completed once
+start_controller c1 --concurrency 20
+for i in $(seq 1 20); do echo '{"seconds": 3}'; done | etl send sleep --ndjson - >/dev/null
+wait_until 20 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND pid IS NOT NULL" 20
+ok $? "20 tasks are running"
+pids=$(q "SELECT pid FROM etl.job WHERE state = 'active'")
+stop_controller c1 KILL
+alive=0
+for p in $pids; do alive "$p" && alive=$((alive + 1)); done
+is "$alive" 20 "the tasks outlive the controller's kill -9"
+none_alive() { local p; for p in $pids; do alive "$p" && return 1; done; return 0; }
+wait_until 20 none_alive
+ok $? "the tasks finish on their own"
+is "$(jobs_in active sleep)" 20 "their jobs are still active in the database"
+start_controller c1 --concurrency 20
+wait_until 20 all_in 20 completed sleep
+ok $? "the restarted controller records all 20 as completed"
+is "$(q "SELECT count(*) FROM etl.event WHERE type = 'sleeper:INITIAL'")" 20 "one INITIAL per job: none ran twice"
+is "$(q "SELECT count(*) FROM etl.job WHERE retry_count = 0")" 20 "and none was retried"
+
+# 3: kill -9 one worker: its job is retried, then completes
+id=$(etl send sleep '{"seconds": 2}')
+wait_until 10 qis "SELECT lock_held FROM etl.job WHERE id = '$id'" t
+pid=$(q "SELECT pid FROM etl.job WHERE id = '$id'")
+kill -9 "$pid"
+wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$id'" completed
+ok $? "the killed worker's job completes after a retry"
+is "$(q "SELECT retry_count FROM etl.job WHERE id = '$id'")" 1 "retry_count is 1"
+ctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$id'")
+is "$(q "SELECT payload->>'signal_name' FROM etl.event WHERE etl_context_id = $ctx AND error")" SIGKILL "its first attempt's ERROR names SIGKILL"
+is "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id = $ctx AND type = 'sleeper:INITIAL'")" 1 "the retry kept its context: one INITIAL"
+
+# 10: SIGTERM with tasks running exits 0 promptly and leaves them; the next one adopts
+for i in 1 2 3; do etl send sleep '{"seconds": 2}' >/dev/null; done
+wait_until 10 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND lock_held" 3
+pids=$(q "SELECT pid FROM etl.job WHERE state = 'active'")
+t0=$SECONDS
+stop_controller c1 TERM
+is "$rc" 0 "SIGTERM with tasks running: exit 0"
+ok $([ $((SECONDS - t0)) -le 2 ]; echo $?) "promptly"
+alive=0
+for p in $pids; do alive "$p" && alive=$((alive + 1)); done
+is "$alive" 3 "the tasks keep running"
+start_controller c1
+wait_until 20 all_in 24 completed sleep
+ok $? "the next controller adopts them and records them completed"
+grep -q "adopted" "$ETL_TMP/c1.log"
+ok $? "its log says it adopted them"
+stop_controller c1 TERM
+done_testing
