@@ -8,8 +8,8 @@
 # ($PGSERVICEFILE) names the pg_envs "test" (database etl_test) and "other" (etl_other).
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
-CLUSTER_DIR=
-CLUSTER_OSUSER=
+CLUSTER_DIR=${CLUSTER_DIR:-}
+CLUSTER_OSUSER=${CLUSTER_OSUSER:-}
 
 _cluster_as() {
 	if [ -n "$CLUSTER_OSUSER" ]; then
