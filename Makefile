@@ -122,16 +122,19 @@ $(O)/tests/tools/%: tests/tools/%.c libetl/etl.h $(O)/lib/libetl.so
 
 tests: $(ALL) $(T_TASKS) $(UNIT) $(T_TOOLS)
 
-check: tests
+# check and demo first install what is missing (a no-op when all is there)
+check: deps
+	$(MAKE) tests
 	tests/run.sh $(O)
 
 asan:
 	$(MAKE) O=build-asan SANITIZE=1 check
 
 deps:
-	sh contrib/install-deps.sh
+	@sh contrib/install-deps.sh
 
-demo: all
+demo: deps
+	$(MAKE) all
 	contrib/demo.sh $(O)
 
 clean:

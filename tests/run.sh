@@ -23,6 +23,8 @@ export ETL_BUILD=$build ETL_TOP=$top ETL_TMP=$tmp
 export ETL_TASK_PATH="$build/tasks:$build/tests/tasks"
 export ETL_PG_ENV=test
 export PGBIN CLUSTER_DIR CLUSTER_OSUSER
+# psql NOTICEs (DROP ... CASCADE) are noise in the TAP output
+export PGOPTIONS="-c client_min_messages=warning"
 # the test runner's own user must be able to write the log folder the tasks use
 chmod 0777 "$tmp"
 # under ASan, leaks in short-lived CLI runs are reported; keep them fatal
