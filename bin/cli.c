@@ -3,6 +3,7 @@
  * reading numbers and JSON from the command line.
  */
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -195,4 +196,28 @@ cli_field(const cJSON *o, const char *k, char *buf, size_t bufsz)
 		free(s);
 	}
 	return buf;
+}
+
+const char *
+cli_gdb_helper(void)
+{
+	static char path[PATH_MAX + 64];
+	char exe[PATH_MAX], *slash;
+	const char *e = getenv("ETL_GDB_HELPER");
+	ssize_t n;
+
+	if (e != NULL && *e != '\0')
+		return e;
+	if ((n = readlink("/proc/self/exe", exe, sizeof(exe) - 1)) <= 0)
+		return NULL;
+	exe[n] = '\0';
+	if ((slash = strrchr(exe, '/')) != NULL)
+		*slash = '\0';
+	snprintf(path, sizeof(path), "%s/../share/etl/gdb/etl.py", exe);
+	if (access(path, R_OK) == 0)
+		return path;
+	snprintf(path, sizeof(path), "%s/../../contrib/gdb/etl.py", exe);
+	if (access(path, R_OK) == 0)
+		return path;
+	return NULL;
 }

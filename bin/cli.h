@@ -51,7 +51,11 @@ void	 cli_print_json(cJSON *);
 /* The string, number or null member k of o as text into buf ("" for null/absent). */
 const char *cli_field(const cJSON *o, const char *k, char *buf, size_t);
 
+/* The gdb helper (contrib/gdb/etl.py), installed or in the source tree; NULL if none. */
+const char *cli_gdb_helper(void);
+
 int	cmd_migrate(int, char **);
+int	cmd_debug(int, char **);
 int	cmd_queue(int, char **);
 int	cmd_send(int, char **);
 int	cmd_ls(int, char **);

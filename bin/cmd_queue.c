@@ -56,6 +56,8 @@ static const struct qopt {
 	{ "retention-seconds", "retention_seconds", 'i' },
 	{ "dead-letter", "dead_letter", 's' },
 	{ "queue-pg-env", "pg_env", 's' },
+	{ "keep-cores", "keep_cores", 'b' },
+	{ "no-keep-cores", "keep_cores", 'n' },
 };
 #define NQOPTS (sizeof(qopts) / sizeof(qopts[0]))
 
@@ -76,7 +78,9 @@ static const char queue_usage[] =
     "  --heartbeat-seconds SEC|none\n"
     "  --retention-seconds SEC   finished jobs are kept this long (1209600)\n"
     "  --dead-letter QUEUE|none  failed jobs are copied there\n"
-    "  --queue-pg-env NAME|none  default pg_env of the queue's jobs\n";
+    "  --queue-pg-env NAME|none  default pg_env of the queue's jobs\n"
+    "  --keep-cores              let its tasks dump core, each in a folder of its own\n"
+    "  --no-keep-cores\n";
 
 static int
 queue_add(struct cli *cl, int argc, char **argv)

@@ -23,6 +23,7 @@ static const struct command {
 	{ "logs", cmd_logs, "print a job's log (--follow to watch)" },
 	{ "cancel", cmd_cancel, "cancel jobs" },
 	{ "retry", cmd_retry, "re-queue failed or cancelled jobs" },
+	{ "debug", cmd_debug, "attach gdb to a job's running task (on this host)" },
 	{ "dispatch", cmd_dispatch, "record an event (for tasks in any language)" },
 	{ "progress", cmd_progress, "record progress (for tasks in any language)" },
 };

@@ -322,6 +322,8 @@ main(int argc, char **argv, char **envp)
 	cfg.concurrency = 8;
 	cfg.kill_grace = 10;
 	cfg.dead_after = 60;
+	cfg.debug_wait = getenv("ETL_DEBUG_WAIT_SECONDS") && atof(getenv("ETL_DEBUG_WAIT_SECONDS")) > 0 ?
+	    atof(getenv("ETL_DEBUG_WAIT_SECONDS")) : 300;
 	ctl.shutdown_timeout = 30;
 	if (gethostname(host, sizeof(host)) != 0)
 		strlcpy(host, "localhost", sizeof(host));

@@ -6,8 +6,11 @@
  */
 #include <sys/stat.h>
 
+#include <dirent.h>
+
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -22,7 +25,7 @@
 extern char **environ;
 
 pid_t
-spawn_task(const char *path, int stdin_fd, int log_fd, char *const envp[])
+spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[])
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -40,6 +43,8 @@ spawn_task(const char *path, int stdin_fd, int log_fd, char *const envp[])
 	posix_spawn_file_actions_adddup2(&fa, log_fd, STDERR_FILENO);
 	/* everything we open is O_CLOEXEC; this makes sure of it */
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+	if (cwd != NULL)
+		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -161,4 +166,30 @@ log_tail(const char *path, size_t max)
 		    ((unsigned char)*start < 0x20 && *start != '\n' && *start != '\t'))
 			*start = '?';
 	return buf;
+}
+
+int
+find_core(const char *dir, char *out, size_t outsz)
+{
+	struct dirent *d;
+	struct stat st;
+	time_t best = 0;
+	char p[PATH_MAX];
+	DIR *dp;
+	int found = -1;
+
+	if (dir == NULL || (dp = opendir(dir)) == NULL)
+		return -1;
+	while ((d = readdir(dp)) != NULL) {
+		if (strcmp(d->d_name, "core") != 0 && strncmp(d->d_name, "core.", 5) != 0)
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", dir, d->d_name);
+		if (lstat(p, &st) != 0 || !S_ISREG(st.st_mode) || st.st_mtime < best)
+			continue;
+		best = st.st_mtime;
+		snprintf(out, outsz, "%s", p);
+		found = 0;
+	}
+	closedir(dp);
+	return found;
 }

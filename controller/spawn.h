@@ -15,7 +15,10 @@
  * posix_spawn, not fork: its cost does not grow with the controller's memory.
  * Returns the pid, or -1 with errno set.
  */
-pid_t	 spawn_task(const char *path, int stdin_fd, int log_fd, char *const envp[]);
+pid_t	 spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd,
+	     char *const envp[]);
+/* A core file (core, core.*) in dir, newest first, into out; -1 if none. */
+int	 find_core(const char *dir, char *out, size_t);
 /* The task's environment: an allow-list of ours plus the ETL_* of SPEC section 4. */
 char	**task_env(const etl_job *, const char *job_pg_env, const char *queue_pg_env);
 void	 env_free(char **);

@@ -14,6 +14,8 @@
  * pg_env (see foreign_conn).
  */
 #include <bsd/sys/queue.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -44,6 +46,8 @@ struct job {
 	pid_t		 pid;
 	int		 adopted;	/* not our child: watched by pidfd or polling */
 	char		*log_path;
+	char		*core_dir;	/* keep_cores: its working directory */
+	char		*core_file;	/* the core it dumped */
 	char		*initial;	/* INITIAL text still to write, from ioff */
 	size_t		 ilen, ioff;
 	int		 stdin_fd;
@@ -224,6 +228,8 @@ job_free(struct job *jb)
 		close(jb->pidfd);
 	free(jb->initial);
 	free(jb->log_path);
+	free(jb->core_dir);
+	free(jb->core_file);
 	etl_job_free(jb->j);
 	free(jb);
 	update_title();
@@ -261,6 +267,12 @@ job_ended(struct job *jb, int wstatus, int unknown)
 		(void)killpg(jb->pid, SIGKILL);
 	jb->wstatus = wstatus;
 	jb->unknown = unknown;
+	if (!unknown && WIFSIGNALED(wstatus) && jb->core_dir != NULL) {
+		char core[PATH_MAX];
+
+		if (find_core(jb->core_dir, core, sizeof(core)) == 0)
+			jb->core_file = xstrdup(core);
+	}
 	if (unknown)
 		jlog_info(jb, "ended while unwatched%s%s", jb->stop_reason ? ": " : "",
 		    jb->stop_reason ? jb->stop_reason : "");
@@ -456,9 +468,20 @@ job_start(etl_job *ej)
 		job_ended(jb, 0, 1);
 		return;
 	}
+	if (ej->keep_cores) {
+		char d[PATH_MAX];
+
+		snprintf(d, sizeof(d), "%s/cores", sup.cfg.log_dir);
+		(void)mkdir(d, 0750);
+		snprintf(d, sizeof(d), "%s/cores/%s", sup.cfg.log_dir, ej->id);
+		if (mkdir(d, 0750) == 0 || errno == EEXIST)
+			jb->core_dir = xstrdup(d);
+		else
+			log_warn("job %s: cannot make its core folder %s", ej->id, d);
+	}
 	job_pg_env = ej->pg_env[0] ? ej->pg_env : sup.cfg.pg_env;
 	env = task_env(ej, job_pg_env, sup.cfg.pg_env);
-	jb->pid = spawn_task(path, fds[0], logfd, env);
+	jb->pid = spawn_task(path, fds[0], logfd, jb->core_dir, env);
 	env_free(env);
 	close(fds[0]);
 	close(logfd);
@@ -473,10 +496,18 @@ job_start(etl_job *ej)
 	}
 	jb->stdin_fd = fds[1];
 	(void)fcntl(jb->stdin_fd, F_SETFL, O_NONBLOCK);
+	if (jb->core_dir != NULL) {
+		/* before its INITIAL, so before it can do anything that could crash */
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (prlimit(jb->pid, RLIMIT_CORE, &rl, NULL) != 0)
+			jlog_warnx(jb, "cannot raise its core limit: %s", strerror(errno));
+	}
 	/* libev reaps on the loop, so this watcher is in place before its SIGCHLD is seen */
 	ev_child_set(&jb->child_w, jb->pid, 0);
 	ev_child_start(sup.loop, &jb->child_w);
-	start_expiry(jb, ej->expire_seconds);
+	/* a task waiting for its debugger does not spend its run time */
+	start_expiry(jb, ej->expire_seconds + (ej->debug_wait ? sup.cfg.debug_wait : 0));
 	jlog_info(jb, "started %s (queue %s, attempt %d)", path, ej->queue, ej->retry_count + 1);
 }
 
@@ -698,6 +729,7 @@ flush_finish(void)
 		e->unknown = jb->unknown;
 		e->reason = jb->stop_reason;
 		e->no_retry = jb->no_retry;
+		e->core_file = jb->core_file;
 		if (jb->unknown || jb->stop_reason || etl_outcome_of(jb->wstatus) != ETL_OUT_OK)
 			e->log_tail = tails[n] = log_tail(jb->log_path, 2048);
 		jb->in_finish = 1;

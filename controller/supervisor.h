@@ -18,6 +18,7 @@ struct sup_config {
 	const char	*log_dir;
 	double		 kill_grace;	/* SIGTERM -> SIGKILL */
 	int		 dead_after;	/* a controller silent this long is dead */
+	double		 debug_wait;	/* longest wait of a --debug-wait task */
 };
 
 void	sup_init(struct ev_loop *, const struct sup_config *);

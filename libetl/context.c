@@ -10,20 +10,23 @@
 #include "internal.h"
 #include "context.h"
 
-static __thread etl_context *current;
+/* Named for gdb (contrib/gdb/etl.py reads them): this thread's context, and the task's. */
+static __thread etl_context *etl__current_context;
+etl_context *etl__task_context;
+char *etl__task_initial;
 
 etl_context *
 etl_context_current(void)
 {
-	return current;
+	return etl__current_context;
 }
 
 etl_context *
 etl_context_set(etl_context *ctx)
 {
-	etl_context *prev = current;
+	etl_context *prev = etl__current_context;
 
-	current = ctx;
+	etl__current_context = ctx;
 	return prev;
 }
 
@@ -63,8 +66,10 @@ etl_context_free(etl_context *ctx)
 {
 	if (ctx == NULL)
 		return;
-	if (current == ctx)
-		current = NULL;
+	if (etl__current_context == ctx)
+		etl__current_context = NULL;
+	if (etl__task_context == ctx)
+		etl__task_context = NULL;
 	if (ctx->qconn != NULL && ctx->qconn != ctx->conn)
 		etl_disconnect(ctx->qconn);
 	etl_disconnect(ctx->conn);

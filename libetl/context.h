@@ -26,4 +26,7 @@ struct etl_context {
 
 etl_conn	*etl__context_qconn(etl_context *, etl_error *);
 
+extern etl_context *etl__task_context;	/* the task's context, for gdb */
+extern char *etl__task_initial;		/* the task's INITIAL text, for gdb */
+
 #endif

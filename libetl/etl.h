@@ -185,6 +185,7 @@ typedef struct etl_job {
 	int	 expire_seconds;
 	int	 priority;
 	int	 debug_wait;
+	int	 keep_cores;
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
@@ -259,7 +260,8 @@ char	*etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *
  * Record the end of job after its task ended with wstatus: FINAL (null payload) if the
  * task exited 0 without one, ERROR naming the status if it failed without one since
  * event `since`; then complete or fail the job.  log_tail (may be NULL) goes into the
- * ERROR.  *final_state gets "completed", "retry" or "failed".
+ * ERROR.  wstatus -1 means unknown (the task ran under a debugger): completed if it
+ * dispatched FINAL, else failed.  *final_state gets "completed", "retry" or "failed".
  */
 int	etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t since,
 	    int wstatus, const char *log_tail, char *final_state, size_t, etl_error *);
@@ -270,6 +272,12 @@ int	etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t
  */
 int	etl_job_create_running(etl_conn *, const char *task, const char *data_json,
 	    const char *pg_env, const char *host, etl_job **out, etl_error *);
+/*
+ * Make the job of context ctx_id (in c's database, not DONE) run again here, in the
+ * foreground: *out gets it, active, with its stored INITIAL payload and since set.
+ */
+int	etl_job_rerun(etl_conn *, int64_t ctx_id, const char *host, etl_job **out,
+	    etl_error *);
 /* Record the process running job id: pid, its start time, and its log file (may be NULL). */
 int	etl_job_set_process(etl_conn *, const char *id, pid_t pid, int64_t start_time,
 	    const char *host, const char *log_path, etl_error *);
@@ -312,6 +320,7 @@ typedef struct etl_end {
 	int		 unknown;	/* ended while nobody watched: status unknown */
 	const char	*reason;	/* NULL, or why it was stopped / never started */
 	const char	*log_tail;	/* NULL or the last lines of its log */
+	const char	*core_file;	/* NULL or the core it dumped */
 	int		 no_retry;	/* fail for good whatever the status */
 } etl_end;
 
@@ -370,12 +379,29 @@ cJSON	*etl_fail_task(int status, const char *fmt, ...)
 /* Nonzero once the task was asked to stop (SIGTERM). */
 int	etl_cancelled(void);
 
+/*
+ * With ETL_DEBUG_WAIT=1: announce "waiting for debugger: gdb -p PID" and wait until a
+ * tracer attaches, at most ETL_DEBUG_WAIT_SECONDS (300).  1 attached, 0 not asked, -1 no
+ * debugger came.  etl_task_main calls it before reading stdin.
+ */
+int	etl_debug_wait(void);
+/* Where the task glue says what a person must see; ETL_TASK_MAIN sends it to stderr. */
+void	etl_task_set_notice(void (*fn)(const char *line));
+
 #define ETL_TASK_MAIN(fn)						\
+static void								\
+etl_notice_stderr_(const char *line)					\
+{									\
+	fprintf(stderr, "%s\n", line);					\
+	fflush(stderr);							\
+}									\
 int									\
 main(int argc, char **argv)						\
 {									\
 	etl_error err_;							\
-	int st_ = etl_task_main(argc, argv, (fn), &err_);		\
+	int st_;							\
+	etl_task_set_notice(etl_notice_stderr_);			\
+	st_ = etl_task_main(argc, argv, (fn), &err_);			\
 	if (err_.code != ETL_EOK)					\
 		fprintf(stderr, "%s: %s\n", argv[0], err_.message);	\
 	return st_;							\

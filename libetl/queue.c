@@ -30,6 +30,7 @@ static const struct qcol {
 	{ "retention_seconds", "int", 'i', 0 },
 	{ "dead_letter", "text", 's', 1 },
 	{ "pg_env", "text", 's', 1 },
+	{ "keep_cores", "bool", 'b', 0 },
 };
 #define NQCOLS (sizeof(qcols) / sizeof(qcols[0]))
 

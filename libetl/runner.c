@@ -184,7 +184,9 @@ etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t sin
 	e.etl_context_id = job->etl_context_id;
 	e.since = since;
 	e.task = job->task;
-	e.wstatus = wstatus;
+	e.wstatus = wstatus < 0 ? 0 : wstatus;
+	e.unknown = wstatus < 0;
+	e.reason = wstatus < 0 ? "run under a debugger: its exit status is unknown" : NULL;
 	e.log_tail = log_tail;
 	if (cconn == qconn || cconn == NULL) {
 		if (etl_stmt_finish(&st, &e, 1, err) != 0)
@@ -298,4 +300,47 @@ etl_pid_start_time(pid_t pid)
 	if (p != NULL)
 		v = strtoll(p + 1, NULL, 10);
 	return v;
+}
+
+int
+etl_job_rerun(etl_conn *c, int64_t ctx_id, const char *host, etl_job **out, etl_error *err)
+{
+	char cbuf[24];
+	const char *p[2];
+	etl_job *j;
+	PGresult *res;
+
+	*out = NULL;
+	snprintf(cbuf, sizeof(cbuf), "%lld", (long long)ctx_id);
+	p[0] = cbuf;
+	p[1] = host;
+	res = etl__exec(c, "SELECT id, queue, task, data, pg_env, since "
+	    "FROM etl.job_rerun($1::bigint, $2)", 2, p, err);
+	if (res == NULL) {
+		if (strcmp(err->sqlstate, "ET006") == 0 || strcmp(err->sqlstate, "ET007") == 0)
+			err->code = ETL_EDB;	/* a state, not bad usage */
+		return -1;
+	}
+	if ((j = calloc(1, sizeof(*j))) == NULL)
+		goto oom;
+	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, 0, 0));
+	j->queue = strdup(PQgetvalue(res, 0, 1));
+	j->task = strdup(PQgetvalue(res, 0, 2));
+	j->data = strdup(PQgetvalue(res, 0, 3));
+	j->pg_env = strdup(PQgetvalue(res, 0, 4));
+	j->since = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+	j->etl_context_id = ctx_id;
+	j->expire_seconds = 900;
+	PQclear(res);
+	if (!j->queue || !j->task || !j->data || !j->pg_env) {
+		etl_job_free(j);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	*out = j;
+	return 0;
+oom:
+	PQclear(res);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return -1;
 }

@@ -115,8 +115,8 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	if (queues != NULL && nq > 0 && (ql = queues_literal(queues, nq, err)) == NULL)
 		return -1;
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
-	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait "
-	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
+	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
+	    "keep_cores FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
 	st->nparams = 5;
 	own(st, 0, ql);
 	own(st, 1, fmt_long(limit));
@@ -168,6 +168,8 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		j->expire_seconds = atoi(PQgetvalue(res, r, 9));
 		j->priority = atoi(PQgetvalue(res, r, 10));
 		j->debug_wait = PQgetvalue(res, r, 11)[0] == 't';
+		if (!mine)
+			j->keep_cores = PQgetvalue(res, r, 12)[0] == 't';
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
 			j->pid_start_time = PQgetisnull(res, r, 13) ? -1 :
@@ -253,6 +255,8 @@ end_error(const etl_end *e)
 	}
 	if (e->reason != NULL && e->etl_context_id != 0)
 		cJSON_AddStringToObject(o, "stopped", e->reason);
+	if (e->core_file != NULL)
+		cJSON_AddStringToObject(o, "core_file", e->core_file);
 	if (e->log_tail != NULL && *e->log_tail != '\0')
 		cJSON_AddStringToObject(o, "log_tail", e->log_tail);
 	return o;

@@ -4,8 +4,11 @@
  * calls the task function with the context current, and turns the result into a FINAL
  * or ERROR event and an exit status.  It prints nothing: ETL_TASK_MAIN prints the error.
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
 #include <signal.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +20,134 @@
 #define EX_DATAERR_	65
 #define EX_TEMPFAIL_	75
 #define INITIAL_MAX	(64u * 1024 * 1024)
+#define FREE_INITIAL() do { free(etl__task_initial); etl__task_initial = NULL; } while (0)
 
 static volatile sig_atomic_t cancel_flag;
+static void (*notice_fn)(const char *);
+
+/*
+ * Set to 1 by contrib/gdb/etl.py when it is loaded: a `gdb -batch -p PID` that attaches
+ * and detaches between two looks at TracerPid is still seen.
+ */
+volatile int etl__debugger_attached;
+
+void
+etl_task_set_notice(void (*fn)(const char *line))
+{
+	notice_fn = fn;
+}
+
+static void
+notice(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+static void
+notice(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+
+	if (notice_fn == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	notice_fn(line);
+}
+
+/* The pid of our tracer (from /proc/self/status), 0 when none. */
+static int
+tracer_pid(void)
+{
+	char line[256];
+	int pid = 0;
+	FILE *f;
+
+	if ((f = fopen("/proc/self/status", "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (strncmp(line, "TracerPid:", 10) == 0) {
+			pid = atoi(line + 10);
+			break;
+		}
+	fclose(f);
+	return pid;
+}
+
+/* Say on the job's row what the task waits for (best effort: it is only a display). */
+static etl_conn *
+show_waiting(const char *msg)
+{
+	const char *job = getenv("ETL_JOB_ID"), *qenv = getenv("ETL_QUEUE_PG_ENV");
+	const char *p[2];
+	char *json;
+	cJSON *o;
+	etl_error err;
+	etl_conn *c;
+
+	if (job == NULL || etl_uuid_valid(job) != 0)
+		return NULL;
+	if ((c = etl_connect(qenv ? qenv : getenv("ETL_PG_ENV"), &err)) == NULL)
+		return NULL;
+	if ((o = cJSON_CreateObject()) == NULL ||
+	    cJSON_AddStringToObject(o, "message", msg) == NULL ||
+	    (json = cJSON_PrintUnformatted(o)) == NULL) {
+		cJSON_Delete(o);
+		return c;
+	}
+	cJSON_Delete(o);
+	p[0] = job;
+	p[1] = json;
+	(void)etl__exec_cmd(c, "UPDATE etl.job SET progress = $2::jsonb WHERE id = $1::uuid",
+	    2, p, &err);
+	free(json);
+	return c;
+}
+
+int
+etl_debug_wait(void)
+{
+	const char *e = getenv("ETL_DEBUG_WAIT"), *s = getenv("ETL_DEBUG_WAIT_SECONDS");
+	struct timespec tick = { 0, 50 * 1000 * 1000 }, t0, now;
+	double limit = s && atof(s) > 0 ? atof(s) : 300;
+	char msg[128];
+	etl_conn *c;
+	int tracer;
+
+	if (e == NULL || strcmp(e, "1") != 0)
+		return 0;
+	/* with Yama ptrace_scope 1 only an ancestor may attach: allow any tracer of ours */
+	(void)prctl(PR_SET_PTRACER, PR_SET_PTRACER_ANY, 0, 0, 0);
+	snprintf(msg, sizeof(msg), "waiting for debugger: gdb -p %d", (int)getpid());
+	notice("%s (for %.0f s at most)", msg, limit);
+	c = show_waiting(msg);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		if ((tracer = tracer_pid()) != 0 || etl__debugger_attached) {
+			if (tracer > 0)
+				notice("debugger attached (pid %d)", tracer);
+			else
+				notice("debugger attached (and gone)");
+			tracer = 1;
+			break;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((double)(now.tv_sec - t0.tv_sec) + (now.tv_nsec - t0.tv_nsec) / 1e9 >= limit) {
+			notice("no debugger attached after %.0f s: going on", limit);
+			tracer = -1;
+			break;
+		}
+		nanosleep(&tick, NULL);
+	}
+	if (c != NULL) {
+		const char *p[1] = { getenv("ETL_JOB_ID") };
+		etl_error err;
+
+		(void)etl__exec_cmd(c, "UPDATE etl.job SET progress = NULL WHERE id = $1::uuid",
+		    1, p, &err);
+		etl_disconnect(c);
+	}
+	return tracer > 0 ? 1 : tracer;
+}
 
 static void
 on_term(int sig)
@@ -169,13 +298,16 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGTERM, &sa, NULL);
 
+	(void)etl_debug_wait();
 	if ((text = read_stdin(&len, err)) == NULL)
 		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
 	ev = etl_json_parse(text, len, INITIAL_MAX, err);
-	free(text);
+	/* kept for gdb's etl-initial until the task ends */
+	etl__task_initial = text;
 	if (ev == NULL) {
 		snprintf(err->message + strlen(err->message),
 		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin");
+		FREE_INITIAL();
 		return EX_DATAERR_;
 	}
 	type = str_member(ev, "type");
@@ -185,6 +317,7 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 		etl__err(err, ETL_EINVAL, "stdin must carry an INITIAL event: "
 		    "{\"type\":\"TASK:INITIAL\",\"payload\":...,\"meta\":{...}}");
 		cJSON_Delete(ev);
+		FREE_INITIAL();
 		return EX_DATAERR_;
 	}
 	memcpy(task, type, (size_t)(colon - type));
@@ -208,6 +341,7 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 		goto out;
 	}
 
+	etl__task_context = ctx;
 	etl_context_set(ctx);
 	result = fn(ev);
 	etl_context_set(NULL);
@@ -235,6 +369,7 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 out:
 	etl_context_free(ctx);
 	cJSON_Delete(ev);
+	FREE_INITIAL();
 	return rc;
 }
 

@@ -21,6 +21,8 @@ CREATE TABLE etl.queue (
   retention_seconds int NOT NULL DEFAULT 1209600 CHECK (retention_seconds >= 0),
   dead_letter       text REFERENCES etl.queue (name) ON DELETE SET NULL,
   pg_env            text,
+  -- its tasks may dump core, in a working directory of their own
+  keep_cores        bool NOT NULL DEFAULT false,
   created_on        timestamptz NOT NULL DEFAULT now(),
   updated_on        timestamptz NOT NULL DEFAULT now(),
   CHECK (dead_letter IS DISTINCT FROM name)
@@ -239,12 +241,13 @@ CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text, p_hos
                           p_pg_env text)
 RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
-               expire_seconds int, priority int, debug_wait bool)
+               expire_seconds int, priority int, debug_wait bool, keep_cores bool)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
   r    etl.job;
+  kc   bool;
   c    record;
   base text;
   meta jsonb;
@@ -290,6 +293,8 @@ BEGIN
     pg_env := coalesce(r.pg_env, ''); etl_context_id := r.etl_context_id; since := NULL;
     retry_count := r.retry_count; retry_limit := r.retry_limit;
     expire_seconds := r.expire_seconds; priority := r.priority; debug_wait := r.debug_wait;
+    SELECT q.keep_cores INTO kc FROM etl.queue q WHERE q.name = r.queue;
+    keep_cores := coalesce(kc, false);
     IF coalesce(r.pg_env, '') IN ('', coalesce(p_pg_env, '')) THEN
       IF r.etl_context_id IS NULL THEN
         base := regexp_replace(r.task, '^.*/', '');
@@ -365,7 +370,8 @@ BEGIN
               || jsonb_strip_nulls(jsonb_build_object(
                    'exit_status', p_error->'exit_status',
                    'signal_name', p_error->'signal_name',
-                   'stopped', p_error->'stopped'));
+                   'stopped', p_error->'stopped',
+                   'core_file', p_error->'core_file'));
   END IF;
 END
 $fn$;
@@ -510,4 +516,58 @@ $fn$
    WHERE j.controller_id = p_me AND j.state = 'active' AND j.pid IS NULL
      AND NOT (j.id = ANY (coalesce(p_keep, '{}')))
   RETURNING j.id
+$fn$;
+
+-- Run again, in the foreground, the task of context p_ctx that is not DONE: its job (or a
+-- new one for a context made by hand) becomes active for 'etl-run' on p_host.  Returns
+-- what the runner needs; data is the stored INITIAL payload.
+CREATE FUNCTION etl.job_rerun(p_ctx bigint, p_host text)
+RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text, since bigint)
+LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  c    etl.etl_context;
+  ini  etl.event;
+  j    etl.job;
+  base text;
+BEGIN
+  SELECT * INTO c FROM etl.etl_context x WHERE x.etl_context_id = p_ctx FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no etl_context %', p_ctx USING ERRCODE = 'ET001';
+  END IF;
+  IF c.status = 'DONE' THEN
+    RAISE EXCEPTION 'etl_context % is DONE: there is nothing to run again', p_ctx
+      USING ERRCODE = 'ET006';
+  END IF;
+  SELECT * INTO ini FROM etl.event e WHERE e.event_id = c.initial_event_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'etl_context % has no INITIAL event', p_ctx USING ERRCODE = 'ET004';
+  END IF;
+  base := substring(ini.type FROM '^(.*):[^:]*$');
+  SELECT * INTO j FROM etl.job x WHERE x.etl_context_id = p_ctx
+   ORDER BY x.created_on DESC LIMIT 1 FOR UPDATE;
+  IF FOUND AND j.state = 'active' THEN
+    RAISE EXCEPTION 'job % of etl_context % is active (pid % on %): stop it first',
+      j.id, p_ctx, j.pid, j.host USING ERRCODE = 'ET007';
+  END IF;
+  IF NOT FOUND THEN
+    INSERT INTO etl.job (queue, task, data, state, retry_limit, started_on, etl_context_id,
+                         controller_id, host)
+    VALUES (CASE WHEN base ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN base ELSE 'run' END,
+            base, ini.payload, 'active', 0, now(), p_ctx, 'etl-run', p_host)
+    RETURNING * INTO j;
+  ELSE
+    UPDATE etl.job x
+       SET state = 'active', started_on = now(), completed_on = NULL, keep_until = NULL,
+           output = NULL, controller_id = 'etl-run', host = p_host, pid = NULL,
+           pid_start_time = NULL, log_path = NULL, lock_held = false,
+           task = coalesce(x.task, base)
+     WHERE x.id = j.id RETURNING * INTO j;
+  END IF;
+  UPDATE etl.job x SET event_since = c.latest_event_id WHERE x.id = j.id;
+  id := j.id; queue := j.queue; task := j.task; data := coalesce(ini.payload::text, 'null');
+  pg_env := coalesce(j.pg_env, ''); since := c.latest_event_id;
+  RETURN NEXT;
+END
 $fn$;
