@@ -56,6 +56,9 @@ const char *cli_gdb_helper(void);
 
 int	cmd_migrate(int, char **);
 int	cmd_debug(int, char **);
+int	cmd_batch(int, char **);
+int	cmd_schedule(int, char **);
+int	cmd_redrive(int, char **);
 int	cmd_queue(int, char **);
 int	cmd_send(int, char **);
 int	cmd_ls(int, char **);

@@ -17,7 +17,7 @@
 #include "log.h"
 #include "xmalloc.h"
 
-enum { OPT_FOLLOW = 1, OPT_CONTEXT };
+enum { OPT_FOLLOW = 1, OPT_CONTEXT, OPT_TREE };
 
 /* A context id argument, or a job id naming its job's context (and pg_env). */
 static int64_t
@@ -91,33 +91,70 @@ cmd_events(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
+		{ "tree", no_argument, NULL, OPT_TREE },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "events", "usage: etl events CONTEXT|JOB [--follow] [--json]\n\n"
+	struct cli cl = { "events", "usage: etl events CONTEXT|JOB [--follow] [--tree] [--json]\n\n"
 	    "Print the events of a context (or of a job's context), oldest first.  With\n"
-	    "--follow, wait for new ones until the context is DONE (or in ERROR with no\n"
-	    "retry coming).  --json prints one JSON object per line.\n", NULL, 0 };
+	    "--follow, wait for new ones until the context is DONE.  With --tree, the context\n"
+	    "and its sub-task contexts, each indented under its parent.  --json prints one\n"
+	    "JSON object per line (--tree: one document).\n", NULL, 0 };
 	int64_t id, last = 0;
 	char *pg_env, status[16];
 	etl_error err;
 	etl_conn *c;
-	int ch, follow = 0;
+	int ch, follow = 0, tree = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == OPT_FOLLOW)
 			follow = 1;
+		else if (ch == OPT_TREE)
+			tree = 1;
 		else
 			cli_common_opt(&cl, ch);
 	}
+	if (tree && follow)
+		cli_usage_error(&cl, "--tree and --follow do not go together");
 	if (argc - optind != 1)
 		cli_usage_error(&cl, "want one CONTEXT id or JOB id");
 	id = context_arg(&cl, argv[optind], &pg_env);
 	if (pg_env != NULL)
 		cl.pg_env = pg_env;
 	c = cli_connect(&cl);
+	if (tree) {
+		cJSON *t = etl_context_tree(c, id, &err), *node, *e;
+
+		etl_disconnect(c);
+		free(pg_env);
+		if (t == NULL)
+			cli_fail(&cl, &err);
+		if (cJSON_GetArraySize(t) == 0) {
+			cJSON_Delete(t);
+			fprintf(stderr, "etl events: no etl_context %lld\n", (long long)id);
+			return EXIT_NOTFOUND;
+		}
+		if (cl.json) {
+			cli_print_json(t);
+			return 0;
+		}
+		cJSON_ArrayForEach(node, t) {
+			char buf[32], st[16];
+			int depth = (int)cJSON_GetObjectItemCaseSensitive(node, "depth")->valuedouble;
+
+			printf("%*scontext %s (%s)\n", depth * 4, "",
+			    cli_field(node, "etl_context_id", buf, sizeof(buf)),
+			    cli_field(node, "status", st, sizeof(st)));
+			cJSON_ArrayForEach(e, cJSON_GetObjectItemCaseSensitive(node, "events")) {
+				printf("%*s", depth * 4 + 2, "");
+				print_event(&cl, e);
+			}
+		}
+		cJSON_Delete(t);
+		return 0;
+	}
 	if (follow)
-		PQclear(PQexec(etl_conn_pg(c), "LISTEN etl_event"));
+		PQclear(PQexec(etl_conn_pg(c), "LISTEN " ETL_CHANNEL_EVENT));
 	for (;;) {
 		cJSON *ctx, *list, *e;
 

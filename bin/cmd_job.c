@@ -11,7 +11,8 @@
 #include "xmalloc.h"
 
 enum { OPT_PRIORITY = 1, OPT_START_AFTER, OPT_SINGLETON, OPT_JOB_PG_ENV, OPT_DEBUG_WAIT,
-    OPT_NDJSON, OPT_QUEUE, OPT_STATE, OPT_LIMIT };
+    OPT_NDJSON, OPT_QUEUE, OPT_STATE, OPT_LIMIT, OPT_BATCH, OPT_AFTER, OPT_SING_SECS,
+    OPT_DEBOUNCE };
 
 static const char send_usage[] =
     "usage: etl send QUEUE [JSON|-] [options]\n"
@@ -19,8 +20,13 @@ static const char send_usage[] =
     "Enqueue a job whose INITIAL payload is JSON (default {}; - reads stdin) and print\n"
     "its id.  With --ndjson, enqueue one job per line of FILE, all or none.\n\n"
     "  --priority N           higher runs first (0)\n"
-    "  --start-after SEC      not before SEC seconds from now\n"
-    "  --singleton-key KEY    the key of the queue's policy\n"
+    "  --start-after SEC|TIME not before SEC seconds from now, or a timestamp\n"
+    "  --singleton-key KEY    the key of the queue's policy (short: one queued; singleton:\n"
+    "                         one active; stately: one of each; exclusive: one of either)\n"
+    "  --singleton-seconds S  throttle: one job per key per slot of S seconds\n"
+    "  --debounce             throttled: take the next slot instead\n"
+    "  --after JOB[,JOB...]   wait until these jobs completed (cancelled if one fails)\n"
+    "  --batch ID             add the job to a batch (etl batch new)\n"
     "  --job-pg-env NAME      the pg_env the job's context and events live in\n"
     "  --debug-wait           the task waits for a debugger before it starts\n"
     "  --json                 print {\"id\": ...}\n";
@@ -86,9 +92,16 @@ cmd_send(int argc, char **argv)
 		{ "job-pg-env", required_argument, NULL, OPT_JOB_PG_ENV },
 		{ "debug-wait", no_argument, NULL, OPT_DEBUG_WAIT },
 		{ "ndjson", required_argument, NULL, OPT_NDJSON },
+		{ "batch", required_argument, NULL, OPT_BATCH },
+		{ "after", required_argument, NULL, OPT_AFTER },
+		{ "singleton-seconds", required_argument, NULL, OPT_SING_SECS },
+		{ "debounce", no_argument, NULL, OPT_DEBOUNCE },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
 	struct cli cl = { "send", send_usage, NULL, 0 };
+	char *after_buf = NULL, *after_ids[1024], *tok, *save = NULL;
+	size_t nafter = 0;
+	int rc;
 	etl_send_opts o = { 0 };
 	const char *ndjson = NULL, *queue;
 	char id[ETL_ID_LEN];
@@ -104,7 +117,34 @@ cmd_send(int argc, char **argv)
 			o.priority = (int)cli_long(&cl, optarg, -1000000, 1000000, "--priority");
 			break;
 		case OPT_START_AFTER:
-			o.start_after = cli_double(&cl, optarg, 0, 3e9, "--start-after");
+			/* seconds, or a timestamp PostgreSQL reads */
+			if (strspn(optarg, "0123456789.") == strlen(optarg))
+				o.start_after = cli_double(&cl, optarg, 0, 3e9, "--start-after");
+			else
+				o.start_at = optarg;
+			break;
+		case OPT_BATCH:
+			o.batch_id = optarg;
+			break;
+		case OPT_AFTER:
+			free(after_buf);
+			after_buf = xstrdup(optarg);
+			nafter = 0;
+			for (tok = strtok_r(after_buf, ",", &save); tok != NULL;
+			    tok = strtok_r(NULL, ",", &save)) {
+				if (nafter == sizeof(after_ids) / sizeof(after_ids[0]))
+					cli_usage_error(&cl, "--after names more than 1024 jobs");
+				after_ids[nafter++] = tok;
+			}
+			o.after = (const char *const *)after_ids;
+			o.nafter = nafter;
+			break;
+		case OPT_SING_SECS:
+			o.singleton_seconds = cli_double(&cl, optarg, 0.001, 3e9,
+			    "--singleton-seconds");
+			break;
+		case OPT_DEBOUNCE:
+			o.debounce = 1;
 			break;
 		case OPT_SINGLETON:
 			o.singleton_key = optarg;
@@ -149,14 +189,26 @@ cmd_send(int argc, char **argv)
 			printf("%ld\n", sent);
 		return 0;
 	}
+	if (o.debounce && o.singleton_seconds <= 0)
+		cli_usage_error(&cl, "--debounce goes with --singleton-seconds");
 	data = argc - optind == 2 ? cli_json_arg(&cl, argv[optind + 1]) : cJSON_CreateObject();
 	c = cli_connect(&cl);
-	if (etl_send(c, queue, data, &o, id, &err) != 0) {
+	if ((rc = etl_send(c, queue, data, &o, id, &err)) < 0) {
 		etl_disconnect(c);
 		cli_fail(&cl, &err);
 	}
 	etl_disconnect(c);
 	cJSON_Delete(data);
+	free(after_buf);
+	if (rc == 1) {
+		/* kept out by the policy or the throttle: not an error, but no id */
+		fprintf(stderr, "etl send: %s\n", err.message);
+		if (cl.json)
+			puts("{\"id\": null}");
+		return 0;
+	}
+	if (*err.message)
+		fprintf(stderr, "etl send: %s\n", err.message);
 	if (cl.json)
 		printf("{\"id\": \"%s\"}\n", id);
 	else

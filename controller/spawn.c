@@ -102,6 +102,8 @@ task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env)
 	xasprintf(&env[n++], "ETL_ATTEMPT=%d", j->retry_count + 1);
 	if (j->debug_wait)
 		env[n++] = xstrdup("ETL_DEBUG_WAIT=1");
+	if (j->batch_id != NULL)
+		xasprintf(&env[n++], "ETL_BATCH_ID=%s", j->batch_id);
 	env[n] = NULL;
 	return env;
 }

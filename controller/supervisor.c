@@ -920,6 +920,22 @@ orphans_cb(PGresult *res, const char *why, void *arg)
 		    PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
 }
 
+static void
+maintain_cb(PGresult *res, const char *why, void *arg)
+{
+	int i;
+
+	(void)arg;
+	if (res == NULL) {
+		log_warnx("maintenance failed: %s", why);
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		if (atol(PQgetvalue(res, i, 1)) > 0)
+			log_info("maintenance: %s: %s", PQgetvalue(res, i, 0),
+			    PQgetvalue(res, i, 1));
+}
+
 void
 sup_maintenance(void)
 {
@@ -931,6 +947,9 @@ sup_maintenance(void)
 	if (etl_stmt_reap_orphans(&st, sup.cfg.dead_after, sup.cfg.id, sup.cfg.pg_env,
 	    &err) == 0)
 		db_submit(&st, orphans_cb, NULL);
+	/* cron ticks and retention: any controller may run it, the database keeps it once */
+	etl_stmt_maintain(&st);
+	db_submit(&st, maintain_cb, NULL);
 }
 
 void

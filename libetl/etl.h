@@ -152,16 +152,29 @@ cJSON	*etl_queue_list(etl_conn *, etl_error *);
 typedef struct etl_send_opts {
 	int		 priority;
 	double		 start_after;	/* seconds from now; 0 = now */
+	const char	*start_at;	/* or a timestamp (wins over start_after) */
 	const char	*singleton_key;
+	double		 singleton_seconds;	/* throttle: one job per key per slot */
+	int		 debounce;	/* throttled: take the next slot instead */
 	const char	*pg_env;	/* the job's pg_env; NULL = the controller's */
 	int		 debug_wait;
 	const char	*parent_id;
 	const char	*run_on_host;
+	const char	*batch_id;
+	const char *const *after;	/* wait for these jobs to complete */
+	size_t		 nafter;
+	const char	*idempotency_key;	/* with parent_id: a sub-task */
+	int64_t		 parent_context_id;
 } etl_send_opts;
 
 #define ETL_ID_LEN 37	/* a uuid and its NUL */
 
-/* Enqueue one job with data (may be NULL); its id into id.  ETL_ENOTFOUND: no such queue. */
+/*
+ * Enqueue one job with data (may be NULL); its id into id.  Returns 0 when sent, 1 when
+ * the queue's policy or the throttle kept it out (why in err->message, code ETL_EOK),
+ * -1 on error (ETL_ENOTFOUND: no such queue, batch or job to wait for).  A job sent but
+ * cancelled at once (a job it waits for failed) returns 0 with the reason in err.
+ */
 int	etl_send(etl_conn *, const char *queue, const cJSON *data,
 	    const etl_send_opts *, char id[ETL_ID_LEN], etl_error *);
 /*
@@ -186,6 +199,7 @@ typedef struct etl_job {
 	int	 priority;
 	int	 debug_wait;
 	int	 keep_cores;
+	char	*batch_id;	/* NULL when in no batch */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
@@ -228,6 +242,59 @@ cJSON	*etl_job_list(etl_conn *, const char *queue, const char *state, long limit
 	    etl_error *);
 /* 0 if id looks like a uuid. */
 int	etl_uuid_valid(const char *id);
+
+/* ---- flows: batches, sub-tasks, dead letters, schedules (issue: flows) ---- */
+
+/*
+ * A new batch (good_job's semantics) with callback queues (any may be NULL) and data
+ * for their payloads; its id into id.
+ */
+int	etl_batch_new(etl_conn *, const char *on_success, const char *on_discard,
+	    const char *on_finish, const cJSON *data, char id[ETL_ID_LEN], etl_error *);
+/* No more jobs come; a closed batch with nothing pending fires its callbacks now. */
+int	etl_batch_close(etl_conn *, const char *id, etl_error *);
+/* Queue the batch's failed jobs again and re-arm its callbacks; how many, or -1. */
+long	etl_batch_retry(etl_conn *, const char *id, etl_error *);
+/* The batch with its counters, as an object (caller frees). */
+cJSON	*etl_batch_get(etl_conn *, const char *id, etl_error *);
+
+/*
+ * From inside a task: run a sub-task in queue with payload and wait for it.  The child
+ * gets its own context under the current one; :<queue>_QUEUED and :<queue>_DONE events
+ * go to the current context.  A retried parent finds the child by its idempotency key
+ * and does not queue it again.  Returns the child's FINAL payload (caller frees; JSON
+ * null when it had none), or NULL when it failed or was cancelled, or on error
+ * (etl_context_error says which).
+ */
+cJSON	*etl_subtask(const char *queue, const cJSON *payload, const char *idempotency_key);
+
+/* Move dead-lettered jobs of queue back to where they came from, once; how many or -1. */
+long	etl_redrive(etl_conn *, const char *queue, etl_error *);
+
+/* A parsed 5-field cron expression: the values each field allows, as bit sets. */
+typedef struct etl_cron {
+	uint64_t	minutes;	/* bit m: minute m (0-59) */
+	uint32_t	hours;		/* 0-23 */
+	uint32_t	doms;		/* bit d: day of month d (1-31) */
+	uint16_t	months;		/* bit m: month m (1-12) */
+	uint8_t		dows;		/* bit d: day of week d (0-6, Sunday 0) */
+	int		dom_any;	/* the field was '*' */
+	int		dow_any;
+} etl_cron;
+
+/* Parse "m h dom mon dow" (ranges, steps, lists, names, @hourly ...); -1 and err. */
+int	etl_cron_parse(const char *expr, etl_cron *, etl_error *);
+/* Does broken-down local time tm match (vixie cron: dom OR dow when both restricted)? */
+int	etl_cron_match(const etl_cron *, int min, int hour, int mday, int mon, int wday);
+
+/* Add or replace schedule name: cron in time zone tz (NULL = UTC) enqueues data. */
+int	etl_schedule_add(etl_conn *, const char *name, const char *queue, const char *cron,
+	    const cJSON *data, const char *tz, etl_error *);
+int	etl_schedule_rm(etl_conn *, const char *name, etl_error *);
+cJSON	*etl_schedule_list(etl_conn *, etl_error *);
+
+/* A context and its descendants (sub-tasks), depth first, each with its events. */
+cJSON	*etl_context_tree(etl_conn *, int64_t id, etl_error *);
 
 /* ---- running a job's task (shared by etl run and the controller) ---- */
 
@@ -349,6 +416,8 @@ int	etl_stmt_listen(etl_stmt *, int which);
 #define ETL_CHANNEL_JOB		"etl_job"	/* payload: the queue of a ready job */
 #define ETL_CHANNEL_CANCEL	"etl_cancel"	/* payload: the id of a cancelled active job */
 #define ETL_CHANNEL_EVENT	"etl_event"	/* payload: "CONTEXT EVENT TYPE" */
+/* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
+int	etl_stmt_maintain(etl_stmt *);
 /* The schema check as a statement; etl_schema_result reads it. */
 int	etl_stmt_schema(etl_stmt *);
 int	etl_schema_result(PGresult *, const char *pg_env, etl_error *);

@@ -214,36 +214,78 @@ etl_queue_list(etl_conn *c, etl_error *err)
 	    "FROM etl.queue q", 0, NULL, err), err);
 }
 
-#define SEND_COLS \
-	"INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff, " \
-	"  retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter, pg_env, " \
-	"  start_after, created_on, singleton_key, debug_wait, parent_id, run_on_host) "
-#define SEND_FROM_QUEUE \
-	"  q.retry_limit, q.retry_delay, q.retry_backoff, q.retry_delay_max, " \
-	"  q.expire_seconds, q.heartbeat_seconds, q.dead_letter, coalesce($5, q.pg_env), " \
-	"  now() + $4::double precision * interval '1 second', clock_timestamp(), $6, " \
-	"  $7::bool, $8::uuid, $9 "
-
-static const char send_sql[] = SEND_COLS
-    "SELECT q.name, $2::int, $3::jsonb, " SEND_FROM_QUEUE
-    "FROM etl.queue q WHERE q.name = $1 RETURNING id";
-
-static const char send_many_sql[] = SEND_COLS
-    "SELECT q.name, $2::int, d.data, " SEND_FROM_QUEUE
+static const char send_many_sql[] =
+    "INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff, "
+    "  retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter, pg_env, "
+    "  start_after, created_on, singleton_key, debug_wait, run_on_host, batch_id, policy) "
+    "SELECT q.name, $2::int, d.data, q.retry_limit, q.retry_delay, q.retry_backoff, "
+    "  q.retry_delay_max, q.expire_seconds, q.heartbeat_seconds, q.dead_letter, "
+    "  coalesce($5, q.pg_env), now() + $4::double precision * interval '1 second', "
+    "  clock_timestamp(), $6, $7::bool, $8, $9::uuid, q.policy "
     "FROM etl.queue q, jsonb_array_elements($3::jsonb) WITH ORDINALITY AS d(data, n) "
-    "WHERE q.name = $1 ORDER BY d.n";
+    "WHERE q.name = $1 ORDER BY d.n "
+    "ON CONFLICT DO NOTHING";
 
-/* The parameters both send statements share ($1, $2, $4 .. $9). */
-static int
-send_params(const char *queue, const etl_send_opts *o, const char *p[9], char prio[16],
-    char after[32], etl_error *err)
+/* The options of a send as the JSON object etl.send() reads. */
+static char *
+send_opts_json(const etl_send_opts *o, etl_error *err)
 {
-	static const etl_send_opts none;
+	cJSON *j = cJSON_CreateObject(), *arr;
+	size_t i;
+	char *s;
+
+	if (j == NULL)
+		goto oom;
+	if (o->priority != 0)
+		cJSON_AddNumberToObject(j, "priority", o->priority);
+	if (o->start_at != NULL)
+		cJSON_AddStringToObject(j, "start_at", o->start_at);
+	else if (o->start_after > 0)
+		cJSON_AddNumberToObject(j, "start_after", o->start_after);
+	if (o->singleton_key != NULL)
+		cJSON_AddStringToObject(j, "singleton_key", o->singleton_key);
+	if (o->singleton_seconds > 0)
+		cJSON_AddNumberToObject(j, "singleton_seconds", o->singleton_seconds);
+	if (o->debounce)
+		cJSON_AddTrueToObject(j, "debounce");
+	if (o->pg_env != NULL)
+		cJSON_AddStringToObject(j, "pg_env", o->pg_env);
+	if (o->debug_wait)
+		cJSON_AddTrueToObject(j, "debug_wait");
+	if (o->parent_id != NULL)
+		cJSON_AddStringToObject(j, "parent_id", o->parent_id);
+	if (o->run_on_host != NULL)
+		cJSON_AddStringToObject(j, "run_on_host", o->run_on_host);
+	if (o->batch_id != NULL)
+		cJSON_AddStringToObject(j, "batch_id", o->batch_id);
+	if (o->idempotency_key != NULL)
+		cJSON_AddStringToObject(j, "idempotency_key", o->idempotency_key);
+	if (o->parent_context_id > 0)
+		cJSON_AddNumberToObject(j, "parent_context_id", (double)o->parent_context_id);
+	if (o->nafter > 0) {
+		if ((arr = cJSON_AddArrayToObject(j, "after")) == NULL)
+			goto oom;
+		for (i = 0; i < o->nafter; i++)
+			cJSON_AddItemToArray(arr, cJSON_CreateString(o->after[i]));
+	}
+	if ((s = cJSON_PrintUnformatted(j)) == NULL)
+		goto oom;
+	cJSON_Delete(j);
+	return s;
+oom:
+	cJSON_Delete(j);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
+/* Check what a user may name in send options. */
+static int
+send_opts_valid(const char *queue, const etl_send_opts *o, etl_error *err)
+{
+	size_t i;
 
 	if (etl_queue_name_valid(queue, err) != 0)
 		return -1;
-	if (o == NULL)
-		o = &none;
 	if (o->pg_env != NULL && etl_pg_env_valid(o->pg_env) != 0) {
 		etl__err(err, ETL_EINVAL, "bad pg_env name '%.64s'", o->pg_env);
 		return -1;
@@ -252,21 +294,23 @@ send_params(const char *queue, const etl_send_opts *o, const char *p[9], char pr
 		etl__err(err, ETL_EINVAL, "bad parent job id '%.64s'", o->parent_id);
 		return -1;
 	}
+	if (o->batch_id != NULL && etl_uuid_valid(o->batch_id) != 0) {
+		etl__err(err, ETL_EINVAL, "bad batch id '%.64s'", o->batch_id);
+		return -1;
+	}
+	for (i = 0; i < o->nafter; i++)
+		if (etl_uuid_valid(o->after[i]) != 0) {
+			etl__err(err, ETL_EINVAL, "bad job id to wait for '%.64s'", o->after[i]);
+			return -1;
+		}
 	if (!isfinite(o->start_after) || o->start_after < 0 || o->start_after > 3.2e9) {
 		etl__err(err, ETL_EINVAL, "bad start_after: want seconds from now, >= 0");
 		return -1;
 	}
-	snprintf(prio, 16, "%d", o->priority);
-	snprintf(after, 32, "%.6f", o->start_after);
-	p[0] = queue;
-	p[1] = prio;
-	p[2] = NULL;
-	p[3] = after;
-	p[4] = o->pg_env;
-	p[5] = o->singleton_key;
-	p[6] = o->debug_wait ? "true" : "false";
-	p[7] = o->parent_id;
-	p[8] = o->run_on_host;
+	if (!isfinite(o->singleton_seconds) || o->singleton_seconds < 0) {
+		etl__err(err, ETL_EINVAL, "bad singleton_seconds: want seconds > 0");
+		return -1;
+	}
 	return 0;
 }
 
@@ -281,12 +325,16 @@ int
 etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts *o,
     char id[ETL_ID_LEN], etl_error *err)
 {
-	char prio[16], after[32];
-	const char *p[9];
-	char *text;
+	static const etl_send_opts none;
+	const char *p[3];
+	char *text, *opts;
 	PGresult *res;
+	int rc;
 
-	if (send_params(queue, o, p, prio, after, err) != 0)
+	if (o == NULL)
+		o = &none;
+	id[0] = '\0';
+	if (send_opts_valid(queue, o, err) != 0)
 		return -1;
 	if ((text = etl__json_text(data)) == NULL) {
 		etl__err(err, ETL_ESYS, "out of memory");
@@ -298,19 +346,32 @@ etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts 
 		free(text);
 		return -1;
 	}
-	p[2] = text;
-	res = etl__exec(c, send_sql, 9, p, err);
-	free(text);
-	if (res == NULL)
-		return -1;
-	if (PQntuples(res) != 1) {
-		PQclear(res);
-		no_queue(queue, err);
+	if ((opts = send_opts_json(o, err)) == NULL) {
+		free(text);
 		return -1;
 	}
-	snprintf(id, ETL_ID_LEN, "%s", PQgetvalue(res, 0, 0));
+	p[0] = queue;
+	p[1] = text;
+	p[2] = opts;
+	res = etl__exec(c, "SELECT id, note FROM etl.send($1, $2::jsonb, $3::jsonb)", 3, p, err);
+	free(text);
+	free(opts);
+	if (res == NULL) {
+		if (err->code == ETL_ENOTFOUND && strstr(err->message, "no queue named") != NULL)
+			no_queue(queue, err);
+		return -1;
+	}
+	etl_error_clear(err);
+	if (!PQgetisnull(res, 0, 1))
+		snprintf(err->message, sizeof(err->message), "%s", PQgetvalue(res, 0, 1));
+	if (PQgetisnull(res, 0, 0)) {
+		rc = 1;
+	} else {
+		snprintf(id, ETL_ID_LEN, "%s", PQgetvalue(res, 0, 0));
+		rc = 0;
+	}
 	PQclear(res);
-	return 0;
+	return rc;
 }
 
 long
@@ -318,16 +379,51 @@ etl_send_many(etl_conn *c, const char *queue, const char *const *texts, size_t n
     const etl_send_opts *o, etl_error *err)
 {
 	enum { CHUNK = 5000 };
+	static const etl_send_opts none;
 	char prio[16], after[32];
 	const char *p[9];
 	size_t i, j, len, cap = 0;
 	char *buf = NULL;
 	long sent = 0;
+	PGresult *qres;
 
-	if (send_params(queue, o, p, prio, after, err) != 0)
+	if (o == NULL)
+		o = &none;
+	if (send_opts_valid(queue, o, err) != 0)
 		return -1;
+	if (o->nafter > 0 || o->singleton_seconds > 0 || o->idempotency_key != NULL ||
+	    o->start_at != NULL) {
+		etl__err(err, ETL_EINVAL, "a bulk send takes no --after, throttle, sub-task or "
+		    "timestamp option: send those one by one");
+		return -1;
+	}
+	snprintf(prio, sizeof(prio), "%d", o->priority);
+	snprintf(after, sizeof(after), "%.6f", o->start_after);
+	p[0] = queue;
+	p[1] = prio;
+	p[3] = after;
+	p[4] = o->pg_env;
+	p[5] = o->singleton_key;
+	p[6] = o->debug_wait ? "true" : "false";
+	p[7] = o->run_on_host;
+	p[8] = o->batch_id;
 	if (etl__exec_cmd(c, "BEGIN", 0, NULL, err) != 0)
 		return -1;
+	/* the queue and the batch must exist: say which does not, before any row */
+	if ((qres = etl__exec(c, "SELECT (SELECT count(*) FROM etl.queue WHERE name = $1), "
+	    "(SELECT count(*) FROM etl.batch WHERE id = $2::uuid)", 2,
+	    (const char *[]){ queue, o->batch_id }, err)) == NULL)
+		goto fail;
+	if (atoi(PQgetvalue(qres, 0, 0)) == 0 ||
+	    (o->batch_id != NULL && atoi(PQgetvalue(qres, 0, 1)) == 0)) {
+		if (atoi(PQgetvalue(qres, 0, 0)) == 0)
+			no_queue(queue, err);
+		else
+			etl__err(err, ETL_ENOTFOUND, "no batch %s", o->batch_id);
+		PQclear(qres);
+		goto fail;
+	}
+	PQclear(qres);
 	for (i = 0; i < n; i = j) {
 		PGresult *res;
 		size_t at = 0;
@@ -359,11 +455,7 @@ etl_send_many(etl_conn *c, const char *queue, const char *const *texts, size_t n
 		p[2] = buf;
 		if ((res = etl__exec(c, send_many_sql, 9, p, err)) == NULL)
 			goto fail;
-		if (atol(PQcmdTuples(res)) != (long)(j - i)) {
-			PQclear(res);
-			no_queue(queue, err);
-			goto fail;
-		}
+		/* fewer than sent: the queue's policy kept some out */
 		sent += atol(PQcmdTuples(res));
 		PQclear(res);
 	}
@@ -386,6 +478,7 @@ etl_job_free(etl_job *j)
 	free(j->task);
 	free(j->data);
 	free(j->pg_env);
+	free(j->batch_id);
 	free(j);
 }
 

@@ -116,7 +116,7 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 		return -1;
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
-	    "keep_cores FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
+	    "keep_cores, batch_id FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
 	st->nparams = 5;
 	own(st, 0, ql);
 	own(st, 1, fmt_long(limit));
@@ -168,8 +168,12 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		j->expire_seconds = atoi(PQgetvalue(res, r, 9));
 		j->priority = atoi(PQgetvalue(res, r, 10));
 		j->debug_wait = PQgetvalue(res, r, 11)[0] == 't';
-		if (!mine)
+		if (!mine) {
 			j->keep_cores = PQgetvalue(res, r, 12)[0] == 't';
+			if (!PQgetisnull(res, r, 13) &&
+			    (j->batch_id = strdup(PQgetvalue(res, r, 13))) == NULL)
+				goto oom_jobs;
+		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
 			j->pid_start_time = PQgetisnull(res, r, 13) ? -1 :
@@ -530,5 +534,13 @@ etl_schema_result(PGresult *res, const char *pg_env, etl_error *err)
 		    "than this etl's %d: run `etl migrate`", pg_env, v, ETL_SCHEMA_VERSION_MAX);
 		return -1;
 	}
+	return 0;
+}
+
+int
+etl_stmt_maintain(etl_stmt *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT what, n FROM etl.maintain()";
 	return 0;
 }

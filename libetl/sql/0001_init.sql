@@ -92,6 +92,16 @@ CREATE TABLE etl.job (
   lock_held         bool NOT NULL DEFAULT false,
   -- the context's latest event when this run began: events after it are this run's
   event_since       bigint,
+  -- flows: the queue's policy when sent, the throttle slot, prerequisites still
+  -- unfinished (the job waits with start_after = infinity), sub-task identity, the
+  -- context a sub-task's context hangs under, and a dead-letter copy's source
+  policy            text NOT NULL DEFAULT 'standard',
+  singleton_on      timestamptz,
+  waiting           int NOT NULL DEFAULT 0 CHECK (waiting >= 0),
+  has_dependents    bool NOT NULL DEFAULT false,
+  idempotency_key   text,
+  parent_context_id bigint,
+  source            jsonb,
   -- a job is finished exactly when it has a completion time
   CONSTRAINT job_completed_on CHECK
     ((state IN ('completed', 'cancelled', 'failed')) = (completed_on IS NOT NULL)),
@@ -104,6 +114,58 @@ CREATE INDEX job_fetch ON etl.job (queue, priority DESC, created_on, id)
 CREATE INDEX job_active ON etl.job (controller_id) WHERE state = 'active';
 CREATE INDEX job_context ON etl.job (etl_context_id) WHERE etl_context_id IS NOT NULL;
 CREATE INDEX job_finished ON etl.job (keep_until) WHERE state > 'active';
+CREATE INDEX job_batch ON etl.job (batch_id) WHERE batch_id IS NOT NULL;
+-- a sub-task is queued once per parent and key, however often the parent is retried
+CREATE UNIQUE INDEX job_subtask ON etl.job (parent_id, idempotency_key)
+  WHERE idempotency_key IS NOT NULL;
+-- queue policies on singleton_key, enforced here (SPEC section 5)
+CREATE UNIQUE INDEX job_policy_short ON etl.job (queue, singleton_key)
+  WHERE policy = 'short' AND state < 'active';
+CREATE UNIQUE INDEX job_policy_singleton ON etl.job (queue, singleton_key)
+  WHERE policy = 'singleton' AND state = 'active';
+CREATE UNIQUE INDEX job_policy_stately ON etl.job (queue, singleton_key, (state < 'active'))
+  WHERE policy = 'stately' AND state < 'completed';
+CREATE UNIQUE INDEX job_policy_exclusive ON etl.job (queue, singleton_key)
+  WHERE policy = 'exclusive' AND state < 'completed';
+-- throttle: one job per queue, key and time slot
+CREATE UNIQUE INDEX job_throttle ON etl.job (queue, coalesce(singleton_key, ''), singleton_on)
+  WHERE singleton_on IS NOT NULL AND state <> 'cancelled';
+
+-- Batches (good_job's semantics): counters kept by the job trigger below, so finishing a
+-- job never scans the batch; the fired flags make each callback fire exactly once.
+CREATE TABLE etl.batch (
+  id                uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  on_success        text,
+  on_discard        text,
+  on_finish         text,
+  data              jsonb,
+  closed            bool NOT NULL DEFAULT false,
+  jobs              int NOT NULL DEFAULT 0,
+  pending           int NOT NULL DEFAULT 0 CHECK (pending >= 0),
+  completed         int NOT NULL DEFAULT 0,
+  failed            int NOT NULL DEFAULT 0,
+  cancelled         int NOT NULL DEFAULT 0,
+  success_fired     bool NOT NULL DEFAULT false,
+  discard_fired     bool NOT NULL DEFAULT false,
+  finish_fired      bool NOT NULL DEFAULT false,
+  created_on        timestamptz NOT NULL DEFAULT now(),
+  closed_on         timestamptz,
+  finished_on       timestamptz
+);
+
+-- Dependencies: job_id waits for after_id.  Looked up by after_id when it finishes.
+CREATE TABLE etl.job_dep (
+  job_id            uuid NOT NULL,
+  after_id          uuid NOT NULL,
+  PRIMARY KEY (after_id, job_id)
+);
+
+-- Cluster-wide maintenance runs once per interval, whichever controller gets there.
+CREATE TABLE etl.maintenance (
+  name              text PRIMARY KEY,
+  last_run          timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO etl.maintenance (name) VALUES ('retention');
 
 CREATE TABLE etl.schedule (
   name              text PRIMARY KEY,
@@ -112,7 +174,16 @@ CREATE TABLE etl.schedule (
   timezone          text NOT NULL DEFAULT 'UTC',
   data              jsonb,
   options           jsonb NOT NULL DEFAULT '{}',
+  -- the parsed cron (etl_cron_parse): the values each field allows
+  minutes           int[] NOT NULL,
+  hours             int[] NOT NULL,
+  doms              int[] NOT NULL,
+  months            int[] NOT NULL,
+  dows              int[] NOT NULL,
+  dom_any           bool NOT NULL,
+  dow_any           bool NOT NULL,
   last_tick         timestamptz,
+  last_tick_local   timestamp,
   created_on        timestamptz NOT NULL DEFAULT now(),
   updated_on        timestamptz NOT NULL DEFAULT now()
 );
@@ -241,7 +312,8 @@ CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text, p_hos
                           p_pg_env text)
 RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
-               expire_seconds int, priority int, debug_wait bool, keep_cores bool)
+               expire_seconds int, priority int, debug_wait bool, keep_cores bool,
+               batch_id uuid)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
@@ -254,7 +326,8 @@ DECLARE
 BEGIN
   PERFORM pg_advisory_xact_lock(hashtext('etl.queue'), hashtext(q.name))
      FROM etl.queue q
-    WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
+    WHERE (q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive'))
+      AND (p_queues IS NULL OR q.name = ANY (p_queues))
     ORDER BY q.name;
   FOR r IN
     WITH cap AS (
@@ -269,16 +342,25 @@ BEGIN
          AND (p_queues IS NULL OR j.queue = ANY (p_queues))
          AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
+         -- at most one active per key for these policies
+         AND NOT (j.policy IN ('singleton', 'stately', 'exclusive') AND j.singleton_key IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM etl.job a WHERE a.queue = j.queue
+                                 AND a.singleton_key = j.singleton_key AND a.state = 'active'))
        ORDER BY j.priority DESC, j.created_on, j.id
        LIMIT p_limit
          FOR UPDATE OF j SKIP LOCKED
     ), pick AS (
-      SELECT x.id FROM (SELECT cand.id, cand.queue,
-                               row_number() OVER (PARTITION BY cand.queue
-                                   ORDER BY cand.priority DESC, cand.created_on, cand.id) AS rn
-                          FROM cand) x
+      SELECT x.id FROM (SELECT c.id, c.queue,
+                               row_number() OVER (PARTITION BY c.queue
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS rn,
+                               row_number() OVER (PARTITION BY c.queue, j2.singleton_key
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS keyrn,
+                               j2.policy, j2.singleton_key
+                          FROM cand c JOIN etl.job j2 ON j2.id = c.id) x
         LEFT JOIN cap ON cap.name = x.queue
-       WHERE cap.free IS NULL OR x.rn <= cap.free
+       WHERE (cap.free IS NULL OR x.rn <= cap.free)
+         AND NOT (x.policy IN ('singleton', 'stately', 'exclusive')
+                  AND x.singleton_key IS NOT NULL AND x.keyrn > 1)
     )
     UPDATE etl.job j
        SET state = 'active', started_on = now(), heartbeat_on = now(),
@@ -295,11 +377,13 @@ BEGIN
     expire_seconds := r.expire_seconds; priority := r.priority; debug_wait := r.debug_wait;
     SELECT q.keep_cores INTO kc FROM etl.queue q WHERE q.name = r.queue;
     keep_cores := coalesce(kc, false);
+    batch_id := r.batch_id;
     IF coalesce(r.pg_env, '') IN ('', coalesce(p_pg_env, '')) THEN
       IF r.etl_context_id IS NULL THEN
         base := regexp_replace(r.task, '^.*/', '');
         meta := jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', base);
-        SELECT * INTO c FROM etl.context_open(NULL, meta, base || ':INITIAL', r.data, meta);
+        SELECT * INTO c FROM etl.context_open(r.parent_context_id, meta, base || ':INITIAL',
+                                              r.data, meta);
         UPDATE etl.job SET etl_context_id = c.etl_context_id, event_since = c.event_id
          WHERE etl.job.id = r.id;
         etl_context_id := c.etl_context_id;
@@ -409,26 +493,31 @@ BEGIN
 END
 $fn$;
 
--- Finish jobs as failed: to retry while retries are left (unless no_retry), else to
--- failed with a copy of the job to its dead letter queue.  Returns the new states.
+-- Finish jobs as failed: to retry while retries are left (unless no_retry, or a retry
+-- would break the queue's policy), else to failed with a copy of the job, naming its
+-- source, in its dead letter queue.  Returns the new states.
 CREATE FUNCTION etl.fail(p_jobs jsonb)
 RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE sql AS
 $fn$
   WITH v AS (
-    SELECT * FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb, no_retry bool)
+    SELECT x.id, x.output,
+           NOT coalesce(x.no_retry, false) AND j.retry_count < j.retry_limit
+           AND NOT (j.policy IN ('short', 'stately') AND j.singleton_key IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM etl.job o WHERE o.queue = j.queue
+                                   AND o.singleton_key = j.singleton_key
+                                   AND o.state < 'active' AND o.id <> j.id)) AS again
+      FROM jsonb_to_recordset(p_jobs) AS x(id uuid, output jsonb, no_retry bool)
+      JOIN etl.job j ON j.id = x.id
   ), upd AS (
     UPDATE etl.job j
-       SET state = CASE WHEN NOT coalesce(v.no_retry, false) AND j.retry_count < j.retry_limit
-                        THEN 'retry' ELSE 'failed' END::etl.job_state,
-           retry_count = CASE WHEN NOT coalesce(v.no_retry, false) AND j.retry_count < j.retry_limit
-                              THEN j.retry_count + 1 ELSE j.retry_count END,
-           start_after = CASE WHEN NOT coalesce(v.no_retry, false) AND j.retry_count < j.retry_limit
+       SET state = CASE WHEN v.again THEN 'retry' ELSE 'failed' END::etl.job_state,
+           retry_count = j.retry_count + v.again::int,
+           start_after = CASE WHEN v.again
                               THEN now() + etl.retry_seconds(j.retry_delay, j.retry_count,
                                                              j.retry_backoff, j.retry_delay_max)
                                            * interval '1 second'
                               ELSE j.start_after END,
-           completed_on = CASE WHEN NOT coalesce(v.no_retry, false) AND j.retry_count < j.retry_limit
-                               THEN NULL ELSE now() END,
+           completed_on = CASE WHEN v.again THEN NULL ELSE now() END,
            keep_until = now() + coalesce((SELECT q.retention_seconds FROM etl.queue q
                                            WHERE q.name = j.queue), 1209600) * interval '1 second',
            output = v.output
@@ -438,12 +527,14 @@ $fn$
   ), dead AS (
     INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff,
                          retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter,
-                         pg_env, parent_id)
+                         pg_env, parent_id, policy, source)
     SELECT q.name, u.priority, u.data, q.retry_limit, q.retry_delay, q.retry_backoff,
            q.retry_delay_max, q.expire_seconds, q.heartbeat_seconds, q.dead_letter,
-           coalesce(u.pg_env, q.pg_env), u.id
+           coalesce(u.pg_env, q.pg_env), u.id, q.policy,
+           jsonb_build_object('queue', u.queue, 'id', u.id, 'retry_count', u.retry_count)
       FROM upd u JOIN etl.queue q ON q.name = u.dead_letter
      WHERE u.state = 'failed'
+    ON CONFLICT DO NOTHING
     RETURNING 1
   )
   SELECT u.id, u.state FROM upd u
@@ -569,5 +660,336 @@ BEGIN
   id := j.id; queue := j.queue; task := j.task; data := coalesce(ini.payload::text, 'null');
   pg_env := coalesce(j.pg_env, ''); since := c.latest_event_id;
   RETURN NEXT;
+END
+$fn$;
+
+-- Enqueue one job (SPEC section 7, etl send).  p_opts: priority, start_after (seconds)
+-- or start_at (timestamp), singleton_key, singleton_seconds and debounce (throttle),
+-- pg_env, debug_wait, run_on_host, batch_id, after (job ids), parent_id,
+-- idempotency_key, parent_context_id.  Returns the job id, or NULL and why when the
+-- queue's policy or the throttle kept it out; a sub-task already queued returns its id.
+CREATE FUNCTION etl.send(p_queue text, p_data jsonb, p_opts jsonb DEFAULT '{}')
+RETURNS TABLE (id uuid, note text) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  q       etl.queue;
+  o       jsonb := coalesce(p_opts, '{}');
+  v_start timestamptz;
+  v_slot  timestamptz;
+  v_secs  double precision;
+  v_after uuid[];
+  v_wait  int := 0;
+  v_state etl.job_state := 'created';
+  v_out   jsonb;
+  v_id    uuid;
+  v_bad   record;
+  v_key   text := o->>'singleton_key';
+  tries   int := 0;
+BEGIN
+  SELECT * INTO q FROM etl.queue x WHERE x.name = p_queue;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no queue named %', p_queue USING ERRCODE = 'ET001';
+  END IF;
+  v_start := CASE WHEN o ? 'start_at' THEN (o->>'start_at')::timestamptz
+                  ELSE now() + coalesce((o->>'start_after')::float8, 0) * interval '1 second' END;
+  IF o ? 'batch_id' AND NOT EXISTS (SELECT 1 FROM etl.batch b WHERE b.id = (o->>'batch_id')::uuid) THEN
+    RAISE EXCEPTION 'no batch %', o->>'batch_id' USING ERRCODE = 'ET001';
+  END IF;
+  IF (o->>'singleton_seconds') IS NOT NULL THEN
+    v_secs := (o->>'singleton_seconds')::float8;
+    IF v_secs <= 0 THEN
+      RAISE EXCEPTION 'singleton_seconds must be positive' USING ERRCODE = '22023';
+    END IF;
+    v_slot := to_timestamp(floor(extract(epoch FROM now()) / v_secs) * v_secs);
+  END IF;
+  IF jsonb_typeof(o->'after') = 'array' AND jsonb_array_length(o->'after') > 0 THEN
+    v_after := ARRAY(SELECT jsonb_array_elements_text(o->'after')::uuid);
+    -- lock them: none may finish unseen between this look and our job_dep rows
+    PERFORM 1 FROM etl.job j WHERE j.id = ANY (v_after) FOR SHARE;
+    SELECT a INTO v_bad FROM unnest(v_after) a
+     WHERE NOT EXISTS (SELECT 1 FROM etl.job j WHERE j.id = a) LIMIT 1;
+    IF FOUND THEN
+      RAISE EXCEPTION 'no job % to wait for', v_bad.a USING ERRCODE = 'ET001';
+    END IF;
+    SELECT j.id, j.state INTO v_bad FROM etl.job j
+     WHERE j.id = ANY (v_after) AND j.state IN ('failed', 'cancelled') LIMIT 1;
+    IF FOUND THEN
+      v_state := 'cancelled';
+      v_out := jsonb_build_object('message',
+                 format('cancelled: job %s it waits for is %s', v_bad.id, v_bad.state));
+    END IF;
+    SELECT count(*) INTO v_wait FROM etl.job j
+     WHERE j.id = ANY (v_after) AND j.state <> 'completed';
+  END IF;
+  LOOP
+    INSERT INTO etl.job AS j (queue, priority, data, state, retry_limit, retry_delay,
+        retry_backoff, retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter,
+        pg_env, start_after, created_on, singleton_key, singleton_on, debug_wait, parent_id,
+        run_on_host, batch_id, policy, waiting, idempotency_key, parent_context_id,
+        completed_on, keep_until, output)
+    VALUES (q.name, coalesce((o->>'priority')::int, 0), p_data, v_state, q.retry_limit,
+        q.retry_delay, q.retry_backoff, q.retry_delay_max, q.expire_seconds,
+        q.heartbeat_seconds, q.dead_letter, coalesce(o->>'pg_env', q.pg_env),
+        CASE WHEN v_wait > 0 AND v_state = 'created' THEN 'infinity'
+             ELSE greatest(v_start, coalesce(v_slot, v_start)) END,
+        clock_timestamp(), v_key, v_slot, coalesce((o->>'debug_wait')::bool, false),
+        (o->>'parent_id')::uuid, o->>'run_on_host', (o->>'batch_id')::uuid, q.policy,
+        CASE WHEN v_state = 'created' THEN v_wait ELSE 0 END, o->>'idempotency_key',
+        (o->>'parent_context_id')::bigint,
+        CASE WHEN v_state = 'cancelled' THEN now() END,
+        CASE WHEN v_state = 'cancelled' THEN now() + q.retention_seconds * interval '1 second' END,
+        v_out)
+    ON CONFLICT DO NOTHING
+    RETURNING j.id INTO v_id;
+    tries := tries + 1;
+    EXIT WHEN v_id IS NOT NULL OR v_slot IS NULL OR NOT coalesce((o->>'debounce')::bool, false)
+              OR tries > 1;
+    -- debounce: the slot is taken, try the next one
+    v_slot := v_slot + v_secs * interval '1 second';
+  END LOOP;
+  IF v_id IS NULL THEN
+    IF o ? 'idempotency_key' THEN
+      SELECT j.id INTO v_id FROM etl.job j
+       WHERE j.parent_id = (o->>'parent_id')::uuid AND j.idempotency_key = o->>'idempotency_key';
+      IF v_id IS NOT NULL THEN
+        id := v_id; note := 'exists'; RETURN NEXT; RETURN;
+      END IF;
+    END IF;
+    id := NULL;
+    note := CASE WHEN v_slot IS NOT NULL
+                 THEN format('throttled: queue %s already has a job with key %L in the slot of %s',
+                             q.name, coalesce(v_key, ''), v_slot)
+                 ELSE format('not sent: queue %s (policy %s) already has a job with singleton key %L',
+                             q.name, q.policy, v_key) END;
+    RETURN NEXT;
+    RETURN;
+  END IF;
+  IF v_wait > 0 AND v_state = 'created' THEN
+    INSERT INTO etl.job_dep (job_id, after_id)
+    SELECT v_id, j.id FROM etl.job j WHERE j.id = ANY (v_after) AND j.state <> 'completed'
+    ON CONFLICT DO NOTHING;
+    UPDATE etl.job j SET has_dependents = true
+     WHERE j.id = ANY (v_after) AND NOT j.has_dependents;
+  END IF;
+  id := v_id;
+  note := CASE WHEN v_state = 'cancelled' THEN v_out->>'message' END;
+  RETURN NEXT;
+END
+$fn$;
+
+-- A batch callback: a job in queue p_queue whose INITIAL payload says what happened.
+CREATE FUNCTION etl.batch_callback(b etl.batch, p_queue text, p_event text)
+RETURNS void LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  PERFORM etl.send(p_queue, jsonb_build_object('batch_id', b.id, 'event', p_event,
+      'jobs', b.jobs, 'completed', b.completed, 'failed', b.failed,
+      'cancelled', b.cancelled, 'pending', b.pending, 'data', b.data), '{}');
+END
+$fn$;
+
+-- Fire what is due for batch p_id: on_discard at its first failure for good (p_failed),
+-- on_finish (and on_success if all completed) once it is closed and nothing is pending.
+-- The caller holds the batch row lock (it just updated the counters), so each fires once.
+CREATE FUNCTION etl.batch_check(p_id uuid, p_failed bool)
+RETURNS void LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  b etl.batch;
+BEGIN
+  IF p_failed THEN
+    UPDATE etl.batch x SET discard_fired = true
+     WHERE x.id = p_id AND NOT x.discard_fired RETURNING * INTO b;
+    IF FOUND AND b.on_discard IS NOT NULL THEN
+      PERFORM etl.batch_callback(b, b.on_discard, 'discard');
+    END IF;
+  END IF;
+  UPDATE etl.batch x
+     SET finish_fired = true, finished_on = now(),
+         success_fired = x.success_fired OR (x.failed = 0 AND x.cancelled = 0)
+   WHERE x.id = p_id AND x.closed AND x.pending = 0 AND NOT x.finish_fired
+  RETURNING * INTO b;
+  IF FOUND THEN
+    IF b.failed = 0 AND b.cancelled = 0 AND b.on_success IS NOT NULL THEN
+      PERFORM etl.batch_callback(b, b.on_success, 'success');
+    END IF;
+    IF b.on_finish IS NOT NULL THEN
+      PERFORM etl.batch_callback(b, b.on_finish, 'finish');
+    END IF;
+  END IF;
+END
+$fn$;
+
+CREATE FUNCTION etl.job_after_insert() RETURNS trigger LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  -- a job added to a finished batch re-arms its success and finish callbacks
+  UPDATE etl.batch b
+     SET jobs = b.jobs + 1,
+         pending = b.pending + (NEW.state < 'completed')::int,
+         cancelled = b.cancelled + (NEW.state = 'cancelled')::int,
+         finish_fired = false, success_fired = false, finished_on = NULL
+   WHERE b.id = NEW.batch_id;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER job_batch_insert AFTER INSERT ON etl.job
+  FOR EACH ROW WHEN (NEW.batch_id IS NOT NULL) EXECUTE FUNCTION etl.job_after_insert();
+
+-- A job entered or left a final state: keep its batch's counters, release or cancel the
+-- jobs waiting for it (by index: no scan), and wake a parent waiting for its sub-task.
+CREATE FUNCTION etl.job_after_state() RETURNS trigger LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  was_final bool := OLD.state > 'active';
+  is_final  bool := NEW.state > 'active';
+BEGIN
+  IF NEW.batch_id IS NOT NULL AND (was_final OR is_final) THEN
+    UPDATE etl.batch b
+       SET pending = b.pending + was_final::int - is_final::int,
+           completed = b.completed + (NEW.state = 'completed')::int - (OLD.state = 'completed')::int,
+           failed = b.failed + (NEW.state = 'failed')::int - (OLD.state = 'failed')::int,
+           cancelled = b.cancelled + (NEW.state = 'cancelled')::int - (OLD.state = 'cancelled')::int
+     WHERE b.id = NEW.batch_id;
+    IF FOUND AND is_final THEN
+      PERFORM etl.batch_check(NEW.batch_id, NEW.state = 'failed');
+    END IF;
+  END IF;
+  IF NEW.has_dependents AND is_final AND NOT was_final THEN
+    IF NEW.state = 'completed' THEN
+      UPDATE etl.job j
+         SET waiting = j.waiting - 1,
+             start_after = CASE WHEN j.waiting = 1 THEN now() ELSE j.start_after END
+        FROM etl.job_dep d
+       WHERE d.after_id = NEW.id AND j.id = d.job_id AND j.state < 'active' AND j.waiting > 0;
+    ELSE
+      UPDATE etl.job j
+         SET state = 'cancelled', completed_on = now(), keep_until = now() + interval '14 days',
+             output = jsonb_build_object('message',
+                        format('cancelled: job %s it waited for is %s', NEW.id, NEW.state))
+        FROM etl.job_dep d
+       WHERE d.after_id = NEW.id AND j.id = d.job_id AND j.state < 'active';
+    END IF;
+  END IF;
+  IF NEW.parent_id IS NOT NULL AND is_final THEN
+    PERFORM pg_notify('etl_subtask', NEW.parent_id::text);
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE TRIGGER job_state AFTER UPDATE OF state ON etl.job
+  FOR EACH ROW
+  WHEN (OLD.state IS DISTINCT FROM NEW.state
+        AND (NEW.batch_id IS NOT NULL OR NEW.has_dependents OR NEW.parent_id IS NOT NULL))
+  EXECUTE FUNCTION etl.job_after_state();
+
+-- Close a batch: no more jobs come.  A closed batch with nothing pending fires now.
+CREATE FUNCTION etl.batch_close(p_id uuid) RETURNS void LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  UPDATE etl.batch b SET closed = true, closed_on = coalesce(b.closed_on, now())
+   WHERE b.id = p_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no batch %', p_id USING ERRCODE = 'ET001';
+  END IF;
+  PERFORM etl.batch_check(p_id, false);
+END
+$fn$;
+
+-- Queue a batch's failed jobs again and re-arm its callbacks.  Returns how many.
+CREATE FUNCTION etl.batch_retry(p_id uuid) RETURNS bigint LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  n bigint;
+BEGIN
+  UPDATE etl.batch b
+     SET success_fired = false, discard_fired = false, finish_fired = false, finished_on = NULL
+   WHERE b.id = p_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no batch %', p_id USING ERRCODE = 'ET001';
+  END IF;
+  UPDATE etl.job j SET state = 'retry', start_after = now(), completed_on = NULL, keep_until = NULL
+   WHERE j.batch_id = p_id AND j.state = 'failed';
+  GET DIAGNOSTICS n = ROW_COUNT;
+  RETURN n;
+END
+$fn$;
+
+-- Move dead-lettered jobs of p_queue back to the queue they came from, once each.
+CREATE FUNCTION etl.redrive(p_queue text)
+RETURNS TABLE (id uuid, new_id uuid) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  r  etl.job;
+  n  uuid;
+BEGIN
+  FOR r IN SELECT * FROM etl.job j
+            WHERE j.queue = p_queue AND j.source IS NOT NULL AND j.state <> 'active'
+              AND j.state <> 'completed'
+              FOR UPDATE SKIP LOCKED
+  LOOP
+    SELECT s.id INTO n FROM etl.send(r.source->>'queue', r.data,
+                                     jsonb_build_object('priority', r.priority)) s;
+    UPDATE etl.job j
+       SET state = 'completed', completed_on = now(), keep_until = now() + interval '14 days',
+           output = jsonb_build_object('redriven_to', n)
+     WHERE j.id = r.id;
+    id := r.id; new_id := n;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+-- Does local time t match schedule s (vixie cron: day of month OR day of week when
+-- both are restricted)?
+CREATE FUNCTION etl.cron_match(s etl.schedule, t timestamp) RETURNS bool
+LANGUAGE sql IMMUTABLE AS
+$fn$
+  SELECT extract(minute FROM t)::int = ANY (s.minutes)
+     AND extract(hour FROM t)::int = ANY (s.hours)
+     AND extract(month FROM t)::int = ANY (s.months)
+     AND CASE WHEN s.dom_any AND s.dow_any THEN true
+              WHEN s.dom_any THEN extract(dow FROM t)::int = ANY (s.dows)
+              WHEN s.dow_any THEN extract(day FROM t)::int = ANY (s.doms)
+              ELSE extract(day FROM t)::int = ANY (s.doms)
+                   OR extract(dow FROM t)::int = ANY (s.dows) END
+$fn$;
+
+-- Maintenance, run by every controller now and then: each due cron tick enqueues one job
+-- (the UPDATE of last_tick_local is the ticket: one controller wins it); once a minute
+-- across the cluster, finished jobs past keep_until are deleted.  Local wall-clock
+-- ticks only move forward, so a DST fall-back does not run a minute twice.
+CREATE FUNCTION etl.maintain() RETURNS TABLE (what text, n bigint) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  s      etl.schedule;
+  tick   timestamp;
+  ticks  bigint := 0;
+  gone   bigint := 0;
+BEGIN
+  FOR s IN SELECT * FROM etl.schedule LOOP
+    tick := date_trunc('minute', now() AT TIME ZONE s.timezone);
+    CONTINUE WHEN NOT etl.cron_match(s, tick)
+               OR (s.last_tick_local IS NOT NULL AND s.last_tick_local >= tick);
+    UPDATE etl.schedule x SET last_tick = date_trunc('minute', now()), last_tick_local = tick
+     WHERE x.name = s.name AND (x.last_tick_local IS NULL OR x.last_tick_local < tick);
+    IF FOUND THEN
+      PERFORM etl.send(s.queue, s.data, s.options);
+      ticks := ticks + 1;
+    END IF;
+  END LOOP;
+  UPDATE etl.maintenance m SET last_run = now()
+   WHERE m.name = 'retention' AND m.last_run < now() - interval '60 seconds';
+  IF FOUND THEN
+    WITH d AS (DELETE FROM etl.job j WHERE j.state > 'active' AND j.keep_until < now()
+               RETURNING j.id),
+         dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id)
+    SELECT count(*) INTO gone FROM d;
+  END IF;
+  what := 'cron'; n := ticks; RETURN NEXT;
+  what := 'retention'; n := gone; RETURN NEXT;
 END
 $fn$;

@@ -1,0 +1,388 @@
+/*
+ * flow.c: workflows on top of jobs: batches, sub-tasks, dead-letter redrive, cron
+ * schedules and the context tree.  The rules live in the schema's functions and
+ * triggers (etl.send, etl.batch_*, etl.job_after_state, etl.maintain); this file builds
+ * their calls.
+ */
+#include <sys/select.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "context.h"
+
+static cJSON *
+json_of(PGresult *res, etl_error *err)
+{
+	cJSON *j;
+
+	if (res == NULL)
+		return NULL;
+	j = cJSON_Parse(PQgetisnull(res, 0, 0) ? "null" : PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (j == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
+	return j;
+}
+
+static int
+queue_or_null_valid(const char *q, etl_error *err)
+{
+	return q == NULL ? 0 : etl_queue_name_valid(q, err);
+}
+
+int
+etl_batch_new(etl_conn *c, const char *on_success, const char *on_discard,
+    const char *on_finish, const cJSON *data, char id[ETL_ID_LEN], etl_error *err)
+{
+	const char *p[4];
+	char *text = NULL;
+	PGresult *res;
+
+	if (queue_or_null_valid(on_success, err) != 0 ||
+	    queue_or_null_valid(on_discard, err) != 0 ||
+	    queue_or_null_valid(on_finish, err) != 0)
+		return -1;
+	if (data != NULL && (text = cJSON_PrintUnformatted(data)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	p[0] = on_success;
+	p[1] = on_discard;
+	p[2] = on_finish;
+	p[3] = text;
+	/* a callback queue must exist when the batch is made, not when it finishes */
+	res = etl__exec(c, "WITH missing AS (SELECT x FROM unnest(ARRAY[$1, $2, $3]) x "
+	    "  WHERE x IS NOT NULL AND NOT EXISTS (SELECT 1 FROM etl.queue q WHERE q.name = x)), "
+	    "ins AS (INSERT INTO etl.batch (on_success, on_discard, on_finish, data) "
+	    "  SELECT $1, $2, $3, $4::jsonb WHERE NOT EXISTS (SELECT 1 FROM missing) "
+	    "  RETURNING id) "
+	    "SELECT (SELECT id FROM ins), (SELECT min(x) FROM missing)", 4, p, err);
+	free(text);
+	if (res == NULL)
+		return -1;
+	if (PQgetisnull(res, 0, 0)) {
+		etl__err(err, ETL_ENOTFOUND, "no queue named '%s' for a batch callback",
+		    PQgetvalue(res, 0, 1));
+		PQclear(res);
+		return -1;
+	}
+	snprintf(id, ETL_ID_LEN, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return 0;
+}
+
+static int
+batch_id_valid(const char *id, etl_error *err)
+{
+	if (etl_uuid_valid(id) == 0)
+		return 0;
+	etl__err(err, ETL_EINVAL, "bad batch id '%.64s': want a uuid", id ? id : "");
+	return -1;
+}
+
+int
+etl_batch_close(etl_conn *c, const char *id, etl_error *err)
+{
+	const char *p[1] = { id };
+
+	if (batch_id_valid(id, err) != 0)
+		return -1;
+	return etl__exec_cmd(c, "SELECT etl.batch_close($1::uuid)", 1, p, err);
+}
+
+long
+etl_batch_retry(etl_conn *c, const char *id, etl_error *err)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+	long n;
+
+	if (batch_id_valid(id, err) != 0)
+		return -1;
+	if ((res = etl__exec(c, "SELECT etl.batch_retry($1::uuid)", 1, p, err)) == NULL)
+		return -1;
+	n = atol(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return n;
+}
+
+cJSON *
+etl_batch_get(etl_conn *c, const char *id, etl_error *err)
+{
+	const char *p[1] = { id };
+	PGresult *res;
+
+	if (batch_id_valid(id, err) != 0)
+		return NULL;
+	res = etl__exec(c, "SELECT to_jsonb(b) || jsonb_build_object('states', "
+	    "(SELECT coalesce(jsonb_object_agg(state, n), '{}') FROM (SELECT state, count(*) n "
+	    " FROM etl.job WHERE batch_id = b.id GROUP BY state) s)) "
+	    "FROM etl.batch b WHERE id = $1::uuid", 1, p, err);
+	if (res == NULL)
+		return NULL;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		etl__err(err, ETL_ENOTFOUND, "no batch %s", id);
+		return NULL;
+	}
+	return json_of(res, err);
+}
+
+long
+etl_redrive(etl_conn *c, const char *queue, etl_error *err)
+{
+	const char *p[1] = { queue };
+	PGresult *res;
+	long n;
+
+	if (etl_queue_name_valid(queue, err) != 0)
+		return -1;
+	if ((res = etl__exec(c, "SELECT * FROM etl.redrive($1)", 1, p, err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
+
+/* Wait for a notification on c (at most ms); a fallback check follows either way. */
+static void
+wait_notify(etl_conn *c, int ms)
+{
+	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
+	PGnotify *n;
+	fd_set rf;
+	int fd = PQsocket(c->pg);
+
+	if (fd >= 0) {
+		FD_ZERO(&rf);
+		FD_SET(fd, &rf);
+		(void)select(fd + 1, &rf, NULL, NULL, &tv);
+	}
+	PQconsumeInput(c->pg);
+	while ((n = PQnotifies(c->pg)) != NULL)
+		PQfreemem(n);
+}
+
+cJSON *
+etl_subtask(const char *queue, const cJSON *payload, const char *key)
+{
+	etl_context *ctx = etl_context_current();
+	etl_send_opts o;
+	char id[ETL_ID_LEN], type[128];
+	const char *p[1];
+	etl_conn *qc;
+	etl_error *err;
+	PGresult *res;
+	cJSON *out = NULL, *ev;
+	int rc;
+
+	if (ctx == NULL)
+		return NULL;
+	err = &ctx->err;
+	if (ctx->job_id == NULL) {
+		etl__err(err, ETL_EINVAL, "etl_subtask: the task runs for no job (by hand)");
+		return NULL;
+	}
+	if ((qc = etl__context_qconn(ctx, err)) == NULL)
+		return NULL;
+	memset(&o, 0, sizeof(o));
+	o.parent_id = ctx->job_id;
+	o.idempotency_key = key;
+	/* the child's context hangs under ours when both live in the job's database */
+	if (ctx->queue_pg_env == NULL || *ctx->queue_pg_env == '\0' ||
+	    strcmp(ctx->pg_env, ctx->queue_pg_env) == 0)
+		o.parent_context_id = ctx->id;
+	/* LISTEN before sending: a quick child cannot finish unseen */
+	if (etl__exec_cmd(qc, "LISTEN etl_subtask", 0, NULL, err) != 0)
+		return NULL;
+	rc = etl_send(qc, queue, payload, &o, id, err);
+	if (rc != 0) {
+		if (rc == 1)
+			err->code = ETL_EDB;
+		return NULL;
+	}
+	if (strcmp(err->message, "exists") != 0) {
+		snprintf(type, sizeof(type), ":%s_QUEUED", queue);
+		if ((ev = cJSON_CreateObject()) != NULL) {
+			cJSON_AddStringToObject(ev, "job_id", id);
+			if (key != NULL)
+				cJSON_AddStringToObject(ev, "idempotency_key", key);
+			(void)etl_dispatch_ctx(ctx, type, ev, NULL, err);
+			cJSON_Delete(ev);
+		}
+	}
+	p[0] = id;
+	for (;;) {
+		res = etl__exec(qc, "SELECT state, coalesce(output::text, 'null') FROM etl.job "
+		    "WHERE id = $1::uuid", 1, p, err);
+		if (res == NULL)
+			return NULL;
+		if (PQntuples(res) == 0) {
+			PQclear(res);
+			etl__err(err, ETL_ENOTFOUND, "sub-task job %s is gone", id);
+			return NULL;
+		}
+		if (strcmp(PQgetvalue(res, 0, 0), "completed") == 0) {
+			out = cJSON_Parse(PQgetvalue(res, 0, 1));
+			PQclear(res);
+			break;
+		}
+		if (strcmp(PQgetvalue(res, 0, 0), "failed") == 0 ||
+		    strcmp(PQgetvalue(res, 0, 0), "cancelled") == 0) {
+			etl__err(err, ETL_EDB, "sub-task %s (queue %s) %s: %.300s", id, queue,
+			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			PQclear(res);
+			return NULL;
+		}
+		PQclear(res);
+		if (etl_cancelled()) {
+			etl__err(err, ETL_EDB, "cancelled while waiting for sub-task %s", id);
+			return NULL;
+		}
+		/* NOTIFY etl_subtask wakes us; the timeout is only a fallback */
+		wait_notify(qc, 5000);
+	}
+	snprintf(type, sizeof(type), ":%s_DONE", queue);
+	if ((ev = cJSON_CreateObject()) != NULL) {
+		cJSON_AddStringToObject(ev, "job_id", id);
+		cJSON_AddItemToObject(ev, "output", cJSON_Duplicate(out, 1));
+		(void)etl_dispatch_ctx(ctx, type, ev, NULL, err);
+		cJSON_Delete(ev);
+	}
+	return out;
+}
+
+int
+etl_schedule_add(etl_conn *c, const char *name, const char *queue, const char *cron,
+    const cJSON *data, const char *tz, etl_error *err)
+{
+	char sets[5][256];
+	const char *p[10];
+	uint64_t bits[5];
+	char *text;
+	etl_cron cr;
+	int f, v, rc;
+
+	if (etl_queue_name_valid(name, err) != 0) {
+		etl__err(err, ETL_EINVAL, "bad schedule name '%.64s': the rules of queue names",
+		    name);
+		return -1;
+	}
+	if (etl_queue_name_valid(queue, err) != 0 || etl_cron_parse(cron, &cr, err) != 0)
+		return -1;
+	bits[0] = cr.minutes;
+	bits[1] = cr.hours;
+	bits[2] = cr.doms;
+	bits[3] = cr.months;
+	bits[4] = cr.dows;
+	for (f = 0; f < 5; f++) {
+		size_t len = 0;
+
+		sets[f][len++] = '{';
+		for (v = 0; v < 64; v++)
+			if (bits[f] >> v & 1)
+				len += (size_t)snprintf(sets[f] + len, sizeof(sets[f]) - len, "%s%d",
+				    len > 1 ? "," : "", v);
+		snprintf(sets[f] + len, sizeof(sets[f]) - len, "}");
+	}
+	if ((text = etl__json_text(data)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	p[0] = name;
+	p[1] = queue;
+	p[2] = cron;
+	p[3] = tz ? tz : "UTC";
+	p[4] = text;
+	for (f = 0; f < 5; f++)
+		p[5 + f] = sets[f];
+	/* the queue must exist, and the time zone be one PostgreSQL knows */
+	rc = etl__exec_cmd(c, "INSERT INTO etl.schedule (name, queue, cron, timezone, data, "
+	    "  minutes, hours, doms, months, dows, dom_any, dow_any) "
+	    "SELECT $1, q.name, $3, $4, $5::jsonb, $6::int[], $7::int[], $8::int[], $9::int[], "
+	    "  $10::int[], $11::bool, $12::bool "
+	    "FROM etl.queue q WHERE q.name = $2 AND (now() AT TIME ZONE $4) IS NOT NULL "
+	    "ON CONFLICT (name) DO UPDATE SET queue = EXCLUDED.queue, cron = EXCLUDED.cron, "
+	    "  timezone = EXCLUDED.timezone, data = EXCLUDED.data, minutes = EXCLUDED.minutes, "
+	    "  hours = EXCLUDED.hours, doms = EXCLUDED.doms, months = EXCLUDED.months, "
+	    "  dows = EXCLUDED.dows, dom_any = EXCLUDED.dom_any, dow_any = EXCLUDED.dow_any, "
+	    "  updated_on = now()",
+	    12, (const char *[]){ p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9],
+	    cr.dom_any ? "true" : "false", cr.dow_any ? "true" : "false" }, err);
+	free(text);
+	if (rc != 0) {
+		if (strcmp(err->sqlstate, "22023") == 0)
+			etl__err(err, ETL_EINVAL, "unknown time zone '%.64s'", tz);
+		return -1;
+	}
+	/* did it land?  No row means no such queue */
+	{
+		const char *q[1] = { name };
+		PGresult *res = etl__exec(c, "SELECT 1 FROM etl.schedule WHERE name = $1", 1, q,
+		    err);
+
+		if (res == NULL)
+			return -1;
+		rc = PQntuples(res) == 1 ? 0 : -1;
+		PQclear(res);
+		if (rc != 0)
+			etl__err(err, ETL_ENOTFOUND, "no queue named '%s'", queue);
+	}
+	return rc;
+}
+
+int
+etl_schedule_rm(etl_conn *c, const char *name, etl_error *err)
+{
+	const char *p[1] = { name };
+	PGresult *res;
+	long n;
+
+	if ((res = etl__exec(c, "DELETE FROM etl.schedule WHERE name = $1", 1, p, err)) == NULL)
+		return -1;
+	n = atol(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 0) {
+		etl__err(err, ETL_ENOTFOUND, "no schedule named '%.64s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+cJSON *
+etl_schedule_list(etl_conn *c, etl_error *err)
+{
+	return json_of(etl__exec(c, "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, "
+	    "'queue', queue, 'cron', cron, 'timezone', timezone, 'data', data, "
+	    "'last_tick', last_tick) ORDER BY name), '[]') FROM etl.schedule", 0, NULL, err),
+	    err);
+}
+
+cJSON *
+etl_context_tree(etl_conn *c, int64_t id, etl_error *err)
+{
+	char ibuf[24];
+	const char *p[1] = { ibuf };
+	PGresult *res;
+
+	snprintf(ibuf, sizeof(ibuf), "%lld", (long long)id);
+	res = etl__exec(c,
+	    "WITH RECURSIVE t AS ("
+	    "  SELECT etl_context_id, parent_context_id, status, 0 AS depth, "
+	    "         ARRAY[etl_context_id] AS path "
+	    "  FROM etl.etl_context WHERE etl_context_id = $1::bigint "
+	    "  UNION ALL "
+	    "  SELECT c.etl_context_id, c.parent_context_id, c.status, t.depth + 1, "
+	    "         t.path || c.etl_context_id "
+	    "  FROM etl.etl_context c JOIN t ON c.parent_context_id = t.etl_context_id "
+	    "  WHERE t.depth < 50) "
+	    "SELECT coalesce(jsonb_agg(jsonb_build_object('etl_context_id', t.etl_context_id, "
+	    "  'parent_context_id', t.parent_context_id, 'status', t.status, 'depth', t.depth, "
+	    "  'events', (SELECT coalesce(jsonb_agg(e ORDER BY e.event_id), '[]') "
+	    "             FROM etl.event e WHERE e.etl_context_id = t.etl_context_id)) "
+	    "  ORDER BY t.path), '[]') FROM t", 1, p, err);
+	if (res == NULL)
+		return NULL;
+	return json_of(res, err);
+}
