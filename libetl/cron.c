@@ -77,14 +77,10 @@ field_parse(const char *s, const char *end, int field, int lo, int hi, uint64_t 
 			if (a == b && s[0] != '*')
 				b = hi;	/* "5/15": from 5 to the end */
 		}
-		if (field == 4 && b == 7)
-			b = 6, *bits |= 1;	/* 7 is Sunday too */
-		if (field == 4 && a == 7)
-			a = 0;
 		if (a < lo || b > hi || a > b)
 			return -1;
 		for (v = a; v <= b; v += step)
-			*bits |= (uint64_t)1 << v;
+			*bits |= (uint64_t)1 << (field == 4 && v == 7 ? 0 : v);	/* 7 is Sunday */
 		if (p < end) {
 			if (*p != ',')
 				return -1;

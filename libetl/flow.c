@@ -243,7 +243,22 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 		/* NOTIFY etl_subtask wakes us; the timeout is only a fallback */
 		wait_notify(qc, 5000);
 	}
-	snprintf(type, sizeof(type), ":%s_DONE", queue);
+	snprintf(type, sizeof(type), "%s:%s_DONE", ctx->task, queue);
+	/* a retried parent walks its sub-tasks again: record each end once */
+	{
+		char cbuf[24];
+		const char *q[3] = { cbuf, type, id };
+		etl_conn *cc = etl_context_conn(ctx, err);
+
+		snprintf(cbuf, sizeof(cbuf), "%lld", (long long)ctx->id);
+		res = cc ? etl__exec(cc, "SELECT 1 FROM etl.event WHERE etl_context_id = $1::bigint "
+		    "AND type = $2 AND payload->>'job_id' = $3", 3, q, err) : NULL;
+		if (res != NULL && PQntuples(res) > 0) {
+			PQclear(res);
+			return out;
+		}
+		PQclear(res);
+	}
 	if ((ev = cJSON_CreateObject()) != NULL) {
 		cJSON_AddStringToObject(ev, "job_id", id);
 		cJSON_AddItemToObject(ev, "output", cJSON_Duplicate(out, 1));

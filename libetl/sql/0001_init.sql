@@ -961,7 +961,8 @@ $fn$;
 -- (the UPDATE of last_tick_local is the ticket: one controller wins it); once a minute
 -- across the cluster, finished jobs past keep_until are deleted.  Local wall-clock
 -- ticks only move forward, so a DST fall-back does not run a minute twice.
-CREATE FUNCTION etl.maintain() RETURNS TABLE (what text, n bigint) LANGUAGE plpgsql AS
+CREATE FUNCTION etl.maintain(p_now timestamptz DEFAULT now())
+RETURNS TABLE (what text, n bigint) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
@@ -971,10 +972,10 @@ DECLARE
   gone   bigint := 0;
 BEGIN
   FOR s IN SELECT * FROM etl.schedule LOOP
-    tick := date_trunc('minute', now() AT TIME ZONE s.timezone);
+    tick := date_trunc('minute', p_now AT TIME ZONE s.timezone);
     CONTINUE WHEN NOT etl.cron_match(s, tick)
                OR (s.last_tick_local IS NOT NULL AND s.last_tick_local >= tick);
-    UPDATE etl.schedule x SET last_tick = date_trunc('minute', now()), last_tick_local = tick
+    UPDATE etl.schedule x SET last_tick = date_trunc('minute', p_now), last_tick_local = tick
      WHERE x.name = s.name AND (x.last_tick_local IS NULL OR x.last_tick_local < tick);
     IF FOUND THEN
       PERFORM etl.send(s.queue, s.data, s.options);
