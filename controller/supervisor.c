@@ -87,6 +87,7 @@ static struct {
 	int			 started_inflight;
 	int			 finish_inflight;
 	int			 adopted_once;
+	int			 backlog;	/* the last claim filled every free slot */
 	int			 shutting_down;
 	int			 stop_tasks;
 	etl_conn		*qsync;		/* blocking, for foreign jobs only */
@@ -194,7 +195,9 @@ qsync_conn(etl_error *err)
 static void
 update_title(void)
 {
-	setproctitle("%d running%s", sup.njobs, sup.shutting_down ? ", stopping" : "");
+	/* what the claims tell us of the queues, without counting them */
+	setproctitle("%d running, %s%s", sup.njobs, sup.backlog ? "jobs waiting" : "queues empty",
+	    sup.shutting_down ? ", stopping" : "");
 }
 
 static struct job *
@@ -527,9 +530,11 @@ claim_cb(PGresult *res, const char *why, void *arg)
 		log_warnx("claim: %s", err.message);
 		return;
 	}
+	sup.backlog = n == limit;
 	for (i = 0; i < n; i++)
 		job_start(jobs[i]);	/* takes the job */
 	free(jobs);
+	update_title();
 	if (n > 0)
 		flush_started();
 	if (n == limit || sup.claim_again) {
