@@ -26,7 +26,7 @@ endif
 ALL_CFLAGS := -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Ilibetl -Icommon $(PKG_CFLAGS)
 RPATH    := -Wl,-rpath,'$$ORIGIN/../lib' -Wl,-rpath,'$$ORIGIN/../../lib' \
             -Wl,-rpath,'$$ORIGIN/../../../lib'
-LINK_ETL := -L$(O)/lib -letl $(PKG_LIBS) -lpthread $(RPATH)
+LINK_ETL := -L$(O)/lib -letl -lmd $(PKG_LIBS) -lpthread $(RPATH)
 
 LIB_SRC  := $(wildcard libetl/*.c)
 LIB_OBJ  := $(LIB_SRC:libetl/%.c=$(O)/obj/libetl/%.o) $(O)/obj/libetl/migrations.o
