@@ -46,8 +46,13 @@ T_TASKS  := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%,$(wildcard tests/tasks
 UNIT     := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/*.c))
 T_TOOLS  := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools/*.c))
 
+# example tasks (tasks/examples/<name>/) install flat next to the built-ins
+EX_C     := $(wildcard tasks/examples/*/*.c)
+EX_SH    := $(wildcard tasks/examples/*/*.sh)
+EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
+
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
-ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS)
+ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS)
 
 all: $(ALL)
 
@@ -104,6 +109,19 @@ $(O)/tasks/%: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 $(O)/tasks/%: tasks/%.sh
 	@mkdir -p $(@D)
 	$(Q)install -m 0755 $< $@
+
+define EX_C_RULE
+$(O)/tasks/$(basename $(notdir $(1))): $(1) libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $$(@D)
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$< $$(LINK_ETL)
+endef
+define EX_SH_RULE
+$(O)/tasks/$(basename $(notdir $(1))): $(1)
+	@mkdir -p $$(@D)
+	$$(Q)install -m 0755 $$< $$@
+endef
+$(foreach f,$(EX_C),$(eval $(call EX_C_RULE,$(f))))
+$(foreach f,$(EX_SH),$(eval $(call EX_SH_RULE,$(f))))
 
 $(O)/tests/tasks/%: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)

@@ -188,3 +188,9 @@ etl_context_status(etl_context *ctx, char *buf, size_t bufsz, etl_error *err)
 	PQclear(res);
 	return 0;
 }
+
+etl_conn *
+etl_context_queue_conn(etl_context *ctx, etl_error *err)
+{
+	return etl__context_qconn(ctx, err);
+}

@@ -114,6 +114,9 @@ const char	*etl_context_task(const etl_context *);
 const char	*etl_context_job_id(const etl_context *);
 /* The context's connection (opened on first use); NULL and err on failure. */
 etl_conn	*etl_context_conn(etl_context *, etl_error *);
+/* The connection to the database of the context's job (queue pg_env), for a task that
+ * sends jobs or reads its batch; owned by the context. */
+etl_conn	*etl_context_queue_conn(etl_context *, etl_error *);
 /* The last error a convenience call (etl_dispatch, etl_progress) met in this context. */
 const etl_error	*etl_context_error(const etl_context *);
 /* "OPEN", "DONE" or "ERROR" read from the database into buf; -1 on error. */
