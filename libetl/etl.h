@@ -299,6 +299,37 @@ cJSON	*etl_schedule_list(etl_conn *, etl_error *);
 /* A context and its descendants (sub-tasks), depth first, each with its events. */
 cJSON	*etl_context_tree(etl_conn *, int64_t id, etl_error *);
 
+/* ---- processing steps (seed 002): ordered, cached, re-run when stale ---- */
+
+typedef struct etl_steps etl_steps;
+
+/*
+ * One step.  applicable (NULL: always) says whether it applies to this input at all;
+ * needed (NULL: when its cached result is stale) may force it; process returns its
+ * result (taken), or NULL after etl_fail_task.  reads names earlier steps whose results
+ * it uses (NULL-terminated, may be NULL): when one of them runs again, so does it.
+ */
+typedef struct etl_step {
+	const char	 *name;
+	int		  version;
+	const char *const *reads;
+	int		(*applicable)(etl_steps *, void *arg);
+	int		(*needed)(etl_steps *, void *arg);
+	cJSON		*(*process)(etl_steps *, void *arg);
+} etl_step;
+
+/*
+ * Run steps in order for cache key (NULL: the current context's id) in the current
+ * context, each with its progress; cached results are reused while fresh.  versions
+ * (may be NULL) overrides steps' versions by name.  Returns {"ran": [...], "cached":
+ * [...], "skipped": [...], "results": {step: result}} (caller frees), or NULL when a
+ * step failed or on error (etl_context_error says which).
+ */
+cJSON	*etl_steps_run(const etl_step *steps, size_t n, const char *key,
+	    const cJSON *versions, void *arg);
+/* The result of an earlier step of this run (cached or fresh), or NULL; not to be freed. */
+const cJSON *etl_steps_result(etl_steps *, const char *step);
+
 /* ---- running a job's task (shared by etl run and the controller) ---- */
 
 /* What a wait status means for the job (SPEC section 4). */

@@ -160,6 +160,21 @@ CREATE TABLE etl.job_dep (
   PRIMARY KEY (after_id, job_id)
 );
 
+-- Processing steps (libetl steps.c): each step's result per cache key and version.  A
+-- result is fresh while its version is the step's and every step it read still has the
+-- stamp it read.
+CREATE SEQUENCE etl.step_stamp;
+CREATE TABLE etl.step_cache (
+  key               text NOT NULL,
+  step              text NOT NULL,
+  version           int NOT NULL,
+  stamp             bigint NOT NULL DEFAULT nextval('etl.step_stamp'),
+  reads             jsonb NOT NULL DEFAULT '{}',
+  result            jsonb,
+  created_on        timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (key, step)
+);
+
 -- Cluster-wide maintenance runs once per interval, whichever controller gets there.
 CREATE TABLE etl.maintenance (
   name              text PRIMARY KEY,
