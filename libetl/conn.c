@@ -157,3 +157,29 @@ etl__json_text(const cJSON *j)
 		return strdup("null");
 	return cJSON_PrintUnformatted(j);
 }
+
+cJSON *
+etl__json_result(PGresult *res, etl_error *err)
+{
+	cJSON *j;
+
+	if (res == NULL)
+		return NULL;
+	j = cJSON_Parse(PQntuples(res) == 0 || PQgetisnull(res, 0, 0) ? "null" :
+	    PQgetvalue(res, 0, 0));
+	PQclear(res);
+	if (j == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
+	return j;
+}
+
+char *
+etl__json_take(cJSON *j, etl_error *err)
+{
+	char *s = j ? cJSON_PrintUnformatted(j) : NULL;
+
+	cJSON_Delete(j);
+	if (s == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
+	return s;
+}

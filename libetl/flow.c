@@ -11,20 +11,6 @@
 
 #include "context.h"
 
-static cJSON *
-json_of(PGresult *res, etl_error *err)
-{
-	cJSON *j;
-
-	if (res == NULL)
-		return NULL;
-	j = cJSON_Parse(PQgetisnull(res, 0, 0) ? "null" : PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (j == NULL)
-		etl__err(err, ETL_ESYS, "out of memory");
-	return j;
-}
-
 static int
 queue_or_null_valid(const char *q, etl_error *err)
 {
@@ -126,7 +112,7 @@ etl_batch_get(etl_conn *c, const char *id, etl_error *err)
 		etl__err(err, ETL_ENOTFOUND, "no batch %s", id);
 		return NULL;
 	}
-	return json_of(res, err);
+	return etl__json_result(res, err);
 }
 
 long
@@ -368,7 +354,7 @@ etl_schedule_rm(etl_conn *c, const char *name, etl_error *err)
 cJSON *
 etl_schedule_list(etl_conn *c, etl_error *err)
 {
-	return json_of(etl__exec(c, "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, "
+	return etl__json_result(etl__exec(c, "SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, "
 	    "'queue', queue, 'cron', cron, 'timezone', timezone, 'data', data, "
 	    "'last_tick', last_tick) ORDER BY name), '[]') FROM etl.schedule", 0, NULL, err),
 	    err);
@@ -399,5 +385,5 @@ etl_context_tree(etl_conn *c, int64_t id, etl_error *err)
 	    "  ORDER BY t.path), '[]') FROM t", 1, p, err);
 	if (res == NULL)
 		return NULL;
-	return json_of(res, err);
+	return etl__json_result(res, err);
 }

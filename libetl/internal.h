@@ -34,6 +34,11 @@ int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_er
 /* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
 const char *etl__task_base(const char *task);
 
+/* The first field of a one-row result (freed) parsed as JSON; NULL text is JSON null. */
+cJSON	*etl__json_result(PGresult *res, etl_error *);
+/* Print j unformatted and free it; NULL and err when out of memory. */
+char	*etl__json_take(cJSON *j, etl_error *);
+
 /* Small owned-string helpers that fail soft (libetl never aborts). */
 char	*etl__strdup(const char *);
 char	*etl__json_text(const cJSON *);	/* unformatted; NULL json -> "null" */

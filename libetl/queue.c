@@ -192,25 +192,10 @@ etl_queue_rm(etl_conn *c, const char *name, etl_error *err)
 	return 0;
 }
 
-/* The first field of a one-row result parsed as JSON (NULL text -> JSON null). */
-static cJSON *
-json_result(PGresult *res, etl_error *err)
-{
-	cJSON *j;
-
-	if (res == NULL)
-		return NULL;
-	j = cJSON_Parse(PQgetisnull(res, 0, 0) ? "null" : PQgetvalue(res, 0, 0));
-	PQclear(res);
-	if (j == NULL)
-		etl__err(err, ETL_ESYS, "out of memory");
-	return j;
-}
-
 cJSON *
 etl_queue_list(etl_conn *c, etl_error *err)
 {
-	return json_result(etl__exec(c, "SELECT coalesce(jsonb_agg(q ORDER BY q.name), '[]') "
+	return etl__json_result(etl__exec(c, "SELECT coalesce(jsonb_agg(q ORDER BY q.name), '[]') "
 	    "FROM etl.queue q", 0, NULL, err), err);
 }
 
@@ -521,7 +506,6 @@ jobs_json(const char *const *ids, const char *const *outputs, const int *no_retr
 {
 	cJSON *arr = cJSON_CreateArray(), *o, *v;
 	size_t i;
-	char *s;
 
 	if (arr == NULL)
 		goto oom;
@@ -546,10 +530,7 @@ jobs_json(const char *const *ids, const char *const *outputs, const int *no_retr
 		    no_retry != NULL && no_retry[i]) == NULL)
 			goto oom;
 	}
-	if ((s = cJSON_PrintUnformatted(arr)) == NULL)
-		goto oom;
-	cJSON_Delete(arr);
-	return s;
+	return etl__json_take(arr, err);
 oom:
 	cJSON_Delete(arr);
 	etl__err(err, ETL_ESYS, "out of memory");
@@ -635,7 +616,7 @@ etl_job_get(etl_conn *c, const char *id, etl_error *err)
 		etl__err(err, ETL_ENOTFOUND, "no job %s", id);
 		return NULL;
 	}
-	return json_result(res, err);
+	return etl__json_result(res, err);
 }
 
 static const char *const job_states[] = {
@@ -664,7 +645,7 @@ etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_
 	p[0] = queue;
 	p[1] = state;
 	p[2] = lbuf;
-	return json_result(etl__exec(c,
+	return etl__json_result(etl__exec(c,
 	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id), '[]') FROM ("
 	    " SELECT id, queue, state, priority, retry_count, created_on, started_on, "
 	    "  completed_on, etl_context_id, host, pid, progress "

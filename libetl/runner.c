@@ -207,6 +207,28 @@ etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t sin
 	return 0;
 }
 
+/* A job from its strings (copied); NULL and err when out of memory. */
+static etl_job *
+job_of(const char *id, const char *queue, const char *task, const char *data,
+    const char *pg_env, etl_error *err)
+{
+	etl_job *j = calloc(1, sizeof(*j));
+
+	if (j != NULL) {
+		snprintf(j->id, sizeof(j->id), "%s", id);
+		j->queue = strdup(queue);
+		j->task = strdup(task);
+		j->data = strdup(data);
+		j->pg_env = strdup(pg_env ? pg_env : "");
+		j->expire_seconds = 900;
+		if (j->queue && j->task && j->data && j->pg_env)
+			return j;
+	}
+	etl_job_free(j);
+	etl__err(err, ETL_ESYS, "out of memory");
+	return NULL;
+}
+
 int
 etl_job_create_running(etl_conn *c, const char *task, const char *data_json,
     const char *pg_env, const char *host, etl_job **out, etl_error *err)
@@ -233,26 +255,12 @@ etl_job_create_running(etl_conn *c, const char *task, const char *data_json,
 	    "RETURNING id, queue", 5, p, err);
 	if (res == NULL)
 		return -1;
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		goto oom;
-	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, 0, 0));
-	j->queue = strdup(PQgetvalue(res, 0, 1));
-	j->task = strdup(task);
-	j->data = strdup(data_json);
-	j->pg_env = strdup(pg_env ? pg_env : "");
-	j->expire_seconds = 900;
+	j = job_of(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), task, data_json, pg_env, err);
 	PQclear(res);
-	if (!j->queue || !j->task || !j->data || !j->pg_env) {
-		etl_job_free(j);
-		etl__err(err, ETL_ESYS, "out of memory");
+	if (j == NULL)
 		return -1;
-	}
 	*out = j;
 	return 0;
-oom:
-	PQclear(res);
-	etl__err(err, ETL_ESYS, "out of memory");
-	return -1;
 }
 
 int
@@ -321,26 +329,15 @@ etl_job_rerun(etl_conn *c, int64_t ctx_id, const char *host, etl_job **out, etl_
 			err->code = ETL_EDB;	/* a state, not bad usage */
 		return -1;
 	}
-	if ((j = calloc(1, sizeof(*j))) == NULL)
-		goto oom;
-	snprintf(j->id, sizeof(j->id), "%s", PQgetvalue(res, 0, 0));
-	j->queue = strdup(PQgetvalue(res, 0, 1));
-	j->task = strdup(PQgetvalue(res, 0, 2));
-	j->data = strdup(PQgetvalue(res, 0, 3));
-	j->pg_env = strdup(PQgetvalue(res, 0, 4));
-	j->since = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
-	j->etl_context_id = ctx_id;
-	j->expire_seconds = 900;
-	PQclear(res);
-	if (!j->queue || !j->task || !j->data || !j->pg_env) {
-		etl_job_free(j);
-		etl__err(err, ETL_ESYS, "out of memory");
-		return -1;
+	j = job_of(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 2),
+	    PQgetvalue(res, 0, 3), PQgetvalue(res, 0, 4), err);
+	if (j != NULL) {
+		j->since = strtoll(PQgetvalue(res, 0, 5), NULL, 10);
+		j->etl_context_id = ctx_id;
 	}
+	PQclear(res);
+	if (j == NULL)
+		return -1;
 	*out = j;
 	return 0;
-oom:
-	PQclear(res);
-	etl__err(err, ETL_ESYS, "out of memory");
-	return -1;
 }

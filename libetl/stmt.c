@@ -283,7 +283,6 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 {
 	cJSON *arr = cJSON_CreateArray(), *o, *eo;
 	size_t i;
-	char *s;
 
 	if (arr == NULL)
 		goto oom;
@@ -315,10 +314,7 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 		if (cJSON_AddBoolToObject(o, "no_retry", no_retry) == NULL)
 			goto oom;
 	}
-	if ((s = cJSON_PrintUnformatted(arr)) == NULL)
-		goto oom;
-	cJSON_Delete(arr);
-	return s;
+	return etl__json_take(arr, err);
 oom:
 	cJSON_Delete(arr);
 	etl__err(err, ETL_ESYS, "out of memory");
