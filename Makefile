@@ -47,8 +47,9 @@ UNIT     := $(patsubst tests/unit/%.c,$(O)/tests/unit/%,$(wildcard tests/unit/*.
 T_TOOLS  := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools/*.c))
 
 # example tasks (tasks/examples/<name>/) install flat next to the built-ins
-EX_C     := $(wildcard tasks/examples/*/*.c)
-EX_SH    := $(wildcard tasks/examples/*/*.sh)
+# outoftree/ shows a build against an installed libetl: not ours
+EX_C     := $(filter-out tasks/examples/outoftree/%,$(wildcard tasks/examples/*/*.c))
+EX_SH    := $(wildcard tasks/examples/*/*.sh tasks/examples/*/*.py)
 EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
 
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
@@ -155,7 +156,49 @@ demo: deps
 	$(MAKE) all
 	contrib/demo.sh $(O)
 
+# make install PREFIX=/usr/local DESTDIR=...: programs, library (soname, symlinks, static,
+# pkg-config), header, tasks in libexec/etl/tasks (the default task path), man pages,
+# systemd unit, bash completion, gdb helper.
+BINDIR    = $(DESTDIR)$(PREFIX)/bin
+LIBDIR    = $(DESTDIR)$(PREFIX)/lib
+INCDIR    = $(DESTDIR)$(PREFIX)/include
+TASKDIR   = $(DESTDIR)$(PREFIX)/libexec/etl/tasks
+MANDIR    = $(DESTDIR)$(PREFIX)/share/man
+SHAREDIR  = $(DESTDIR)$(PREFIX)/share/etl
+MANPAGES  = contrib/man/etl.1 contrib/man/etl-controller.8 contrib/man/libetl.3 contrib/man/etl-task.7
+
+install: all
+	install -d $(BINDIR) $(LIBDIR)/pkgconfig $(INCDIR) $(TASKDIR) $(MANDIR)/man1 \
+	    $(MANDIR)/man3 $(MANDIR)/man7 $(MANDIR)/man8 $(SHAREDIR)/gdb \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
+	install -m 0755 $(PROGS) $(BINDIR)/
+	install -m 0755 $(SOLIB) $(LIBDIR)/
+	ln -sf libetl.so.$(SOVER) $(LIBDIR)/libetl.so.$(SOMAJOR)
+	ln -sf libetl.so.$(SOMAJOR) $(LIBDIR)/libetl.so
+	install -m 0644 $(O)/lib/libetl.a $(LIBDIR)/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' libetl/libetl.pc.in \
+	    > $(LIBDIR)/pkgconfig/libetl.pc
+	install -m 0644 libetl/etl.h $(INCDIR)/
+	install -m 0755 $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(TASKDIR)/
+	for m in $(MANPAGES); do \
+	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
+	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/
+	install -m 0644 contrib/pg_service.conf.example $(SHAREDIR)/
+	install -m 0644 contrib/etl-controller.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 contrib/etl.bash-completion \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
+
+uninstall:
+	rm -f $(BINDIR)/etl $(BINDIR)/etl-controller $(LIBDIR)/libetl.so* $(LIBDIR)/libetl.a \
+	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-controller.service \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
+	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done
+	rm -rf $(TASKDIR) $(SHAREDIR)
+	-rmdir $(DESTDIR)$(PREFIX)/libexec/etl 2>/dev/null
+
 clean:
 	rm -rf build build-asan tmp_check
 
-.PHONY: all tests check asan deps demo clean
+.PHONY: all tests check asan deps demo clean install uninstall

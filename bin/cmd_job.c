@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "log.h"
@@ -233,7 +234,7 @@ cmd_ls(int argc, char **argv)
 	etl_error err;
 	etl_conn *c;
 	cJSON *list, *j;
-	int ch;
+	int ch, tsv;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -262,12 +263,15 @@ cmd_ls(int argc, char **argv)
 		cli_print_json(list);
 		return 0;
 	}
-	printf("%-36s %-16s %-9s %-5s %-8s %s\n", "ID", "QUEUE", "STATE", "RETRY", "CONTEXT",
-	    "CREATED");
+	/* aligned for a person, tab-separated for a pipe */
+	tsv = !isatty(STDOUT_FILENO);
+	printf(tsv ? "%s\t%s\t%s\t%s\t%s\t%s\n" : "%-36s %-16s %-9s %-5s %-8s %s\n", "ID",
+	    "QUEUE", "STATE", "RETRY", "CONTEXT", "CREATED");
 	cJSON_ArrayForEach(j, list) {
 		char a[64], b[80], d[16], e[16], f[24], g[64];
 
-		printf("%-36s %-16s %-9s %-5s %-8s %.19s\n", cli_field(j, "id", a, sizeof(a)),
+		printf(tsv ? "%s\t%s\t%s\t%s\t%s\t%.19s\n" : "%-36s %-16s %-9s %-5s %-8s %.19s\n",
+		    cli_field(j, "id", a, sizeof(a)),
 		    cli_field(j, "queue", b, sizeof(b)), cli_field(j, "state", d, sizeof(d)),
 		    cli_field(j, "retry_count", e, sizeof(e)),
 		    cli_field(j, "etl_context_id", f, sizeof(f)),
