@@ -59,6 +59,7 @@ int	cmd_debug(int, char **);
 int	cmd_batch(int, char **);
 int	cmd_schedule(int, char **);
 int	cmd_redrive(int, char **);
+int	cmd_top(int, char **);
 int	cmd_queue(int, char **);
 int	cmd_send(int, char **);
 int	cmd_ls(int, char **);

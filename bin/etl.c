@@ -21,6 +21,7 @@ static const struct command {
 	{ "show", cmd_show, "show one job" },
 	{ "events", cmd_events, "show a context's events (--follow to watch)" },
 	{ "logs", cmd_logs, "print a job's log (--follow to watch)" },
+	{ "top", cmd_top, "live view: controllers, queues, running jobs with progress" },
 	{ "cancel", cmd_cancel, "cancel jobs" },
 	{ "retry", cmd_retry, "re-queue failed or cancelled jobs" },
 	{ "batch", cmd_batch, "batches of jobs with callbacks (batch new|close|retry|show)" },

@@ -26,6 +26,7 @@
 #include "db.h"
 #include "etl.h"
 #include "log.h"
+#include "metrics.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -48,13 +49,15 @@ static const char usage_text[] =
     "  --pidfile FILE          write and lock a pidfile\n"
     "  --daemon                detach (needs --log-file)\n"
     "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
+    "  --metrics ADDR:PORT     serve GET /metrics (Prometheus) and GET /healthz\n"
     "  -v, --verbose           log every state change\n"
     "  --help, --version\n\n"
     "Signals: TERM/INT stop claiming and exit (a second one: exit now); HUP reopens\n"
     "the log file.\n";
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
-    O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION };
+    O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
+    O_METRICS };
 
 static struct {
 	struct ev_loop	*loop;
@@ -133,6 +136,7 @@ reopen_log(void)
 static void
 finish_and_exit(int code)
 {
+	metrics_close();
 	sup_free();
 	db_shutdown();
 	ev_signal_stop(ctl.loop, &ctl.sigterm);
@@ -300,6 +304,7 @@ main(int argc, char **argv, char **envp)
 		{ "pidfile", required_argument, NULL, O_PIDFILE },
 		{ "daemon", no_argument, NULL, O_DAEMON },
 		{ "log-file", required_argument, NULL, O_LOG_FILE },
+		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -307,7 +312,7 @@ main(int argc, char **argv, char **envp)
 	};
 	struct sup_config cfg;
 	char host[256], ldbuf[PATH_MAX], *queues_arg = NULL, **queues = NULL;
-	const char *pg_env, *pidfile = NULL, *wd;
+	const char *pg_env, *pidfile = NULL, *wd, *metrics = NULL;
 	double poll_interval = 1.0, beat = 10.0;
 	size_t nqueues = 0;
 	int ch, daemonize = 0;
@@ -374,6 +379,9 @@ main(int argc, char **argv, char **envp)
 			break;
 		case O_LOG_FILE:
 			ctl.log_file = optarg;
+			break;
+		case O_METRICS:
+			metrics = optarg;
 			break;
 		case 'v':
 			log_verbose = 1;
@@ -474,6 +482,8 @@ main(int argc, char **argv, char **envp)
 		/* PGAPPNAME names our session in pg_stat_activity; tasks do not inherit it */
 		setenv("PGAPPNAME", "etl-controller", 0);
 	}
+	if (metrics != NULL && metrics_init(ctl.loop, metrics) != 0)
+		fatal("--metrics %s", metrics);
 	sup_init(ctl.loop, &cfg);
 	log_info("starting %s as '%s' on %s: pg_env '%s', queues %s, concurrency %d, logs in %s",
 	    ETL_VERSION, cfg.id, host, pg_env, queues_arg ? queues_arg : "all",

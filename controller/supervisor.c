@@ -34,6 +34,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "metrics.h"
 #include "spawn.h"
 #include "supervisor.h"
 #include "xmalloc.h"
@@ -514,6 +515,25 @@ job_start(etl_job *ej)
 	jlog_info(jb, "started %s (queue %s, attempt %d)", path, ej->queue, ej->retry_count + 1);
 }
 
+static double claim_sent;
+
+/* How long claims take, for the metrics' histogram. */
+static void
+claim_observe(void)
+{
+	static const double bounds[8] = CLAIM_BUCKETS;
+	double d = ev_time() - claim_sent;
+	int i;
+
+	ctl_stats.claim_count++;
+	ctl_stats.claim_sum += d;
+	for (i = 0; i < 8; i++)
+		if (d <= bounds[i]) {
+			ctl_stats.claim_buckets[i]++;
+			break;
+		}
+}
+
 static void
 claim_cb(PGresult *res, const char *why, void *arg)
 {
@@ -522,6 +542,7 @@ claim_cb(PGresult *res, const char *why, void *arg)
 	long i, n, limit = (long)(intptr_t)arg;
 
 	sup.claiming = 0;
+	claim_observe();
 	if (res == NULL) {
 		log_warnx("claim failed: %s", why);
 		return;
@@ -531,6 +552,7 @@ claim_cb(PGresult *res, const char *why, void *arg)
 		return;
 	}
 	sup.backlog = n == limit;
+	ctl_stats.claimed += (unsigned long)n;
 	for (i = 0; i < n; i++)
 		job_start(jobs[i]);	/* takes the job */
 	free(jobs);
@@ -562,6 +584,7 @@ claim_maybe(void)
 		return;
 	}
 	sup.claiming = 1;
+	claim_sent = ev_time();
 	db_submit(&st, claim_cb, (void *)(intptr_t)free_slots);
 }
 
@@ -671,8 +694,17 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	sup.finish_inflight = 0;
 	if (res != NULL) {
 		n = PQntuples(res);
-		for (i = 0; i < n; i++)
-			log_debug("job %s: %s", PQgetvalue(res, i, 0), PQgetvalue(res, i, 1));
+		for (i = 0; i < n; i++) {
+			const char *st = PQgetvalue(res, i, 1);
+
+			log_debug("job %s: %s", PQgetvalue(res, i, 0), st);
+			if (strcmp(st, "completed") == 0)
+				ctl_stats.completed++;
+			else if (strcmp(st, "retry") == 0)
+				ctl_stats.retried++;
+			else if (strcmp(st, "failed") == 0)
+				ctl_stats.failed++;
+		}
 	}
 	TAILQ_FOREACH_SAFE(jb, &sup.jobs, link, next) {
 		if (!jb->in_finish)
@@ -864,6 +896,7 @@ sup_db_up(void)
 void
 sup_db_down(void)
 {
+	ctl_stats.reconnects++;
 	sup.claiming = 0;
 	sup.started_inflight = 0;
 	sup.finish_inflight = 0;

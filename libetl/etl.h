@@ -296,6 +296,10 @@ int	etl_schedule_add(etl_conn *, const char *name, const char *queue, const char
 int	etl_schedule_rm(etl_conn *, const char *name, etl_error *);
 cJSON	*etl_schedule_list(etl_conn *, etl_error *);
 
+/* What `etl top` shows: controllers, queues (queued, active, completed and failed in the
+ * last hour) and running jobs with their progress, as one object (caller frees). */
+cJSON	*etl_top_snapshot(etl_conn *, int max_running, etl_error *);
+
 /* A context and its descendants (sub-tasks), depth first, each with its events. */
 cJSON	*etl_context_tree(etl_conn *, int64_t id, etl_error *);
 

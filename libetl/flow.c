@@ -387,3 +387,31 @@ etl_context_tree(etl_conn *c, int64_t id, etl_error *err)
 		return NULL;
 	return etl__json_result(res, err);
 }
+
+cJSON *
+etl_top_snapshot(etl_conn *c, int max_running, etl_error *err)
+{
+	char lbuf[16];
+	const char *p[1] = { lbuf };
+
+	snprintf(lbuf, sizeof(lbuf), "%d", max_running > 0 ? max_running : 50);
+	return etl__json_result(etl__exec(c, "SELECT jsonb_build_object("
+	    "'now', to_char(now(), 'HH24:MI:SS'), "
+	    "'controllers', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'host', host, "
+	    "  'pid', pid, 'heartbeat_age', round(extract(epoch FROM now() - heartbeat_on))) "
+	    "  ORDER BY id), '[]') FROM etl.controller), "
+	    "'queues', (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.name), '[]') FROM ("
+	    "  SELECT q.name, "
+	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state < 'active') AS queued, "
+	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state = 'active') AS active, "
+	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state = 'completed' "
+	    "     AND j.completed_on > now() - interval '1 hour') AS completed, "
+	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state = 'failed' "
+	    "     AND j.completed_on > now() - interval '1 hour') AS failed "
+	    "  FROM etl.queue q) x), "
+	    "'running', (SELECT coalesce(jsonb_agg(to_jsonb(r) ORDER BY r.started_on), '[]') FROM ("
+	    "  SELECT id, queue, host, pid, started_on, "
+	    "   round(extract(epoch FROM now() - started_on)) AS seconds, progress "
+	    "  FROM etl.job WHERE state = 'active' ORDER BY started_on LIMIT $1::int) r))",
+	    1, p, err), err);
+}

@@ -1,6 +1,6 @@
 /*
  * sleeper: a libetl task for the tests.  Payload {"seconds": S, "fork": bool,
- * "ignore_term": bool}: records progress 0, optionally forks a grandchild that sleeps
+ * "ignore_term": bool, "at": 0..1}: records progress 0 (then AT when given), optionally forks a grandchild that sleeps
  * as long, sleeps S seconds (stopping early when cancelled unless ignore_term), and
  * returns {"slept": S}.
  */
@@ -24,7 +24,12 @@ sleeper(const cJSON *initial)
 
 	if (ignore)
 		signal(SIGTERM, SIG_IGN);
-	etl_progress(0, 1, "sleeping");
+	/* progress is rate-limited: one record at the start */
+	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(p, "at")))
+		etl_progress(cJSON_GetObjectItemCaseSensitive(p, "at")->valuedouble * 100, 100,
+		    "working");
+	else
+		etl_progress(0, 1, "sleeping");
 	if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "fork"))) {
 		pid_t pid = fork();
 		if (pid == 0) {

@@ -1,0 +1,270 @@
+/*
+ * metrics.c: GET /metrics (Prometheus text format 0.0.4) and GET /healthz on the
+ * controller's loop.  Each connection reads one request (at most 4 KiB, 5 s), answers,
+ * and closes; anything but GET on those two paths is refused.
+ */
+#include <sys/socket.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "db.h"
+#include "log.h"
+#include "metrics.h"
+#include "supervisor.h"
+#include "xmalloc.h"
+
+struct ctl_stats ctl_stats;
+
+struct mconn {
+	int	 fd;
+	ev_io	 io;
+	ev_timer timer;
+	char	 req[4096];
+	size_t	 len;
+	char	*out;
+	size_t	 outlen, outoff;
+};
+
+static struct {
+	struct ev_loop	*loop;
+	int		 fd;
+	ev_io		 accept_w;
+	double		 started;
+} m = { NULL, -1, { 0 }, 0 };
+
+static void
+mconn_free(struct mconn *c)
+{
+	ev_io_stop(m.loop, &c->io);
+	ev_timer_stop(m.loop, &c->timer);
+	close(c->fd);
+	free(c->out);
+	free(c);
+}
+
+/* Append printf output to a growing buffer. */
+static void
+add(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+static void
+add(char **buf, size_t *len, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&s, fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		fatalx("out of memory");
+	*buf = xreallocarray(*buf, *len + (size_t)n + 1, 1);
+	memcpy(*buf + *len, s, (size_t)n + 1);
+	*len += (size_t)n;
+	free(s);
+}
+
+static char *
+metrics_text(size_t *lenp)
+{
+	static const double bounds[8] = CLAIM_BUCKETS;
+	char *b = NULL;
+	size_t len = 0;
+	unsigned long cum = 0;
+	int i;
+
+	add(&b, &len, "# HELP etl_controller_uptime_seconds Seconds since the controller started.\n"
+	    "# TYPE etl_controller_uptime_seconds gauge\n"
+	    "etl_controller_uptime_seconds %.3f\n", ev_now(m.loop) - m.started);
+	add(&b, &len, "# HELP etl_tasks_active Tasks this controller runs now.\n"
+	    "# TYPE etl_tasks_active gauge\netl_tasks_active %d\n", sup_running());
+	add(&b, &len, "# HELP etl_database_up Whether the controller's connection is up.\n"
+	    "# TYPE etl_database_up gauge\netl_database_up %d\n", db_is_up());
+	add(&b, &len, "# HELP etl_jobs_claimed_total Jobs this controller claimed.\n"
+	    "# TYPE etl_jobs_claimed_total counter\netl_jobs_claimed_total %lu\n",
+	    ctl_stats.claimed);
+	add(&b, &len, "# HELP etl_jobs_finished_total Jobs this controller recorded, by outcome.\n"
+	    "# TYPE etl_jobs_finished_total counter\n"
+	    "etl_jobs_finished_total{state=\"completed\"} %lu\n"
+	    "etl_jobs_finished_total{state=\"retry\"} %lu\n"
+	    "etl_jobs_finished_total{state=\"failed\"} %lu\n",
+	    ctl_stats.completed, ctl_stats.retried, ctl_stats.failed);
+	add(&b, &len, "# HELP etl_database_reconnects_total Connections to the database lost "
+	    "and made again.\n# TYPE etl_database_reconnects_total counter\n"
+	    "etl_database_reconnects_total %lu\n", ctl_stats.reconnects);
+	add(&b, &len, "# HELP etl_claim_duration_seconds Round trip of a claim statement.\n"
+	    "# TYPE etl_claim_duration_seconds histogram\n");
+	for (i = 0; i < 8; i++) {
+		cum += ctl_stats.claim_buckets[i];
+		add(&b, &len, "etl_claim_duration_seconds_bucket{le=\"%g\"} %lu\n", bounds[i], cum);
+	}
+	add(&b, &len, "etl_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
+	    "etl_claim_duration_seconds_sum %.6f\netl_claim_duration_seconds_count %lu\n",
+	    ctl_stats.claim_count, ctl_stats.claim_sum, ctl_stats.claim_count);
+	*lenp = len;
+	return b;
+}
+
+static void
+respond(struct mconn *c, int code, const char *reason, const char *ctype, char *body,
+    size_t blen)
+{
+	char *h = NULL;
+	size_t hl = 0;
+
+	add(&h, &hl, "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\n"
+	    "Connection: close\r\n%s\r\n", code, reason, ctype, blen,
+	    code == 405 ? "Allow: GET\r\n" : "");
+	h = xreallocarray(h, hl + blen + 1, 1);
+	memcpy(h + hl, body, blen);
+	c->out = h;
+	c->outlen = hl + blen;
+	c->outoff = 0;
+	free(body);
+}
+
+static void
+conn_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mconn *c = w->data;
+	ssize_t n;
+
+	(void)loop;
+	if ((revents & EV_READ) && c->out == NULL) {
+		char method[16], path[256], *eol;
+
+		n = read(c->fd, c->req + c->len, sizeof(c->req) - 1 - c->len);
+		if (n <= 0) {
+			if (n < 0 && errno == EAGAIN)
+				return;
+			mconn_free(c);
+			return;
+		}
+		c->len += (size_t)n;
+		c->req[c->len] = '\0';
+		if (strstr(c->req, "\r\n\r\n") == NULL && strstr(c->req, "\n\n") == NULL) {
+			if (c->len < sizeof(c->req) - 1)
+				return;	/* more to come */
+		}
+		eol = strpbrk(c->req, "\r\n");
+		if (eol != NULL)
+			*eol = '\0';
+		if (sscanf(c->req, "%15s %255s", method, path) != 2) {
+			respond(c, 400, "Bad Request", "text/plain", xstrdup("bad request\n"), 12);
+		} else if (strcmp(path, "/metrics") != 0 && strcmp(path, "/healthz") != 0) {
+			respond(c, 404, "Not Found", "text/plain", xstrdup("not found\n"), 10);
+		} else if (strcmp(method, "GET") != 0) {
+			respond(c, 405, "Method Not Allowed", "text/plain",
+			    xstrdup("method not allowed\n"), 19);
+		} else if (strcmp(path, "/healthz") == 0) {
+			if (db_is_up())
+				respond(c, 200, "OK", "text/plain", xstrdup("ok\n"), 3);
+			else
+				respond(c, 503, "Service Unavailable", "text/plain",
+				    xstrdup("database down\n"), 14);
+		} else {
+			size_t len;
+			char *body = metrics_text(&len);
+
+			respond(c, 200, "OK", "text/plain; version=0.0.4", body, len);
+		}
+		ev_io_stop(m.loop, &c->io);
+		ev_io_set(&c->io, c->fd, EV_WRITE);
+		ev_io_start(m.loop, &c->io);
+		return;
+	}
+	if ((revents & EV_WRITE) && c->out != NULL) {
+		n = write(c->fd, c->out + c->outoff, c->outlen - c->outoff);
+		if (n < 0 && errno == EAGAIN)
+			return;
+		if (n <= 0 || (c->outoff += (size_t)n) == c->outlen)
+			mconn_free(c);
+	}
+}
+
+static void
+timeout_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	mconn_free(w->data);
+}
+
+static void
+accept_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	struct mconn *c;
+	int fd;
+
+	(void)w;
+	(void)revents;
+	while ((fd = accept4(m.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+		c = xcalloc(1, sizeof(*c));
+		c->fd = fd;
+		ev_io_init(&c->io, conn_cb, fd, EV_READ);
+		c->io.data = c;
+		ev_io_start(loop, &c->io);
+		ev_timer_init(&c->timer, timeout_cb, 5.0, 0);
+		c->timer.data = c;
+		ev_timer_start(loop, &c->timer);
+	}
+}
+
+int
+metrics_init(struct ev_loop *loop, const char *addr)
+{
+	struct sockaddr_in sa;
+	char host[64];
+	const char *colon = strrchr(addr, ':');
+	int one = 1, port;
+
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host) ||
+	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(host, addr, (size_t)(colon - addr));
+	host[colon - addr] = '\0';
+	memset(&sa, 0, sizeof(sa));
+	sa.sin_family = AF_INET;
+	sa.sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+		errno = EINVAL;
+		return -1;
+	}
+	if ((m.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+		return -1;
+	setsockopt(m.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(m.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(m.fd, 16) != 0) {
+		int e = errno;
+
+		close(m.fd);
+		m.fd = -1;
+		errno = e;
+		return -1;
+	}
+	m.loop = loop;
+	m.started = ev_now(loop);
+	ev_io_init(&m.accept_w, accept_cb, m.fd, EV_READ);
+	ev_io_start(loop, &m.accept_w);
+	return 0;
+}
+
+void
+metrics_close(void)
+{
+	if (m.fd < 0)
+		return;
+	ev_io_stop(m.loop, &m.accept_w);
+	close(m.fd);
+	m.fd = -1;
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The operator's view: etl top --once, the controller's /metrics and /healthz (issue 8).
+. "$ETL_TOP/tests/lib/tap.sh"
+reset_db
+trap 'stop_controller c1 KILL' EXIT
+port=$((20000 + RANDOM % 20000))
+etl queue add sleep --task sleeper >/dev/null
+etl queue add hello --task hello >/dev/null
+start_controller c1 --metrics "127.0.0.1:$port"
+seq 1 20 | sed 's/.*/{"name": "m&"}/' | etl send hello --ndjson - >/dev/null
+id=$(etl send sleep '{"seconds": 30, "at": 0.5}')
+wait_until 20 qis "SELECT progress->>'message' FROM etl.job WHERE id = '$id'" working
+wait_until 20 all_in 20 completed hello
+run etl top --once
+is "$rc" 0 "etl top --once exits 0"
+like "$out" "${id:0:8} +sleep .*\[#+ +\]  50% working" "it shows the running job with a half-full progress bar"
+like "$out" "hello +0 +0 +20 +0" "and the queues' counts"
+like "$out" "c1 +$(hostname)" "and the controller"
+
+get() { python3 -c 'import sys, urllib.request
+try:
+    r = urllib.request.urlopen(urllib.request.Request(sys.argv[1], method=sys.argv[2]), timeout=5)
+    print(r.status); print(r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code)' "$@"; }
+m=$(get "http://127.0.0.1:$port/metrics" GET)
+is "$(printf '%s\n' "$m" | head -1)" 200 "GET /metrics: 200"
+bad=$(printf '%s\n' "$m" | tail -n +2 | grep -v '^$' | grep -Evc '^(# (HELP|TYPE) [a-z_]+ .*|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+|[a-z_]+(\{[a-z_]+="[^"]*"\})? \+?Inf)$')
+is "$bad" 0 "every line is a comment or name{labels} value"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_jobs_finished_total{state="completed"} //p')" "$(q "SELECT count(*) FROM etl.job WHERE state = 'completed' AND controller_id = 'c1'")" "the completed counter matches the database"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_tasks_active //p')" 1 "one task active"
+like "$(printf '%s\n' "$m" | grep '^etl_claim_duration_seconds_count')" "[1-9]" "the claim histogram counts claims"
+is "$(get "http://127.0.0.1:$port/healthz" GET | head -1)" 200 "GET /healthz: 200"
+is "$(get "http://127.0.0.1:$port/metrics" POST | head -1)" 405 "POST /metrics: 405"
+is "$(get "http://127.0.0.1:$port/nope" GET | head -1)" 404 "an unknown path: 404"
+etl cancel "$id" >/dev/null
+stop_controller c1 TERM
+done_testing
