@@ -58,6 +58,11 @@ static const struct qopt {
 	{ "queue-pg-env", "pg_env", 's' },
 	{ "keep-cores", "keep_cores", 'b' },
 	{ "no-keep-cores", "keep_cores", 'n' },
+	{ "run-as", "run_as", 's' },
+	{ "rlimit-as", "rlimit_as", 'i' },
+	{ "rlimit-cpu", "rlimit_cpu", 'i' },
+	{ "rlimit-nofile", "rlimit_nofile", 'i' },
+	{ "nice", "nice", 'i' },
 };
 #define NQOPTS (sizeof(qopts) / sizeof(qopts[0]))
 
@@ -80,7 +85,12 @@ static const char queue_usage[] =
     "  --dead-letter QUEUE|none  failed jobs are copied there\n"
     "  --queue-pg-env NAME|none  default pg_env of the queue's jobs\n"
     "  --keep-cores              let its tasks dump core, each in a folder of its own\n"
-    "  --no-keep-cores\n";
+    "  --no-keep-cores\n"
+    "  --run-as USER|none        the user its tasks run as when the controller is root\n"
+    "  --rlimit-as BYTES|none    address space limit of its tasks (RLIMIT_AS)\n"
+    "  --rlimit-cpu SEC|none     CPU time limit (RLIMIT_CPU)\n"
+    "  --rlimit-nofile N|none    open files limit (RLIMIT_NOFILE)\n"
+    "  --nice N|none             nice value of its tasks (-20..19)\n";
 
 static int
 queue_add(struct cli *cl, int argc, char **argv)
@@ -120,8 +130,10 @@ queue_add(struct cli *cl, int argc, char **argv)
 		    strcmp(q->col, "policy") != 0)
 			cJSON_AddNullToObject(opts, q->col);
 		else if (q->kind == 'i')
-			cJSON_AddNumberToObject(opts, q->col,
-			    (double)cli_long(cl, optarg, 0, 2147483647, q->opt));
+			cJSON_AddNumberToObject(opts, q->col, (double)cli_long(cl, optarg,
+			    strcmp(q->col, "nice") == 0 ? -20 : 0,
+			    strcmp(q->col, "rlimit_as") == 0 ? 0x7fffffffffffffffL : 2147483647,
+			    q->opt));
 		else
 			cJSON_AddStringToObject(opts, q->col, optarg);
 	}

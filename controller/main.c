@@ -23,6 +23,7 @@
 #include <bsd/unistd.h>
 #include <ev.h>
 
+#include "config.h"
 #include "db.h"
 #include "etl.h"
 #include "log.h"
@@ -50,6 +51,10 @@ static const char usage_text[] =
     "  --daemon                detach (needs --log-file)\n"
     "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
     "  --metrics ADDR:PORT     serve GET /metrics (Prometheus) and GET /healthz\n"
+    "  --user NAME             as root, tasks run as NAME unless their queue says (run_as)\n"
+    "  --task-path DIRS        where tasks are found (sets ETL_TASK_PATH)\n"
+    "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
+    "                          exists, or $ETL_CONFIG); the command line wins\n"
     "  -v, --verbose           log every state change\n"
     "  --help, --version\n\n"
     "Signals: TERM/INT stop claiming and exit (a second one: exit now); HUP reopens\n"
@@ -57,7 +62,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG };
 
 static struct {
 	struct ev_loop	*loop;
@@ -305,6 +310,9 @@ main(int argc, char **argv, char **envp)
 		{ "daemon", no_argument, NULL, O_DAEMON },
 		{ "log-file", required_argument, NULL, O_LOG_FILE },
 		{ "metrics", required_argument, NULL, O_METRICS },
+		{ "user", required_argument, NULL, O_USER },
+		{ "task-path", required_argument, NULL, O_TASK_PATH },
+		{ "config", required_argument, NULL, O_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, O_HELP },
 		{ "version", no_argument, NULL, O_VERSION },
@@ -312,7 +320,9 @@ main(int argc, char **argv, char **envp)
 	};
 	struct sup_config cfg;
 	char host[256], ldbuf[PATH_MAX], *queues_arg = NULL, **queues = NULL;
-	const char *pg_env, *pidfile = NULL, *wd, *metrics = NULL;
+	const char *pg_env, *pidfile = NULL, *wd, *metrics = NULL, *config = NULL;
+	char **cargv = NULL;
+	int i;
 	double poll_interval = 1.0, beat = 10.0;
 	size_t nqueues = 0;
 	int ch, daemonize = 0;
@@ -335,6 +345,20 @@ main(int argc, char **argv, char **envp)
 	cfg.host = host;
 	cfg.id = host;
 	cfg.log_dir = default_log_dir(ldbuf, sizeof(ldbuf));
+	/* the configuration file's options go first, so the command line's win */
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			config = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			config = argv[i] + 9;
+	}
+	if (config == NULL && (config = getenv("ETL_CONFIG")) == NULL &&
+	    access("/etc/etl/etl.conf", R_OK) == 0)
+		config = "/etc/etl/etl.conf";
+	if (config != NULL && *config != '\0') {
+		cargv = config_argv(config, &argc, argv);
+		argv = cargv;
+	}
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
 		switch (ch) {
@@ -383,6 +407,15 @@ main(int argc, char **argv, char **envp)
 		case O_METRICS:
 			metrics = optarg;
 			break;
+		case O_USER:
+			cfg.user = optarg;
+			break;
+		case O_TASK_PATH:
+			if (setenv("ETL_TASK_PATH", optarg, 1) != 0)
+				fatal("setenv");
+			break;
+		case O_CONFIG:
+			break;	/* read above */
 		case 'v':
 			log_verbose = 1;
 			break;
@@ -421,6 +454,8 @@ main(int argc, char **argv, char **envp)
 	cfg.pg_env = pg_env;
 	if (daemonize && ctl.log_file == NULL)
 		usage_error("%s", "--daemon needs --log-file");
+	if (geteuid() == 0 && cfg.user == NULL)
+		log_warnx("running as root with no --user: tasks of queues without run_as run as root");
 	if (mkdirs(cfg.log_dir, 0750) != 0)
 		fatal("cannot create the log folder %s", cfg.log_dir);
 	if (access(cfg.log_dir, W_OK) != 0)
@@ -505,5 +540,6 @@ main(int argc, char **argv, char **envp)
 		free(queues[--nqueues]);
 	free(queues);
 	free(ctl.notify_socket);
+	config_free(cargv);
 	return 0;
 }

@@ -5,6 +5,7 @@
  * clean environment.  Never forks the controller's memory.
  */
 #include <sys/stat.h>
+#include <sys/types.h>
 
 #include <dirent.h>
 
@@ -17,6 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <grp.h>
+
+#include <bsd/unistd.h>
 
 #include "log.h"
 #include "spawn.h"
@@ -24,8 +28,43 @@
 
 extern char **environ;
 
+/*
+ * The same recipe with fork, for a task that runs as another user: posix_spawn cannot
+ * change the user.  The child only calls async-signal-safe functions before execve.
+ */
+static pid_t
+spawn_as(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[],
+    const struct spawn_user *u)
+{
+	char *argv[2] = { (char *)path, NULL };
+	struct sigaction dfl;
+	sigset_t none;
+	pid_t pid;
+	int sig;
+
+	if ((pid = fork()) != 0)
+		return pid;
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	for (sig = 1; sig < NSIG; sig++)
+		(void)sigaction(sig, &dfl, NULL);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	if (setsid() < 0 || dup2(stdin_fd, STDIN_FILENO) < 0 ||
+	    dup2(log_fd, STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0)
+		_exit(126);
+	closefrom(STDERR_FILENO + 1);
+	if (cwd != NULL && chdir(cwd) != 0)
+		_exit(126);
+	if (setgroups(1, &u->gid) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0)
+		_exit(126);
+	execve(path, argv, envp);
+	_exit(127);
+}
+
 pid_t
-spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[])
+spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[],
+    const struct spawn_user *u)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
@@ -34,6 +73,8 @@ spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *co
 	pid_t pid;
 	int rc;
 
+	if (u != NULL)
+		return spawn_as(path, stdin_fd, log_fd, cwd, envp, u);
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
@@ -82,17 +123,28 @@ allowed(const char *kv)
 }
 
 char **
-task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env)
+task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env,
+    const struct spawn_user *u, const char *home)
 {
-	size_t n = 0, cap = 16, i;
+	size_t n = 0, cap = 20, i;
 	char **env;
 
 	for (i = 0; environ[i] != NULL; i++)
 		cap++;
 	env = xcalloc(cap, sizeof(*env));
-	for (i = 0; environ[i] != NULL; i++)
+	for (i = 0; environ[i] != NULL; i++) {
+		/* a task run as another user gets its own HOME and USER */
+		if (u != NULL && (strncmp(environ[i], "HOME=", 5) == 0 ||
+		    strncmp(environ[i], "USER=", 5) == 0 || strncmp(environ[i], "LOGNAME=", 8) == 0))
+			continue;
 		if (allowed(environ[i]))
 			env[n++] = xstrdup(environ[i]);
+	}
+	if (u != NULL) {
+		xasprintf(&env[n++], "HOME=%s", home ? home : "/");
+		xasprintf(&env[n++], "USER=%s", u->name);
+		xasprintf(&env[n++], "LOGNAME=%s", u->name);
+	}
 	xasprintf(&env[n++], "ETL_PG_ENV=%s", job_pg_env);
 	xasprintf(&env[n++], "ETL_QUEUE_PG_ENV=%s", queue_pg_env);
 	xasprintf(&env[n++], "ETL_CONTEXT_ID=%lld", (long long)j->etl_context_id);

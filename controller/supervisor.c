@@ -23,6 +23,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct job {
 	char		*log_path;
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */
+	char		*limits;	/* the limits it runs under, for its ERROR */
 	char		*initial;	/* INITIAL text still to write, from ioff */
 	size_t		 ilen, ioff;
 	int		 stdin_fd;
@@ -234,6 +236,7 @@ job_free(struct job *jb)
 	free(jb->log_path);
 	free(jb->core_dir);
 	free(jb->core_file);
+	free(jb->limits);
 	etl_job_free(jb->j);
 	free(jb);
 	update_title();
@@ -423,19 +426,88 @@ start_expiry(struct job *jb, double after)
 	ev_timer_start(sup.loop, &jb->expire_w);
 }
 
+/*
+ * The user a job's task runs as: as root, the queue's run_as, else --user; "root" or
+ * nothing keeps root.  Not root: the controller's own user, whatever the queue says.
+ * 0 and *u filled, 1 for no change, -1 when the user does not exist.
+ */
+static int
+task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
+{
+	const char *name = ej->run_as ? ej->run_as : sup.cfg.user;
+	struct passwd *pw;
+
+	if (geteuid() != 0 || name == NULL || strcmp(name, "root") == 0)
+		return 1;
+	if ((pw = getpwnam(name)) == NULL)
+		return -1;
+	u->name = name;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	snprintf(home, homesz, "%s", pw->pw_dir ? pw->pw_dir : "/");
+	return 0;
+}
+
+/* Apply the queue's limits and nice value to a task that waits for its INITIAL. */
+static void
+apply_limits(struct job *jb)
+{
+	const etl_job *ej = jb->j;
+	struct rlimit rl;
+	char buf[160];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (ej->rlimit_as > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_as;
+		if (prlimit(jb->pid, RLIMIT_AS, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_AS: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_AS %lld bytes",
+		    n ? ", " : "", (long long)ej->rlimit_as);
+	}
+	if (ej->rlimit_cpu > 0) {
+		rl.rlim_cur = (rlim_t)ej->rlimit_cpu;
+		rl.rlim_max = (rlim_t)ej->rlimit_cpu + 5;	/* SIGXCPU first, SIGKILL later */
+		if (prlimit(jb->pid, RLIMIT_CPU, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_CPU: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_CPU %d s", n ? ", " : "",
+		    ej->rlimit_cpu);
+	}
+	if (ej->rlimit_nofile > 0 && n < sizeof(buf)) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_nofile;
+		if (prlimit(jb->pid, RLIMIT_NOFILE, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_NOFILE: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_NOFILE %d",
+		    n ? ", " : "", ej->rlimit_nofile);
+	}
+	if (ej->nice != 0 && setpriority(PRIO_PROCESS, (id_t)jb->pid, ej->nice) != 0)
+		jlog_warnx(jb, "nice %d: %s", ej->nice, strerror(errno));
+	if (n > 0 && n < sizeof(buf))
+		jb->limits = xstrdup(buf);
+}
+
 /* Start a claimed job's task (SPEC section 4). */
 static void
 job_start(etl_job *ej)
 {
-	char path[PATH_MAX], logp[PATH_MAX], **env;
+	char path[PATH_MAX], logp[PATH_MAX], home[PATH_MAX], **env;
 	struct job *jb = job_new(ej);
+	struct spawn_user user;
 	const char *job_pg_env;
 	etl_error err;
-	int fds[2], logfd;
+	int fds[2], logfd, as;
 
 	watch_init(jb);
 	if (etl_task_resolve(NULL, ej->task, 1, path, sizeof(path), &err) != 0) {
 		job_refuse(jb, err.message);
+		return;
+	}
+	if ((as = task_user(ej, &user, home, sizeof(home))) < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "no user '%s' to run as on this host",
+		    ej->run_as ? ej->run_as : sup.cfg.user);
+		job_refuse(jb, why);
 		return;
 	}
 	if (!is_local(ej)) {
@@ -463,6 +535,9 @@ job_start(etl_job *ej)
 		logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	} else {
 		jb->log_path = xstrdup(logp);
+		/* readable by the task's user and the operators' group only */
+		if (as == 0 && fchown(logfd, user.uid, getegid()) != 0)
+			log_warn("job %s: chown %s", ej->id, logp);
 	}
 	if (pipe2(fds, O_CLOEXEC) != 0) {
 		log_warn("job %s: pipe", ej->id);
@@ -478,14 +553,17 @@ job_start(etl_job *ej)
 		snprintf(d, sizeof(d), "%s/cores", sup.cfg.log_dir);
 		(void)mkdir(d, 0750);
 		snprintf(d, sizeof(d), "%s/cores/%s", sup.cfg.log_dir, ej->id);
-		if (mkdir(d, 0750) == 0 || errno == EEXIST)
+		if (mkdir(d, 0750) == 0 || errno == EEXIST) {
 			jb->core_dir = xstrdup(d);
+			if (as == 0 && chown(d, user.uid, getegid()) != 0)
+				log_warn("job %s: chown %s", ej->id, d);
+		}
 		else
 			log_warn("job %s: cannot make its core folder %s", ej->id, d);
 	}
 	job_pg_env = ej->pg_env[0] ? ej->pg_env : sup.cfg.pg_env;
-	env = task_env(ej, job_pg_env, sup.cfg.pg_env);
-	jb->pid = spawn_task(path, fds[0], logfd, jb->core_dir, env);
+	env = task_env(ej, job_pg_env, sup.cfg.pg_env, as == 0 ? &user : NULL, home);
+	jb->pid = spawn_task(path, fds[0], logfd, jb->core_dir, env, as == 0 ? &user : NULL);
 	env_free(env);
 	close(fds[0]);
 	close(logfd);
@@ -500,8 +578,9 @@ job_start(etl_job *ej)
 	}
 	jb->stdin_fd = fds[1];
 	(void)fcntl(jb->stdin_fd, F_SETFL, O_NONBLOCK);
+	/* before its INITIAL, so before it can do anything */
+	apply_limits(jb);
 	if (jb->core_dir != NULL) {
-		/* before its INITIAL, so before it can do anything that could crash */
 		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
 
 		if (prlimit(jb->pid, RLIMIT_CORE, &rl, NULL) != 0)
@@ -767,6 +846,7 @@ flush_finish(void)
 		e->reason = jb->stop_reason;
 		e->no_retry = jb->no_retry;
 		e->core_file = jb->core_file;
+		e->limits = jb->limits;
 		if (jb->unknown || jb->stop_reason || etl_outcome_of(jb->wstatus) != ETL_OUT_OK)
 			e->log_tail = tails[n] = log_tail(jb->log_path, 2048);
 		jb->in_finish = 1;

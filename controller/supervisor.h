@@ -19,6 +19,7 @@ struct sup_config {
 	double		 kill_grace;	/* SIGTERM -> SIGKILL */
 	int		 dead_after;	/* a controller silent this long is dead */
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
+	const char	*user;		/* as root: tasks run as this user unless the queue says */
 };
 
 void	sup_init(struct ev_loop *, const struct sup_config *);

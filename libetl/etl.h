@@ -203,6 +203,11 @@ typedef struct etl_job {
 	int	 debug_wait;
 	int	 keep_cores;
 	char	*batch_id;	/* NULL when in no batch */
+	char	*run_as;	/* NULL: the controller's choice */
+	int64_t	 rlimit_as;	/* 0: none */
+	int	 rlimit_cpu;
+	int	 rlimit_nofile;
+	int	 nice;		/* 0 unless the queue says */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
@@ -426,6 +431,7 @@ typedef struct etl_end {
 	const char	*reason;	/* NULL, or why it was stopped / never started */
 	const char	*log_tail;	/* NULL or the last lines of its log */
 	const char	*core_file;	/* NULL or the core it dumped */
+	const char	*limits;	/* NULL or the resource limits it ran under */
 	int		 no_retry;	/* fail for good whatever the status */
 } etl_end;
 

@@ -31,6 +31,11 @@ static const struct qcol {
 	{ "dead_letter", "text", 's', 1 },
 	{ "pg_env", "text", 's', 1 },
 	{ "keep_cores", "bool", 'b', 0 },
+	{ "run_as", "text", 's', 1 },
+	{ "rlimit_as", "bigint", 'i', 1 },
+	{ "rlimit_cpu", "int", 'i', 1 },
+	{ "rlimit_nofile", "int", 'i', 1 },
+	{ "nice", "int", 'i', 1 },
 };
 #define NQCOLS (sizeof(qcols) / sizeof(qcols[0]))
 
@@ -68,7 +73,7 @@ qcol_value(const struct qcol *col, const cJSON *v, char *buf, size_t bufsz,
 		return 0;
 	case 'i':
 		if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble) ||
-		    fabs(v->valuedouble) > 2147483647.0) {
+		    fabs(v->valuedouble) > 9.2e18) {
 			etl__err(err, ETL_EINVAL, "queue option %s wants a whole number", col->name);
 			return -1;
 		}
@@ -464,6 +469,7 @@ etl_job_free(etl_job *j)
 	free(j->data);
 	free(j->pg_env);
 	free(j->batch_id);
+	free(j->run_as);
 	free(j);
 }
 

@@ -116,7 +116,9 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 		return -1;
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
-	    "keep_cores, batch_id FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
+	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0) "
+	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
 	st->nparams = 5;
 	own(st, 0, ql);
 	own(st, 1, fmt_long(limit));
@@ -173,6 +175,13 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			if (!PQgetisnull(res, r, 13) &&
 			    (j->batch_id = strdup(PQgetvalue(res, r, 13))) == NULL)
 				goto oom_jobs;
+			if (!PQgetisnull(res, r, 14) &&
+			    (j->run_as = strdup(PQgetvalue(res, r, 14))) == NULL)
+				goto oom_jobs;
+			j->rlimit_as = strtoll(PQgetvalue(res, r, 15), NULL, 10);
+			j->rlimit_cpu = atoi(PQgetvalue(res, r, 16));
+			j->rlimit_nofile = atoi(PQgetvalue(res, r, 17));
+			j->nice = atoi(PQgetvalue(res, r, 18));
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
@@ -261,6 +270,18 @@ end_error(const etl_end *e)
 		cJSON_AddStringToObject(o, "stopped", e->reason);
 	if (e->core_file != NULL)
 		cJSON_AddStringToObject(o, "core_file", e->core_file);
+	if (e->limits != NULL && !e->unknown) {
+		/* a task killed by its limits shows only a signal or an error: name them */
+		const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "message");
+		char *msg;
+
+		cJSON_AddStringToObject(o, "limits", e->limits);
+		if (cJSON_IsString(m) && asprintf(&msg, "%s, under %s", m->valuestring,
+		    e->limits) >= 0) {
+			cJSON_ReplaceItemInObjectCaseSensitive(o, "message", cJSON_CreateString(msg));
+			free(msg);
+		}
+	}
 	if (e->log_tail != NULL && *e->log_tail != '\0')
 		cJSON_AddStringToObject(o, "log_tail", e->log_tail);
 	return o;

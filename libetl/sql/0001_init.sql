@@ -23,6 +23,12 @@ CREATE TABLE etl.queue (
   pg_env            text,
   -- its tasks may dump core, in a working directory of their own
   keep_cores        bool NOT NULL DEFAULT false,
+  -- who its tasks run as when the controller is root, their limits and nice value
+  run_as            text CHECK (run_as ~ '^[a-z_][a-z0-9_-]{0,31}$'),
+  rlimit_as         bigint CHECK (rlimit_as > 0),
+  rlimit_cpu        int CHECK (rlimit_cpu > 0),
+  rlimit_nofile     int CHECK (rlimit_nofile > 0),
+  nice              int CHECK (nice BETWEEN -20 AND 19),
   created_on        timestamptz NOT NULL DEFAULT now(),
   updated_on        timestamptz NOT NULL DEFAULT now(),
   CHECK (dead_letter IS DISTINCT FROM name)
@@ -328,13 +334,14 @@ CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text, p_hos
 RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
-               batch_id uuid)
+               batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
+               rlimit_nofile int, nice int)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
   r    etl.job;
-  kc   bool;
+  qr   etl.queue;
   c    record;
   base text;
   meta jsonb;
@@ -390,8 +397,10 @@ BEGIN
     pg_env := coalesce(r.pg_env, ''); etl_context_id := r.etl_context_id; since := NULL;
     retry_count := r.retry_count; retry_limit := r.retry_limit;
     expire_seconds := r.expire_seconds; priority := r.priority; debug_wait := r.debug_wait;
-    SELECT q.keep_cores INTO kc FROM etl.queue q WHERE q.name = r.queue;
-    keep_cores := coalesce(kc, false);
+    SELECT * INTO qr FROM etl.queue q WHERE q.name = r.queue;
+    keep_cores := coalesce(qr.keep_cores, false);
+    run_as := qr.run_as; rlimit_as := qr.rlimit_as; rlimit_cpu := qr.rlimit_cpu;
+    rlimit_nofile := qr.rlimit_nofile; nice := qr.nice;
     batch_id := r.batch_id;
     IF coalesce(r.pg_env, '') IN ('', coalesce(p_pg_env, '')) THEN
       IF r.etl_context_id IS NULL THEN
@@ -470,7 +479,8 @@ BEGIN
                    'exit_status', p_error->'exit_status',
                    'signal_name', p_error->'signal_name',
                    'stopped', p_error->'stopped',
-                   'core_file', p_error->'core_file'));
+                   'core_file', p_error->'core_file',
+                   'limits', p_error->'limits'));
   END IF;
 END
 $fn$;

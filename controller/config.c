@@ -1,0 +1,119 @@
+/*
+ * config.c: reading etl.conf into options.  A line is `key = value`, `# comment` or
+ * blank; values may be quoted with "".  Keys are the controller's long options with _ for
+ * -; a boolean option takes true/false/yes/no.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+#include "log.h"
+#include "xmalloc.h"
+
+static const char *const keys[] = {
+	"pg_env", "queues", "concurrency", "log_dir", "id", "shutdown_timeout", "kill_grace",
+	"poll_interval", "heartbeat", "dead_after", "pidfile", "log_file", "metrics", "user",
+	"task_path", NULL
+};
+static const char *const bools[] = { "stop_tasks", "verbose", NULL };
+
+static int
+in(const char *const *list, const char *k)
+{
+	int i;
+
+	for (i = 0; list[i] != NULL; i++)
+		if (strcmp(list[i], k) == 0)
+			return 1;
+	return 0;
+}
+
+static void
+bad(const char *path, int line, const char *why, const char *what)
+{
+	fprintf(stderr, "etl-controller: %s:%d: %s%s%s\n", path, line, why, what ? " " : "",
+	    what ? what : "");
+	exit(2);
+}
+
+char **
+config_argv(const char *path, int *argcp, char **argv)
+{
+	char line[4096], *k, *v, *e, *opt, *p;
+	int n = 1, lineno = 0, i;
+	char **out;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL)
+		fatal("cannot read the configuration %s", path);
+	out = xcalloc((size_t)*argcp + 2, sizeof(*out));
+	out[0] = xstrdup(argv[0]);
+	while (fgets(line, sizeof(line), f) != NULL) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f))
+			bad(path, lineno, "line too long", NULL);
+		for (k = line; isspace((unsigned char)*k); k++)
+			;
+		if (*k == '#' || *k == '\0')
+			continue;
+		if ((e = strchr(k, '=')) == NULL)
+			bad(path, lineno, "want key = value", NULL);
+		*e = '\0';
+		for (p = e - 1; p >= k && isspace((unsigned char)*p); p--)
+			*p = '\0';
+		for (v = e + 1; isspace((unsigned char)*v); v++)
+			;
+		for (p = v + strlen(v) - 1; p >= v && isspace((unsigned char)*p); p--)
+			*p = '\0';
+		if (*v == '"') {
+			size_t len = strlen(v);
+
+			if (len < 2 || v[len - 1] != '"')
+				bad(path, lineno, "unterminated quote", NULL);
+			v[len - 1] = '\0';
+			v++;
+		}
+		if (!in(keys, k) && !in(bools, k))
+			bad(path, lineno, "unknown key", k);
+		for (p = k; *p; p++)
+			if (*p == '_')
+				*p = '-';
+		if (in(bools, k) || strcmp(k, "stop-tasks") == 0 || strcmp(k, "verbose") == 0) {
+			if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0 &&
+			    strcmp(v, "false") != 0 && strcmp(v, "no") != 0)
+				bad(path, lineno, "want true or false for", k);
+			if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0)
+				continue;
+			xasprintf(&opt, "--%s", k);
+		} else {
+			if (*v == '\0')
+				bad(path, lineno, "empty value for", k);
+			xasprintf(&opt, "--%s=%s", k, v);
+		}
+		out = xreallocarray(out, (size_t)n + (size_t)*argcp + 2, sizeof(*out));
+		out[n++] = opt;
+	}
+	if (ferror(f))
+		fatal("reading %s", path);
+	fclose(f);
+	for (i = 1; i < *argcp; i++)
+		out[n++] = xstrdup(argv[i]);
+	out[n] = NULL;
+	*argcp = n;
+	return out;
+}
+
+void
+config_free(char **a)
+{
+	int i;
+
+	if (a == NULL)
+		return;
+	for (i = 0; a[i] != NULL; i++)
+		free(a[i]);
+	free(a);
+}

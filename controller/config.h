@@ -1,0 +1,18 @@
+/*
+ * config.h: the controller's configuration file (/etc/etl/etl.conf): `key = value`
+ * lines whose keys are the long options without dashes (pg_env, queues, concurrency,
+ * log_dir, task_path, user, ...).  They become options placed before the command
+ * line's, so flags given on the command line win.
+ */
+#ifndef ETL_CONTROLLER_CONFIG_H
+#define ETL_CONTROLLER_CONFIG_H
+
+/*
+ * Read path and return a new argv: argv[0], the file's options, then argv[1..].  *argcp
+ * is updated.  On a bad line, prints "FILE:LINE: why" and exits 2.  The caller frees
+ * with config_free.
+ */
+char	**config_argv(const char *path, int *argcp, char **argv);
+void	  config_free(char **);
+
+#endif
