@@ -39,7 +39,57 @@ static struct {
 	int		 fd;
 	ev_io		 accept_w;
 	double		 started;
-} m = { NULL, -1, { 0 }, 0 };
+	char		*job_counts;	/* prometheus lines, from the last maintenance tick */
+} m = { NULL, -1, { 0 }, 0, NULL };
+
+int
+metrics_enabled(void)
+{
+	return m.fd >= 0;
+}
+
+/* A label value escaped for the text format (queue names are safe; be sure). */
+static void
+add_label(char **b, size_t *len, const char *v)
+{
+	for (; *v; v++) {
+		char s[3] = { *v, 0, 0 };
+
+		if (*v == '\\' || *v == '"') {
+			s[0] = '\\';
+			s[1] = *v;
+		} else if (*v == '\n')
+			continue;
+		*b = xreallocarray(*b, *len + 3, 1);
+		memcpy(*b + *len, s, strlen(s) + 1);
+		*len += strlen(s);
+	}
+}
+
+void
+metrics_job_counts(PGresult *res)
+{
+	char *b = NULL;
+	size_t len = 0;
+	int i;
+
+	b = xstrdup("");
+	for (i = 0; i < PQntuples(res); i++) {
+		char *line;
+
+		b = xreallocarray(b, len + 32, 1);
+		len += (size_t)snprintf(b + len, 32, "etl_jobs{queue=\"");
+		add_label(&b, &len, PQgetvalue(res, i, 0));
+		xasprintf(&line, "\",state=\"%s\"} %s\n", PQgetvalue(res, i, 1),
+		    PQgetvalue(res, i, 2));
+		b = xreallocarray(b, len + strlen(line) + 1, 1);
+		memcpy(b + len, line, strlen(line) + 1);
+		len += strlen(line);
+		free(line);
+	}
+	free(m.job_counts);
+	m.job_counts = b;
+}
 
 static void
 mconn_free(struct mconn *c)
@@ -110,6 +160,8 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "etl_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
 	    "etl_claim_duration_seconds_sum %.6f\netl_claim_duration_seconds_count %lu\n",
 	    ctl_stats.claim_count, ctl_stats.claim_sum, ctl_stats.claim_count);
+	add(&b, &len, "# HELP etl_jobs Jobs in the database by queue and state (at the last "
+	    "maintenance tick).\n# TYPE etl_jobs gauge\n%s", m.job_counts ? m.job_counts : "");
 	*lenp = len;
 	return b;
 }
@@ -267,4 +319,6 @@ metrics_close(void)
 	ev_io_stop(m.loop, &m.accept_w);
 	close(m.fd);
 	m.fd = -1;
+	free(m.job_counts);
+	m.job_counts = NULL;
 }

@@ -8,6 +8,8 @@
 
 #include <ev.h>
 
+#include "etl.h"
+
 /* Counters the supervisor and db keep for it. */
 struct ctl_stats {
 	unsigned long	claimed;
@@ -21,6 +23,10 @@ struct ctl_stats {
 };
 #define CLAIM_BUCKETS { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5 }
 extern struct ctl_stats ctl_stats;
+
+/* Keep the latest jobs-by-queue-and-state rows (queue, state, count) for /metrics. */
+void	metrics_job_counts(PGresult *res);
+int	metrics_enabled(void);
 
 /* Listen on ADDR:PORT (e.g. 127.0.0.1:9187); -1 with errno set. */
 int	metrics_init(struct ev_loop *, const char *addr);

@@ -1054,6 +1054,16 @@ maintain_cb(PGresult *res, const char *why, void *arg)
 			    PQgetvalue(res, i, 1));
 }
 
+static void
+counts_cb(PGresult *res, const char *why, void *arg)
+{
+	(void)arg;
+	if (res == NULL)
+		log_warnx("counting jobs for the metrics failed: %s", why);
+	else
+		metrics_job_counts(res);
+}
+
 void
 sup_maintenance(void)
 {
@@ -1068,6 +1078,10 @@ sup_maintenance(void)
 	/* cron ticks and retention: any controller may run it, the database keeps it once */
 	etl_stmt_maintain(&st);
 	db_submit(&st, maintain_cb, NULL);
+	if (metrics_enabled()) {
+		etl_stmt_job_counts(&st);
+		db_submit(&st, counts_cb, NULL);
+	}
 }
 
 void

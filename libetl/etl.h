@@ -460,6 +460,8 @@ int	etl_stmt_listen(etl_stmt *, int which);
 #define ETL_CHANNEL_JOB		"etl_job"	/* payload: the queue of a ready job */
 #define ETL_CHANNEL_CANCEL	"etl_cancel"	/* payload: the id of a cancelled active job */
 #define ETL_CHANNEL_EVENT	"etl_event"	/* payload: "CONTEXT EVENT TYPE" */
+/* Jobs by queue and state (rows: queue, state, count), for a controller's metrics. */
+int	etl_stmt_job_counts(etl_stmt *);
 /* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
 int	etl_stmt_maintain(etl_stmt *);
 /* The schema check as a statement; etl_schema_result reads it. */

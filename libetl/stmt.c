@@ -561,3 +561,11 @@ etl_stmt_maintain(etl_stmt *st)
 	st->sql = "SELECT what, n FROM etl.maintain()";
 	return 0;
 }
+
+int
+etl_stmt_job_counts(etl_stmt *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT queue, state::text, count(*) FROM etl.job GROUP BY 1, 2 ORDER BY 1, 2";
+	return 0;
+}
