@@ -94,7 +94,7 @@ cmd_events(int argc, char **argv)
 		{ "tree", no_argument, NULL, OPT_TREE },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "events", "usage: etl events CONTEXT|JOB [--follow] [--tree] [--json]\n\n"
+	struct cli cl = { "events", "usage: etl events CONTEXT|JOB [-f|--follow] [--tree] [--json]\n\n"
 	    "Print the events of a context (or of a job's context), oldest first.  With\n"
 	    "--follow, wait for new ones until the context is DONE.  With --tree, the context\n"
 	    "and its sub-task contexts, each indented under its parent.  --json prints one\n"
@@ -106,8 +106,8 @@ cmd_events(int argc, char **argv)
 	int ch, follow = 0, tree = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == OPT_FOLLOW)
+	while ((ch = getopt_long(argc, argv, "f", lo, NULL)) != -1) {
+		if (ch == OPT_FOLLOW || ch == 'f')
 			follow = 1;
 		else if (ch == OPT_TREE)
 			tree = 1;
@@ -189,7 +189,7 @@ cmd_logs(int argc, char **argv)
 		{ "follow", no_argument, NULL, OPT_FOLLOW },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "logs", "usage: etl logs JOB [--follow]\n\n"
+	struct cli cl = { "logs", "usage: etl logs JOB [-f|--follow]\n\n"
 	    "Print a job's log file (its task's stdout and stderr).  With --follow, keep\n"
 	    "printing until the job is finished.\n", NULL, 0 };
 	char path[4096], state[32], buf[65536];
@@ -200,8 +200,8 @@ cmd_logs(int argc, char **argv)
 	int ch, fd, follow = 0;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == OPT_FOLLOW)
+	while ((ch = getopt_long(argc, argv, "f", lo, NULL)) != -1) {
+		if (ch == OPT_FOLLOW || ch == 'f')
 			follow = 1;
 		else
 			cli_common_opt(&cl, ch);

@@ -269,7 +269,21 @@ cmd_ls(int argc, char **argv)
 	    "QUEUE", "STATE", "RETRY", "CONTEXT", "CREATED");
 	cJSON_ArrayForEach(j, list) {
 		char a[64], b[80], d[16], e[16], f[24], g[64];
+		const cJSON *age = cJSON_GetObjectItemCaseSensitive(j, "age_seconds");
 
+		if (!tsv && cJSON_IsNumber(age)) {
+			/* a person reads "3m ago" faster than a timestamp */
+			double s = age->valuedouble;
+
+			snprintf(g, sizeof(g), s < 120 ? "%.0fs ago" : s < 7200 ? "%.0fm ago" :
+			    s < 172800 ? "%.0fh ago" : "%.0fd ago", s < 120 ? s : s < 7200 ? s / 60 :
+			    s < 172800 ? s / 3600 : s / 86400);
+			printf("%-36s %-16s %-9s %-5s %-8s %s\n", cli_field(j, "id", a, sizeof(a)),
+			    cli_field(j, "queue", b, sizeof(b)), cli_field(j, "state", d, sizeof(d)),
+			    cli_field(j, "retry_count", e, sizeof(e)),
+			    cli_field(j, "etl_context_id", f, sizeof(f)), g);
+			continue;
+		}
 		printf(tsv ? "%s\t%s\t%s\t%s\t%s\t%.19s\n" : "%-36s %-16s %-9s %-5s %-8s %.19s\n",
 		    cli_field(j, "id", a, sizeof(a)),
 		    cli_field(j, "queue", b, sizeof(b)), cli_field(j, "state", d, sizeof(d)),

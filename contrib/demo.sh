@@ -25,6 +25,7 @@ step() { printf '\n\033[1m$ %s\033[0m\n' "$*"; "$@"; }
 step etl migrate
 step etl queue add hello --task hello
 step etl queue add hello_sh --task hello_sh
+# as root, tasks would run as nobody: fine for these two
 etl-controller --log-dir "$top/demo/logs" --concurrency 4 2>"$top/demo/controller.log" &
 ctl=$!
 printf '\n\033[1m$ etl-controller --log-dir demo/logs --concurrency 4 &\033[0m\n'

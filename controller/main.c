@@ -51,7 +51,8 @@ static const char usage_text[] =
     "  --daemon                detach (needs --log-file)\n"
     "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
     "  --metrics ADDR:PORT     serve GET /metrics (Prometheus) and GET /healthz\n"
-    "  --user NAME             as root, tasks run as NAME unless their queue says (run_as)\n"
+    "  --user NAME             as root, tasks run as NAME unless their queue says (run_as);\n"
+    "                          default nobody: never root unless asked (--user root)\n"
     "  --task-path DIRS        where tasks are found (sets ETL_TASK_PATH)\n"
     "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
     "                          exists, or $ETL_CONFIG); the command line wins\n"
@@ -455,7 +456,8 @@ main(int argc, char **argv, char **envp)
 	if (daemonize && ctl.log_file == NULL)
 		usage_error("%s", "--daemon needs --log-file");
 	if (geteuid() == 0 && cfg.user == NULL)
-		log_warnx("running as root with no --user: tasks of queues without run_as run as root");
+		log_warnx("running as root with no --user: tasks of queues without run_as run as "
+		    "nobody (--user root to run them as root)");
 	if (mkdirs(cfg.log_dir, 0750) != 0)
 		fatal("cannot create the log folder %s", cfg.log_dir);
 	if (access(cfg.log_dir, W_OK) != 0)

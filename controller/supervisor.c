@@ -427,17 +427,18 @@ start_expiry(struct job *jb, double after)
 }
 
 /*
- * The user a job's task runs as: as root, the queue's run_as, else --user; "root" or
- * nothing keeps root.  Not root: the controller's own user, whatever the queue says.
+ * The user a job's task runs as: as root, the queue's run_as, else --user, else nobody:
+ * never root unless asked ("root").  Not root: the controller's own user, whatever the
+ * queue says.
  * 0 and *u filled, 1 for no change, -1 when the user does not exist.
  */
 static int
 task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
 {
-	const char *name = ej->run_as ? ej->run_as : sup.cfg.user;
+	const char *name = ej->run_as ? ej->run_as : sup.cfg.user ? sup.cfg.user : "nobody";
 	struct passwd *pw;
 
-	if (geteuid() != 0 || name == NULL || strcmp(name, "root") == 0)
+	if (geteuid() != 0 || strcmp(name, "root") == 0)
 		return 1;
 	if ((pw = getpwnam(name)) == NULL)
 		return -1;
@@ -506,7 +507,7 @@ job_start(etl_job *ej)
 		char why[160];
 
 		snprintf(why, sizeof(why), "no user '%s' to run as on this host",
-		    ej->run_as ? ej->run_as : sup.cfg.user);
+		    ej->run_as ? ej->run_as : sup.cfg.user ? sup.cfg.user : "nobody");
 		job_refuse(jb, why);
 		return;
 	}

@@ -654,7 +654,8 @@ etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_
 	return etl__json_result(etl__exec(c,
 	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id), '[]') FROM ("
 	    " SELECT id, queue, state, priority, retry_count, created_on, started_on, "
-	    "  completed_on, etl_context_id, host, pid, progress "
+	    "  completed_on, etl_context_id, host, pid, progress, "
+	    "  round(extract(epoch FROM now() - created_on)) AS age_seconds "
 	    " FROM etl.job WHERE ($1::text IS NULL OR queue = $1) "
 	    "  AND ($2::text IS NULL OR state = $2::etl.job_state) "
 	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 3, p, err), err);

@@ -48,7 +48,7 @@ id=$(etl send q '{"s": "x'"'"'); DROP TABLE etl.job; -- $$ ;"}')
 is "$(q "SELECT data->>'s' FROM etl.job WHERE id = '$id'")" "x'); DROP TABLE etl.job; -- \$\$ ;" "a payload with quotes, semicolons and \$\$ is stored as data"
 
 # --help everywhere
-for c in migrate "queue" send run ls show events logs cancel retry dispatch progress; do
+for c in migrate "queue" send run ls show events logs cancel retry dispatch progress debug top batch schedule redrive; do
 	# shellcheck disable=SC2086
 	run etl $c --help
 	ok $([ "$rc" -eq 0 ] && [ -n "$out" ]; echo $?) "etl $c --help prints usage and exits 0"

@@ -86,8 +86,12 @@ start_controller() {
 	local name=$1; shift
 	local log="$ETL_TMP/$name.log"
 	mkdir -p "$ETL_TMP/logs"
+	# as root the tests' tasks write where only root may: ask for root explicitly
+	local asroot=
+	[ "$(id -u)" -eq 0 ] && asroot="--user root"
+	# shellcheck disable=SC2086
 	${CTL_WRAPPER:-} etl-controller --id "$name" --log-dir "$ETL_TMP/logs" \
-		--poll-interval 0.2 --heartbeat 1 "$@" >>"$log" 2>&1 &
+		--poll-interval 0.2 --heartbeat 1 $asroot "$@" >>"$log" 2>&1 &
 	eval "CTL_PID_$name=$!"
 	wait_until "${CTL_WAIT:-10}" grep -q "connected to pg_env" "$log"
 }
