@@ -156,6 +156,44 @@ demo: deps
 	$(MAKE) all
 	contrib/demo.sh $(O)
 
+# make fuzz: libFuzzer targets (clang), each run FUZZ_SECONDS (60) from the seed corpus in
+# tests/fuzz/corpus/ (new inputs go to a scratch copy, not into the repository).
+FUZZ_SECONDS ?= 60
+FZ       := build-fuzz
+FZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g -O1
+FZ_LIBOBJ := $(LIB_SRC:libetl/%.c=$(FZ)/obj/%.o) $(FZ)/obj/migrations.o
+FUZZERS  := initial cron ndjson config
+.SECONDARY: $(FZ_LIBOBJ)
+
+$(FZ)/obj/%.o: libetl/%.c libetl/etl.h libetl/internal.h libetl/context.h
+	@mkdir -p $(@D)
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Ilibetl $(PKG_CFLAGS) -c -o $@ $<
+$(FZ)/obj/migrations.o: $(O)/obj/libetl/migrations.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Ilibetl $(PKG_CFLAGS) -c -o $@ $<
+$(FZ)/obj/ctl_%.o: controller/%.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Ilibetl -Icommon -Icontroller $(PKG_CFLAGS) -c -o $@ $<
+$(FZ)/obj/common_%.o: common/%.c
+	@mkdir -p $(@D)
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Icommon -c -o $@ $<
+$(FZ)/fuzz_config: tests/fuzz/fuzz_config.c $(FZ)/obj/ctl_config.o $(FZ)/obj/common_log.o $(FZ)/obj/common_xmalloc.o
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Icontroller \
+	    -o $@ $^
+$(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ_LIBOBJ)
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Ilibetl \
+	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lmd -lpthread
+
+fuzz: $(addprefix $(FZ)/fuzz_,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	    rm -rf $(FZ)/corpus/$$f && mkdir -p $(FZ)/corpus/$$f && \
+	    cp tests/fuzz/corpus/$$f/* $(FZ)/corpus/$$f/ && \
+	    echo "fuzz $$f: $(FUZZ_SECONDS) s" && \
+	    $(FZ)/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=8192 -print_final_stats=1 \
+	        $(FZ)/corpus/$$f 2>$(FZ)/fuzz_$$f.log || { tail -40 $(FZ)/fuzz_$$f.log; exit 1; }; \
+	    grep -E '^stat::number_of_executed_units' $(FZ)/fuzz_$$f.log; \
+	done
+
 # make install PREFIX=/usr/local DESTDIR=...: programs, library (soname, symlinks, static,
 # pkg-config), header, tasks in libexec/etl/tasks (the default task path), man pages,
 # systemd unit, bash completion, gdb helper.
@@ -199,6 +237,6 @@ uninstall:
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/etl 2>/dev/null
 
 clean:
-	rm -rf build build-asan tmp_check
+	rm -rf build build-asan build-fuzz tmp_check
 
-.PHONY: all tests check asan deps demo clean install uninstall
+.PHONY: all tests check asan deps demo clean install uninstall fuzz

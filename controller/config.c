@@ -39,11 +39,71 @@ bad(const char *path, int line, const char *why, const char *what)
 	exit(2);
 }
 
+int
+config_line(char *line, char **opt, const char **why, const char **what)
+{
+	char *k, *v, *e, *p;
+
+	*opt = NULL;
+	*what = NULL;
+	for (k = line; isspace((unsigned char)*k); k++)
+		;
+	if (*k == '#' || *k == '\0')
+		return 0;
+	if ((e = strchr(k, '=')) == NULL) {
+		*why = "want key = value";
+		return -1;
+	}
+	*e = '\0';
+	for (p = e - 1; p >= k && isspace((unsigned char)*p); p--)
+		*p = '\0';
+	for (v = e + 1; isspace((unsigned char)*v); v++)
+		;
+	for (p = v + strlen(v) - 1; p >= v && isspace((unsigned char)*p); p--)
+		*p = '\0';
+	if (*v == '"') {
+		size_t len = strlen(v);
+
+		if (len < 2 || v[len - 1] != '"') {
+			*why = "unterminated quote";
+			return -1;
+		}
+		v[len - 1] = '\0';
+		v++;
+	}
+	*what = k;
+	if (!in(keys, k) && !in(bools, k)) {
+		*why = "unknown key";
+		return -1;
+	}
+	if (in(bools, k)) {
+		if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0 &&
+		    strcmp(v, "false") != 0 && strcmp(v, "no") != 0) {
+			*why = "want true or false for";
+			return -1;
+		}
+		if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0)
+			return 0;
+		xasprintf(opt, "--%s", k);
+	} else {
+		if (*v == '\0') {
+			*why = "empty value for";
+			return -1;
+		}
+		xasprintf(opt, "--%s=%s", k, v);
+	}
+	for (p = *opt + 2; *p && *p != '='; p++)
+		if (*p == '_')
+			*p = '-';
+	return 1;
+}
+
 char **
 config_argv(const char *path, int *argcp, char **argv)
 {
-	char line[4096], *k, *v, *e, *opt, *p;
-	int n = 1, lineno = 0, i;
+	char line[4096], *opt;
+	const char *why, *what;
+	int n = 1, lineno = 0, i, r;
 	char **out;
 	FILE *f;
 
@@ -53,46 +113,22 @@ config_argv(const char *path, int *argcp, char **argv)
 	out[0] = xstrdup(argv[0]);
 	while (fgets(line, sizeof(line), f) != NULL) {
 		lineno++;
-		if (strchr(line, '\n') == NULL && !feof(f))
-			bad(path, lineno, "line too long", NULL);
-		for (k = line; isspace((unsigned char)*k); k++)
-			;
-		if (*k == '#' || *k == '\0')
-			continue;
-		if ((e = strchr(k, '=')) == NULL)
-			bad(path, lineno, "want key = value", NULL);
-		*e = '\0';
-		for (p = e - 1; p >= k && isspace((unsigned char)*p); p--)
-			*p = '\0';
-		for (v = e + 1; isspace((unsigned char)*v); v++)
-			;
-		for (p = v + strlen(v) - 1; p >= v && isspace((unsigned char)*p); p--)
-			*p = '\0';
-		if (*v == '"') {
-			size_t len = strlen(v);
-
-			if (len < 2 || v[len - 1] != '"')
-				bad(path, lineno, "unterminated quote", NULL);
-			v[len - 1] = '\0';
-			v++;
-		}
-		if (!in(keys, k) && !in(bools, k))
-			bad(path, lineno, "unknown key", k);
-		for (p = k; *p; p++)
-			if (*p == '_')
-				*p = '-';
-		if (in(bools, k) || strcmp(k, "stop-tasks") == 0 || strcmp(k, "verbose") == 0) {
-			if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0 &&
-			    strcmp(v, "false") != 0 && strcmp(v, "no") != 0)
-				bad(path, lineno, "want true or false for", k);
-			if (strcmp(v, "true") != 0 && strcmp(v, "yes") != 0)
-				continue;
-			xasprintf(&opt, "--%s", k);
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			why = "line too long";
+			what = NULL;
+			r = -1;
 		} else {
-			if (*v == '\0')
-				bad(path, lineno, "empty value for", k);
-			xasprintf(&opt, "--%s=%s", k, v);
+			r = config_line(line, &opt, &why, &what);
 		}
+		if (r < 0) {
+			/* free what we hold: the exit below must not look like a leak */
+			fclose(f);
+			out[n] = NULL;
+			config_free(out);
+			bad(path, lineno, why, what);
+		}
+		if (r == 0)
+			continue;
 		out = xreallocarray(out, (size_t)n + (size_t)*argcp + 2, sizeof(*out));
 		out[n++] = opt;
 	}

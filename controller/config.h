@@ -14,5 +14,10 @@
  */
 char	**config_argv(const char *path, int *argcp, char **argv);
 void	  config_free(char **);
+/*
+ * One line: 0 blank or comment, 1 and *opt (caller frees) an option, -1 and *why bad.
+ * line is modified.
+ */
+int	  config_line(char *line, char **opt, const char **why, const char **what);
 
 #endif

@@ -463,6 +463,11 @@ main(int argc, char **argv, char **envp)
 	if (access(cfg.log_dir, W_OK) != 0)
 		fatal("cannot write to the log folder %s", cfg.log_dir);
 	if (pidfile != NULL) {
+		struct stat lst;
+
+		/* a pidfile is written for others to trust: never through a planted link */
+		if (lstat(pidfile, &lst) == 0 && S_ISLNK(lst.st_mode))
+			fatalx("the pidfile %s is a symbolic link: refusing it", pidfile);
 		if ((ctl.pfh = pidfile_open(pidfile, 0644, &otherpid)) == NULL) {
 			if (errno == EEXIST)
 				fatalx("already running (pid %d, pidfile %s)", (int)otherpid, pidfile);

@@ -31,6 +31,13 @@ int	 etl__exec_cmd(etl_conn *, const char *sql, int n, const char *const *params
 /* Record one run's end when its context lives in another database than its job. */
 int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_error *);
 
+/*
+ * Parse and check an INITIAL event text: a JSON object whose type is TASK:INITIAL.
+ * Returns it (caller frees) with the task prefix in task, or NULL and err (EINVAL).
+ */
+cJSON	*etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t,
+	    etl_error *);
+
 /* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
 const char *etl__task_base(const char *task);
 

@@ -278,12 +278,37 @@ take_liveness_lock(etl_context *ctx, etl_error *err)
 	    err);
 }
 
+cJSON *
+etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t tasksz,
+    etl_error *err)
+{
+	const char *type, *colon;
+	cJSON *ev;
+
+	if ((ev = etl_json_parse(text, len, max, err)) == NULL) {
+		snprintf(err->message + strlen(err->message),
+		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin");
+		return NULL;
+	}
+	type = str_member(ev, "type");
+	colon = type ? strrchr(type, ':') : NULL;
+	if (!cJSON_IsObject(ev) || colon == NULL || strcmp(colon, ":INITIAL") != 0 ||
+	    (size_t)(colon - type) >= tasksz) {
+		etl__err(err, ETL_EINVAL, "stdin must carry an INITIAL event: "
+		    "{\"type\":\"TASK:INITIAL\",\"payload\":...,\"meta\":{...}}");
+		cJSON_Delete(ev);
+		return NULL;
+	}
+	memcpy(task, type, (size_t)(colon - type));
+	task[colon - type] = '\0';
+	return ev;
+}
+
 int
 etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 {
 	struct sigaction sa;
 	char task[200], status[16];
-	const char *type, *colon;
 	etl_context *ctx = NULL;
 	cJSON *ev = NULL, *result;
 	char *text;
@@ -301,27 +326,12 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 	(void)etl_debug_wait();
 	if ((text = read_stdin(&len, err)) == NULL)
 		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
-	ev = etl_json_parse(text, len, INITIAL_MAX, err);
 	/* kept for gdb's etl-initial until the task ends */
 	etl__task_initial = text;
-	if (ev == NULL) {
-		snprintf(err->message + strlen(err->message),
-		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin");
+	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), err)) == NULL) {
 		FREE_INITIAL();
 		return EX_DATAERR_;
 	}
-	type = str_member(ev, "type");
-	colon = type ? strrchr(type, ':') : NULL;
-	if (!cJSON_IsObject(ev) || colon == NULL || strcmp(colon, ":INITIAL") != 0 ||
-	    (size_t)(colon - type) >= sizeof(task)) {
-		etl__err(err, ETL_EINVAL, "stdin must carry an INITIAL event: "
-		    "{\"type\":\"TASK:INITIAL\",\"payload\":...,\"meta\":{...}}");
-		cJSON_Delete(ev);
-		FREE_INITIAL();
-		return EX_DATAERR_;
-	}
-	memcpy(task, type, (size_t)(colon - type));
-	task[colon - type] = '\0';
 
 	if ((ctx = open_context(ev, task, err)) == NULL) {
 		rc = err->code == ETL_EINVAL ? EX_DATAERR_ : EX_TEMPFAIL_;
