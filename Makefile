@@ -156,6 +156,19 @@ demo: deps
 	$(MAKE) all
 	contrib/demo.sh $(O)
 
+# make lint: cppcheck with the repository's configuration (lint/), and clang-tidy with
+# .clang-tidy; both must be clean.
+LINT_SRC := $(wildcard libetl/*.c bin/*.c controller/*.c common/*.c tasks/*.c \
+            tasks/examples/*/*.c tests/tools/*.c tests/unit/*.c tests/fuzz/*.c)
+lint:
+	cppcheck --quiet --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE \
+	    -Ilibetl -Icommon -Icontroller -Ibin $(PKG_CFLAGS) --include=lint/cppcheck-defs.h \
+	    --suppressions-list=lint/cppcheck.suppress --inline-suppr -j2 --error-exitcode=1 \
+	    libetl bin controller common tasks tests/tools tests/unit tests/fuzz
+	clang-tidy --quiet $(filter-out tests/fuzz/%,$(LINT_SRC)) -- -std=gnu11 -D_GNU_SOURCE \
+	    -Ilibetl -Icommon -Ibin -Itests/unit -Itasks/examples/validation_pipeline \
+	    $(PKG_CFLAGS)
+
 # make fuzz: libFuzzer targets (clang), each run FUZZ_SECONDS (60) from the seed corpus in
 # tests/fuzz/corpus/ (new inputs go to a scratch copy, not into the repository).
 FUZZ_SECONDS ?= 60
@@ -239,4 +252,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz tmp_check
 
-.PHONY: all tests check asan deps demo clean install uninstall fuzz
+.PHONY: all tests check asan deps demo clean install uninstall fuzz lint

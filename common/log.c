@@ -55,7 +55,7 @@ name(const char *fmt, ...)				\
 	int e = errno;					\
 	va_list ap;					\
 	va_start(ap, fmt);				\
-	vlog(level, err ? e : 0, fmt, ap);		\
+	vlog((level), (err) ? e : 0, fmt, ap);		\
 	va_end(ap);					\
 	errno = e;					\
 }

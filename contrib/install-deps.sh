@@ -5,7 +5,8 @@
 set -eu
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-for p in libpq-dev libev-dev libcjson-dev libbsd-dev pkg-config make gcc perl valgrind gdb procps mandoc; do
+for p in libpq-dev libev-dev libcjson-dev libbsd-dev pkg-config make gcc perl valgrind gdb procps mandoc \
+    cppcheck clang clang-tidy libclang-rt-14-dev; do
 	have_pkg "$p" || need="$need $p"
 done
 command -v python3 >/dev/null || need="$need python3"

@@ -338,8 +338,8 @@ main(int argc, char **argv, char **envp)
 	cfg.concurrency = 8;
 	cfg.kill_grace = 10;
 	cfg.dead_after = 60;
-	cfg.debug_wait = getenv("ETL_DEBUG_WAIT_SECONDS") && atof(getenv("ETL_DEBUG_WAIT_SECONDS")) > 0 ?
-	    atof(getenv("ETL_DEBUG_WAIT_SECONDS")) : 300;
+	wd = getenv("ETL_DEBUG_WAIT_SECONDS");
+	cfg.debug_wait = wd != NULL && atof(wd) > 0 ? atof(wd) : 300;
 	ctl.shutdown_timeout = 30;
 	if (gethostname(host, sizeof(host)) != 0)
 		strlcpy(host, "localhost", sizeof(host));

@@ -207,7 +207,6 @@ log_tail(const char *path, size_t max)
 		return NULL;
 	}
 	buf[n] = '\0';
-	start = buf;
 	/* start at a line when we cut; keep the text valid for JSON (no NULs) */
 	if (off > 0 && (start = strchr(buf, '\n')) != NULL)
 		start++;

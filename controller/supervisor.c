@@ -711,9 +711,9 @@ flush_started(void)
 			n++;
 	if (n == 0)
 		return;
-	jobs = xcalloc(n, sizeof(*jobs));
-	pids = xcalloc(n, sizeof(*pids));
-	logs = xcalloc(n, sizeof(*logs));
+	jobs = xcalloc(n, sizeof(etl_job *));
+	pids = xcalloc(n, sizeof(pid_t));
+	logs = xcalloc(n, sizeof(const char *));
 	n = 0;
 	TAILQ_FOREACH(jb, &sup.jobs, link) {
 		if (jb->state != J_SPAWNED)

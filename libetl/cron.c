@@ -77,9 +77,10 @@ field_parse(const char *s, const char *end, int field, int lo, int hi, uint64_t 
 			if (a == b && s[0] != '*')
 				b = hi;	/* "5/15": from 5 to the end */
 		}
-		if (a < lo || b > hi || a > b)
+		/* the bounds of the bit set too, whatever the caller's lo and hi */
+		if (a < lo || a < 0 || b > hi || b > 63 || a > b)
 			return -1;
-		for (v = a; v <= b; v += step)
+		for (v = a; v >= 0 && v <= b; v += step)
 			*bits |= (uint64_t)1 << (field == 4 && v == 7 ? 0 : v);	/* 7 is Sunday */
 		if (p < end) {
 			if (*p != ',')

@@ -526,8 +526,9 @@ jobs_json(const char *const *ids, const char *const *outputs, const int *no_retr
 		cJSON_AddItemToArray(arr, o);
 		if (cJSON_AddStringToObject(o, "id", ids[i]) == NULL)
 			goto oom;
-		v = outputs && outputs[i] ? cJSON_Parse(outputs[i]) : cJSON_CreateNull();
-		if (v == NULL)
+		if (outputs == NULL || outputs[i] == NULL)
+			v = cJSON_CreateNull();
+		else if ((v = cJSON_Parse(outputs[i])) == NULL)
 			v = cJSON_CreateString(outputs[i]);	/* not JSON: keep it as text */
 		if (v == NULL)
 			goto oom;

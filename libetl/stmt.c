@@ -147,7 +147,7 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		return -1;
 	if ((n = PQntuples(res)) == 0)
 		return 0;
-	if ((jobs = calloc((size_t)n + 1, sizeof(*jobs))) == NULL)
+	if ((jobs = calloc((size_t)n + 1, sizeof(etl_job *))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
 		etl_job *j = calloc(1, sizeof(*j));

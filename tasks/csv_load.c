@@ -136,7 +136,7 @@ all_digits(const char *s, int min, int max)
 {
 	int n = 0;
 
-	while (isdigit((unsigned char)*s)) {
+	while (isdigit((unsigned char)*s)) {	/* NOLINT(clang-analyzer-core.uninitialized.ArraySubscript) */
 		s++;
 		n++;
 	}
@@ -164,7 +164,7 @@ fits(const char *v, enum ctype t)
 		return strcasecmp(v, "true") == 0 || strcasecmp(v, "false") == 0 ||
 		    strcasecmp(v, "t") == 0 || strcasecmp(v, "f") == 0;
 	case T_DATE:
-		return strlen(v) == 10 && isdigit((unsigned char)v[0]) && v[4] == '-' &&
+		return strlen(v) == 10 && isdigit((unsigned char)v[0]) && v[4] == '-' &&	/* NOLINT(clang-analyzer-core.UndefinedBinaryOperatorResult) */
 		    v[7] == '-' && isdigit((unsigned char)v[5]) && isdigit((unsigned char)v[8]);
 	case T_TS:
 		return strlen(v) >= 16 && fits((char[11]){ v[0], v[1], v[2], v[3], v[4], v[5],
@@ -301,6 +301,8 @@ csv_load(const cJSON *initial)
 
 	if ((conn = etl_connect(etl_context_pg_env(ctx), &err)) == NULL) {
 		fclose(c.f);
+		for (i = 0; i < ncols; i++)
+			free(names[i]);
 		return etl_fail_task(75, "%s", err.message);
 	}
 	pg = etl_conn_pg(conn);

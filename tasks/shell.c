@@ -46,7 +46,8 @@ shell(const cJSON *initial)
 	if (use_shell) {
 		if (!cJSON_IsString(cmd))
 			return etl_fail_task(65, "shell: \"shell\": true wants a \"command\" string");
-		argv = calloc(4, sizeof(*argv));
+		if ((argv = calloc(4, sizeof(char *))) == NULL)
+			return etl_fail_task(75, "out of memory");
 		argv[0] = "/bin/sh";
 		argv[1] = "-c";
 		argv[2] = cmd->valuestring;
@@ -54,7 +55,8 @@ shell(const cJSON *initial)
 		if (!cJSON_IsArray(av) || (n = cJSON_GetArraySize(av)) == 0)
 			return etl_fail_task(65, "shell wants {\"argv\": [\"prog\", ...]} (or "
 			    "{\"command\": \"...\", \"shell\": true})");
-		argv = calloc((size_t)n + 1, sizeof(*argv));
+		if ((argv = calloc((size_t)n + 1, sizeof(char *))) == NULL)
+			return etl_fail_task(75, "out of memory");
 		i = 0;
 		cJSON_ArrayForEach(a, av) {
 			if (!cJSON_IsString(a)) {
@@ -73,7 +75,7 @@ shell(const cJSON *initial)
 		/* its own group, so a timeout stops what it started too */
 		setpgid(0, 0);
 		signal(SIGTERM, SIG_DFL);
-		execvp(argv[0], argv);
+		execvp(argv[0], argv);	/* NOLINT(clang-analyzer-core.NonNullParamChecker): argv[0] set above */
 		fprintf(stderr, "shell: cannot run %s: %s\n", argv[0], strerror(errno));
 		_exit(127);
 	}

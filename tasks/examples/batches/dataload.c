@@ -50,15 +50,29 @@ dataload(const cJSON *initial)
 		if (d->d_name[0] == '.')
 			continue;
 		if (n == cap) {
+			char **nn = realloc(names, (cap ? cap * 2 : 64) * sizeof(*names));
+
+			if (nn == NULL) {
+				closedir(dp);
+				while (n > 0)
+					free(names[--n]);
+				free(names);
+				return etl_fail_task(75, "out of memory listing %s", dir);
+			}
+			names = nn;
 			cap = cap ? cap * 2 : 64;
-			names = realloc(names, cap * sizeof(*names));
 		}
-		names[n++] = strdup(d->d_name);
+		if ((names[n] = strdup(d->d_name)) == NULL)
+			continue;
+		n++;
 	}
 	closedir(dp);
-	qsort(names, n, sizeof(*names), by_name);
-	if ((qc = etl_context_queue_conn(etl_context_current(), &err)) == NULL)
-		return etl_fail_task(75, "%s", err.message);
+	if (n > 0)
+		qsort(names, n, sizeof(char *), by_name);
+	if ((qc = etl_context_queue_conn(etl_context_current(), &err)) == NULL) {
+		out = etl_fail_task(75, "%s", err.message);
+		goto done;
+	}
 	data = cJSON_CreateObject();
 	cJSON_AddStringToObject(data, "dir", dir);
 	cJSON_AddStringToObject(data, "dest", dest);
@@ -66,7 +80,8 @@ dataload(const cJSON *initial)
 	    str(p, "on_discard", "dataload_discard"), str(p, "on_finish", "dataload_cleanup"),
 	    data, batch, &err) != 0) {
 		cJSON_Delete(data);
-		return etl_fail_task(err.code == ETL_ENOTFOUND ? 65 : 75, "%s", err.message);
+		out = etl_fail_task(err.code == ETL_ENOTFOUND ? 65 : 75, "%s", err.message);
+		goto done;
 	}
 	cJSON_Delete(data);
 	memset(&o, 0, sizeof(o));
@@ -78,20 +93,25 @@ dataload(const cJSON *initial)
 		cJSON_AddStringToObject(job, "dest_dir", dest);
 		if (etl_send(qc, str(p, "file_queue", "file_copy"), job, &o, id, &err) < 0) {
 			cJSON_Delete(job);
-			return etl_fail_task(75, "%s", err.message);
+			out = etl_fail_task(75, "%s", err.message);
+			goto done;
 		}
 		cJSON_Delete(job);
 		etl_progress((double)(i + 1), (double)n, "queued");
-		free(names[i]);
 	}
-	free(names);
 	/* no more files come: the callbacks fire once every copy has finished */
-	if (etl_batch_close(qc, batch, &err) != 0)
-		return etl_fail_task(75, "%s", err.message);
+	if (etl_batch_close(qc, batch, &err) != 0) {
+		out = etl_fail_task(75, "%s", err.message);
+		goto done;
+	}
 	printf("batch %s: %zu files\n", batch, n);
 	out = cJSON_CreateObject();
 	cJSON_AddStringToObject(out, "batch_id", batch);
 	cJSON_AddNumberToObject(out, "files", (double)n);
+done:
+	for (i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
 	return out;
 }
 

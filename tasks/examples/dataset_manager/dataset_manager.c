@@ -133,7 +133,12 @@ dataset_manager(const cJSON *initial)
 		cJSON_AddBoolToObject(out, "nothing_to_do", 1);
 		return out;
 	}
-	n = plan_of(d.status, d.update, plan);
+	if ((n = plan_of(d.status, d.update, plan)) == 0) {
+		cJSON_Delete(ev);
+		cJSON_Delete(d.update);
+		etl_disconnect(d.c);
+		return etl_fail_task(65, "dataset %s: no steps for status '%s'", d.id, d.status);
+	}
 	if (d.from > 0)
 		cJSON_AddStringToObject(ev, "resume_at", plan[d.from < n ? d.from : n - 1]);
 	journal(&d, "process-start", ev);
