@@ -149,6 +149,11 @@ check: deps
 asan:
 	$(MAKE) O=build-asan SANITIZE=1 check
 
+# make chaos: the chaos suite (tests/chaos/run.sh); SCENARIOS="1 3" runs some
+chaos: deps
+	$(MAKE) tests
+	tests/chaos/run.sh $(O) $(SCENARIOS)
+
 deps:
 	@sh contrib/install-deps.sh
 
@@ -252,4 +257,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz tmp_check
 
-.PHONY: all tests check asan deps demo clean install uninstall fuzz lint
+.PHONY: all tests check asan deps demo clean install uninstall fuzz lint chaos

@@ -16,6 +16,7 @@
 #include <bsd/sys/queue.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -487,6 +488,27 @@ apply_limits(struct job *jb)
 		jb->limits = xstrdup(buf);
 }
 
+/*
+ * A full log folder does not stop jobs (their output is lost, their events are not), but
+ * an operator must hear of it: at most once a minute.
+ */
+static void
+check_log_space(int logfd)
+{
+	static double last;
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (fstatvfs(logfd, &sv) != 0)
+		return;
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (avail >= 64 * 1024 || ev_now(sup.loop) - last < 60)
+		return;
+	last = ev_now(sup.loop);
+	log_warnx("the log folder %s is full (%llu bytes free): tasks' output is being lost",
+	    sup.cfg.log_dir, avail);
+}
+
 /* Start a claimed job's task (SPEC section 4). */
 static void
 job_start(etl_job *ej)
@@ -536,6 +558,7 @@ job_start(etl_job *ej)
 		logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
 	} else {
 		jb->log_path = xstrdup(logp);
+		check_log_space(logfd);
 		/* readable by the task's user and the operators' group only */
 		if (as == 0 && fchown(logfd, user.uid, getegid()) != 0)
 			log_warn("job %s: chown %s", ej->id, logp);

@@ -65,7 +65,7 @@ cluster_start() {
 		listen_addresses = ''
 		port = $port
 		unix_socket_directories = '$CLUSTER_DIR'
-		max_connections = 200
+		max_connections = ${CLUSTER_MAX_CONNECTIONS:-200}
 		fsync = off
 		synchronous_commit = off
 		full_page_writes = off

@@ -1,0 +1,224 @@
+#!/usr/bin/env bash
+# run.sh BUILD_DIR [SCENARIO...]: the chaos suite (make chaos).  Each scenario runs real
+# binaries against a real cluster while something breaks, then asserts from the
+# database that no job was lost, none was active twice at once (two runs of one job whose
+# RUN_START..RUN_END overlap), and none ran after it completed; it prints a summary line.
+# Output is TAP; the whole suite is bounded (each wait is).
+set -u
+top=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(cd "${1:-build}" && pwd)
+shift || true
+cd "$top" || exit 1
+. tests/lib/cluster.sh
+tmp="$top/tmp_check/chaos"
+rm -rf "$tmp"; mkdir -p "$tmp"; chmod 0777 "$tmp"
+CLUSTER_MAX_CONNECTIONS=60 cluster_start "$tmp/pg" >/dev/null || exit 1
+export PATH="$build/bin:$build/tests/tools:$PATH" ETL_PG_ENV=test ETL_TMP=$tmp ETL_TOP=$top
+export ETL_BUILD=$build ETL_TASK_PATH="$build/tasks:$build/tests/tasks"
+export PGBIN CLUSTER_DIR CLUSTER_OSUSER PGOPTIONS="-c client_min_messages=warning"
+. tests/lib/tap.sh
+set +u
+pids_to_kill=()
+cleanup() {
+	for c in a b c; do stop_controller $c KILL; done
+	for p in "${pids_to_kill[@]}"; do kill -9 "$p" 2>/dev/null; done
+	mountpoint -q "$tmp/smalllogs" && umount "$tmp/smalllogs"
+	cluster_stop
+}
+trap cleanup EXIT
+
+total_sent=0 total_completed=0 total_failed=0 total_lost=0 total_double=0
+
+fresh() {	# a clean schema and the chaos queue (retries enough to outlast the chaos)
+	q "DROP SCHEMA IF EXISTS etl CASCADE" >/dev/null 2>&1
+	etl migrate >/dev/null
+	etl queue add chaos --task chaos_task --retry-limit "${1:-25}" --retry-delay 0 >/dev/null
+}
+send() {	# send N jobs of MS milliseconds
+	seq 1 "$1" | sed "s/.*/{\"ms\": ${2:-20}}/" | etl send chaos --ndjson - >/dev/null
+}
+settled() {	# every job final (or, with ALLOW_QUEUED, nothing active)
+	[ "$(q "SELECT count(*) FROM etl.job WHERE queue = 'chaos' AND state < 'completed'")" = 0 ]
+}
+verdict() {	# NAME SENT: the summary line and the three assertions
+	local name=$1 sent=$2 done failed lost double twice
+	done=$(q "SELECT count(*) FROM etl.job WHERE queue = 'chaos' AND state = 'completed'")
+	failed=$(q "SELECT count(*) FROM etl.job WHERE queue = 'chaos' AND state IN ('failed', 'cancelled')")
+	lost=$((sent - done - failed))
+	double=$(q "WITH r AS (SELECT s.etl_context_id, s.event_id AS sid, s.created_on AS t0,
+	        (SELECT min(e.created_on) FROM etl.event e WHERE e.etl_context_id = s.etl_context_id
+	          AND e.type = 'chaos_task:RUN_END' AND e.event_id > s.event_id
+	          AND (e.payload->>'pid') = (s.payload->>'pid')) AS t1
+	      FROM etl.event s WHERE s.type = 'chaos_task:RUN_START')
+	    SELECT count(*) FROM r a JOIN r b ON a.etl_context_id = b.etl_context_id AND a.sid < b.sid
+	    WHERE a.t1 IS NOT NULL AND b.t0 < a.t1")
+	twice=$(q "SELECT count(*) FROM etl.job j JOIN etl.event e USING (etl_context_id)
+	    WHERE j.queue = 'chaos' AND j.state = 'completed' AND e.type = 'chaos_task:RUN_START'
+	      AND e.created_on > j.completed_on")
+	echo "# $name: sent $sent completed $done failed $failed lost $lost double-active $double ran-after-completed $twice"
+	is "$lost" 0 "$name: no job lost"
+	is "$double" 0 "$name: no job active twice at once"
+	is "$twice" 0 "$name: no job ran after it completed"
+	total_sent=$((total_sent + sent)); total_completed=$((total_completed + done))
+	total_failed=$((total_failed + failed)); total_lost=$((total_lost + lost))
+	total_double=$((total_double + double))
+}
+want() { [ $# -eq 0 ] || [[ " ${SCENARIOS[*]} " == *" $1 "* ]]; }
+SCENARIOS=("$@")
+want_s() { [ ${#SCENARIOS[@]} -eq 0 ] || [[ " ${SCENARIOS[*]} " == *" $1 "* ]]; }
+
+# 1: kill -9 the controller every ~2 s during 2,000 short jobs, restarting it each time
+if want_s 1; then
+	fresh; send 2000 20
+	t0=$SECONDS
+	while ! settled && [ $((SECONDS - t0)) -lt 150 ]; do
+		start_controller a --concurrency 16 --dead-after 3
+		sleep 2
+		stop_controller a KILL
+	done
+	start_controller a --concurrency 16 --dead-after 3
+	wait_until 90 settled
+	verdict "1 controller kill -9 every 2 s" 2000
+	stop_controller a TERM
+fi
+
+# 2: kill -9 random workers
+if want_s 2; then
+	fresh; send 500 200
+	start_controller a --concurrency 8
+	t0=$SECONDS
+	while ! settled && [ $((SECONDS - t0)) -lt 60 ]; do
+		p=$(q "SELECT pid FROM etl.job WHERE state = 'active' AND pid IS NOT NULL ORDER BY random() LIMIT 1")
+		[ -n "$p" ] && kill -9 "$p" 2>/dev/null
+		sleep 0.3
+	done
+	wait_until 120 settled
+	verdict "2 workers kill -9" 500
+	stop_controller a TERM
+fi
+
+# 3: pg_ctl restart -m fast, then -m immediate, mid-run
+if want_s 3; then
+	fresh; send 1000 20
+	start_controller a --concurrency 8
+	wait_until 30 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" 200
+	cluster_restart fast
+	wait_until 60 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" 500
+	cluster_restart immediate
+	wait_until 120 settled
+	verdict "3 pg_ctl restart fast and immediate" 1000
+	stop_controller a TERM
+fi
+
+# 4: pg_terminate_backend of every etl session, twice
+if want_s 4; then
+	fresh; send 1000 20
+	start_controller a --concurrency 8
+	for i in 1 2; do
+		wait_until 30 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" $((i * 300))
+		q "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+		   WHERE pid <> pg_backend_pid() AND datname = 'etl_test'" >/dev/null 2>&1
+	done
+	wait_until 120 settled
+	verdict "4 pg_terminate_backend of every session, twice" 1000
+	stop_controller a TERM
+fi
+
+# 5: an idle-in-transaction session pinning xmin for the whole run
+if want_s 5; then
+	fresh; send 1000 10
+	psql -X -q "service=test" -c "BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT count(*) FROM etl.job; SELECT pg_sleep(90)" >/dev/null 2>&1 &
+	pids_to_kill+=($!)
+	start_controller a --concurrency 8
+	wait_until 90 settled
+	verdict "5 xmin pinned by an idle transaction" 1000
+	kill "${pids_to_kill[-1]}" 2>/dev/null
+	stop_controller a TERM
+fi
+
+# 6: the database out of connections for 10 s
+if want_s 6; then
+	fresh; send 500 20
+	start_controller a --concurrency 8
+	wait_until 30 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" 100
+	hogs=()
+	for i in $(seq 1 60); do
+		psql -X -q "service=test" -c "SELECT pg_sleep(10)" >/dev/null 2>&1 &
+		hogs+=($!)
+	done
+	sleep 10
+	for p in "${hogs[@]}"; do wait "$p" 2>/dev/null; done
+	wait_until 120 settled
+	verdict "6 out of connections for 10 s" 500
+	stop_controller a TERM
+fi
+
+# 7: the log disk full: a 64 KiB tmpfs as --log-dir
+if want_s 7; then
+	fresh; send 300 10
+	mkdir -p "$tmp/smalllogs"
+	if mount -t tmpfs -o size=64k tmpfs "$tmp/smalllogs" 2>/dev/null; then
+		head -c 60000 /dev/zero > "$tmp/smalllogs/filler"
+		stop_controller a KILL
+		etl-controller --id a --log-dir "$tmp/smalllogs" --concurrency 8 --user root \
+			--poll-interval 0.2 >>"$tmp/a.log" 2>&1 &
+		CTL_PID_a=$!
+		wait_until 90 settled
+		verdict "7 log disk full" 300
+		grep -q "log folder .* is full\|cannot open its log" "$tmp/a.log"
+		ok $? "7: the controller says why it cannot log"
+		stop_controller a TERM
+		umount "$tmp/smalllogs"
+	else
+		ok 0 "# SKIP cannot mount a tmpfs here (no privilege)"
+	fi
+fi
+
+# 8: a crash-looping task: retries back off and end failed, never a tight loop
+if want_s 8; then
+	fresh
+	etl queue add loop --task chaos_task --retry-limit 4 --retry-delay 1 --retry-backoff >/dev/null
+	id=$(etl send loop '{"fail": true}')
+	start_controller a
+	wait_until 40 qis "SELECT state FROM etl.job WHERE id = '$id'" failed
+	ok $? "8: a crash-looping task ends failed"
+	is "$(q "SELECT retry_count FROM etl.job WHERE id = '$id'")" 4 "8: after its 4 retries"
+	# the gaps between its failures (its ERROR events), in ms
+	gaps=$(q "SELECT string_agg(g::text, ' ' ORDER BY n) FROM (SELECT row_number() OVER (ORDER BY
+	    e.event_id) AS n, round(extract(epoch FROM e.created_on - lag(e.created_on) OVER (ORDER BY
+	    e.event_id)) * 1000) AS g FROM etl.event e JOIN etl.job j USING (etl_context_id)
+	    WHERE j.id = '$id' AND e.error) x WHERE g IS NOT NULL")
+	echo "# 8: gaps between failures (ms, 1 s doubling with jitter): $gaps"
+	set -- $gaps
+	ok "$([ "$#" -eq 4 ] && [ "$1" -ge 450 ] && [ "$4" -gt "$1" ]; echo $?)" "8: no tight loop, and the gaps grow"
+	stop_controller a TERM
+fi
+
+# 9: three controllers started (and migrating) at once
+if want_s 9; then
+	q "DROP SCHEMA IF EXISTS etl CASCADE" >/dev/null 2>&1
+	for c in a b c; do ( etl migrate >/dev/null; ) & done
+	wait
+	etl queue add chaos --task chaos_task --retry-limit 25 >/dev/null
+	send 1500 10
+	for c in a b c; do start_controller $c --concurrency 6 & done
+	wait
+	wait_until 120 settled
+	verdict "9 three controllers at once" 1500
+	is "$(q "SELECT count(DISTINCT controller_id) FROM etl.job WHERE queue = 'chaos'")" 3 "9: all three took part"
+	for c in a b c; do stop_controller $c TERM; done
+fi
+
+# 10: a burst of 50,000 jobs sent while controllers run
+if want_s 10; then
+	fresh
+	start_controller a --concurrency 32
+	start_controller b --concurrency 32
+	send 50000 0
+	wait_until 420 settled
+	verdict "10 a burst of 50,000 jobs" 50000
+	stop_controller a TERM; stop_controller b TERM
+fi
+
+echo "# chaos summary: sent $total_sent completed $total_completed failed $total_failed lost $total_lost double-active $total_double"
+done_testing
