@@ -990,7 +990,12 @@ sup_db_up(void)
 	if (etl_stmt_release(&st, sup.cfg.id, keep, n, &err) == 0)
 		db_submit(&st, release_cb, NULL);
 	free(keep);
-	if (!sup.adopted_once && etl_stmt_mine(&st, sup.cfg.id, &err) == 0)
+	/*
+	 * Every (re)connection, not only the first: an end we recorded may have been lost
+	 * with the connection (or with a crash of the server), leaving a job active whose
+	 * process is gone; mine_cb adopts or finishes what our table does not know.
+	 */
+	if (etl_stmt_mine(&st, sup.cfg.id, &err) == 0)
 		db_submit(&st, mine_cb, NULL);
 	flush_started();
 	flush_finish();
