@@ -8,7 +8,7 @@
 static cJSON *
 check_dataset(const cJSON *initial)
 {
-	const char *ds = pl_arg(initial, "dataset");
+	const char *ds;
 	const char *params[1];
 	etl_error err;
 	etl_conn *c;
@@ -16,10 +16,8 @@ check_dataset(const cJSON *initial)
 	cJSON *out;
 	int items, okn;
 
-	if (ds == NULL)
-		return etl_fail_task(65, "check_dataset wants {\"dataset\": ID}");
-	if ((c = pl_connect(&err)) == NULL)
-		return etl_fail_task(75, "%s", err.message);
+	if (pl_begin(initial, "check_dataset", &ds, &c) != 0)
+		return NULL;
 	params[0] = ds;
 	res = pl_exec(c, "WITH s AS (SELECT count(*) AS items, count(*) FILTER (WHERE state = 'ok') "
 	    "AS ok FROM pipeline.item WHERE dataset_id = $1), "

@@ -61,6 +61,26 @@ pl_arg(const cJSON *initial, const char *k)
 	return cJSON_IsString(v) ? v->valuestring : NULL;
 }
 
+/*
+ * The start of a step: the dataset it works on and a connection for it.  0, or -1 after
+ * recording why (bad input 65, no database 75): the step then returns NULL.
+ */
+static inline int
+pl_begin(const cJSON *initial, const char *task, const char **ds, etl_conn **c)
+{
+	etl_error err;
+
+	if ((*ds = pl_arg(initial, "dataset")) == NULL) {
+		(void)etl_fail_task(65, "%s wants {\"dataset\": ID}", task);
+		return -1;
+	}
+	if ((*c = pl_connect(&err)) == NULL) {
+		(void)etl_fail_task(75, "%s", err.message);
+		return -1;
+	}
+	return 0;
+}
+
 /* Send the next step of the pipeline for dataset ds. */
 static inline int
 pl_next(const char *queue, const char *ds, etl_error *err)

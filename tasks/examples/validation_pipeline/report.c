@@ -7,17 +7,15 @@
 static cJSON *
 report(const cJSON *initial)
 {
-	const char *ds = pl_arg(initial, "dataset");
+	const char *ds;
 	const char *params[1];
 	etl_error err;
 	etl_conn *c;
 	PGresult *res;
 	cJSON *out;
 
-	if (ds == NULL)
-		return etl_fail_task(65, "report wants {\"dataset\": ID}");
-	if ((c = pl_connect(&err)) == NULL)
-		return etl_fail_task(75, "%s", err.message);
+	if (pl_begin(initial, "report", &ds, &c) != 0)
+		return NULL;
 	params[0] = ds;
 	res = pl_exec(c, "WITH r AS (SELECT jsonb_build_object('dataset', $1::text, "
 	    "'check', (SELECT to_jsonb(x) - 'dataset_id' FROM pipeline.dataset_check x WHERE dataset_id = $1), "

@@ -7,17 +7,15 @@
 static cJSON *
 time_based(const cJSON *initial)
 {
-	const char *ds = pl_arg(initial, "dataset");
+	const char *ds;
 	const char *params[1];
 	etl_error err;
 	etl_conn *c;
 	PGresult *res;
 	cJSON *out;
 
-	if (ds == NULL)
-		return etl_fail_task(65, "time_based wants {\"dataset\": ID}");
-	if ((c = pl_connect(&err)) == NULL)
-		return etl_fail_task(75, "%s", err.message);
+	if (pl_begin(initial, "time_based", &ds, &c) != 0)
+		return NULL;
 	params[0] = ds;
 	res = pl_exec(c, "WITH d AS (SELECT id, previous FROM pipeline.dataset WHERE id = $1), "
 	    "r AS (SELECT jsonb_build_object('items', (SELECT count(*) FROM pipeline.item WHERE "
