@@ -52,8 +52,12 @@ EX_C     := $(filter-out tasks/examples/outoftree/%,$(wildcard tasks/examples/*/
 EX_SH    := $(wildcard tasks/examples/*/*.sh tasks/examples/*/*.py)
 EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
 
+# every C task also builds as TASK.so for queues in inprocess mode (not executable)
+SO_TASKS := $(C_TASKS:%=%.so) $(foreach f,$(EX_C),$(O)/tasks/$(basename $(notdir $(f))).so)
+T_SO     := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%.so,$(wildcard tests/tasks/*.c))
+
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
-ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS)
+ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
@@ -111,6 +115,14 @@ $(O)/tasks/%: tasks/%.sh
 	@mkdir -p $(@D)
 	$(Q)install -m 0755 $< $@
 
+SO_BUILD = $(CC) $(ALL_CFLAGS) -fPIC -shared $(LDFLAGS) -o $@ $< $(LINK_ETL) && chmod 0644 $@
+$(O)/tasks/%.so: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(SO_BUILD)
+$(O)/tests/tasks/%.so: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(SO_BUILD)
+
 define EX_C_RULE
 $(O)/tasks/$(basename $(notdir $(1))): $(1) libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $$(@D)
@@ -121,7 +133,13 @@ $(O)/tasks/$(basename $(notdir $(1))): $(1)
 	@mkdir -p $$(@D)
 	$$(Q)install -m 0755 $$< $$@
 endef
+define EX_SO_RULE
+$(O)/tasks/$(basename $(notdir $(1))).so: $(1) libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $$(@D)
+	$$(Q)$$(SO_BUILD)
+endef
 $(foreach f,$(EX_C),$(eval $(call EX_C_RULE,$(f))))
+$(foreach f,$(EX_C),$(eval $(call EX_SO_RULE,$(f))))
 $(foreach f,$(EX_SH),$(eval $(call EX_SH_RULE,$(f))))
 
 $(O)/tests/tasks/%: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
@@ -139,7 +157,7 @@ $(O)/tests/tools/%: tests/tools/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
 
-tests: $(ALL) $(T_TASKS) $(UNIT) $(T_TOOLS)
+tests: $(ALL) $(T_TASKS) $(T_SO) $(UNIT) $(T_TOOLS)
 
 # check and demo first install what is missing (a no-op when all is there)
 check: deps
@@ -237,6 +255,7 @@ install: all
 	    > $(LIBDIR)/pkgconfig/libetl.pc
 	install -m 0644 libetl/etl.h $(INCDIR)/
 	install -m 0755 $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(TASKDIR)/
+	install -m 0644 $(SO_TASKS) $(TASKDIR)/
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
 	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/

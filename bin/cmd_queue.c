@@ -63,6 +63,7 @@ static const struct qopt {
 	{ "rlimit-cpu", "rlimit_cpu", 'i' },
 	{ "rlimit-nofile", "rlimit_nofile", 'i' },
 	{ "nice", "nice", 'i' },
+	{ "mode", "mode", 's' },
 };
 #define NQOPTS (sizeof(qopts) / sizeof(qopts[0]))
 
@@ -90,7 +91,9 @@ static const char queue_usage[] =
     "  --rlimit-as BYTES|none    address space limit of its tasks (RLIMIT_AS)\n"
     "  --rlimit-cpu SEC|none     CPU time limit (RLIMIT_CPU)\n"
     "  --rlimit-nofile N|none    open files limit (RLIMIT_NOFILE)\n"
-    "  --nice N|none             nice value of its tasks (-20..19)\n";
+    "  --nice N|none             nice value of its tasks (-20..19)\n"
+    "  --mode detached|inprocess detached: a process per job (default); inprocess: the\n"
+    "                            task's TASK.so runs on a controller thread\n";
 
 static int
 queue_add(struct cli *cl, int argc, char **argv)

@@ -35,6 +35,7 @@
 #include <bsd/unistd.h>
 
 #include "db.h"
+#include "inproc.h"
 #include "log.h"
 #include "metrics.h"
 #include "spawn.h"
@@ -48,6 +49,9 @@ struct job {
 	enum jstate	 state;
 	pid_t		 pid;
 	int		 adopted;	/* not our child: watched by pidfd or polling */
+	int		 inproc;	/* runs on one of our threads (queue mode inprocess) */
+	etl_task_fn	 fn;		/* inproc: the task function */
+	struct inproc_job *ij;		/* inproc: while it runs */
 	char		*log_path;
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */
@@ -271,7 +275,7 @@ job_ended(struct job *jb, int wstatus, int unknown)
 		jb->stdin_fd = -1;
 	}
 	/* a stopped task's children die with it, even those that ignored SIGTERM */
-	if (jb->stop_reason != NULL && jb->pid > 0)
+	if (jb->stop_reason != NULL && jb->pid > 0 && !jb->inproc)
 		(void)killpg(jb->pid, SIGKILL);
 	jb->wstatus = wstatus;
 	jb->unknown = unknown;
@@ -310,6 +314,12 @@ job_stop(struct job *jb, const char *reason)
 		return;
 	jb->stop_reason = reason;
 	jlog_info(jb, "stopping: %s", reason);
+	if (jb->inproc) {
+		/* a thread cannot be killed: the task is asked, through etl_cancelled() */
+		if (jb->ij != NULL)
+			inproc_cancel(jb->ij);
+		return;
+	}
 	if (jb->pid > 0 && killpg(jb->pid, SIGTERM) != 0 && errno != ESRCH)
 		jlog_warnx(jb, "killpg SIGTERM: %s", strerror(errno));
 	ev_timer_set(&jb->kill_w, sup.cfg.kill_grace, 0);
@@ -323,6 +333,11 @@ kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 
 	(void)loop;
 	(void)revents;
+	if (jb->inproc) {
+		jlog_warnx(jb, "still running %.1f s after it was asked to stop: an in-process "
+		    "task cannot be killed", sup.cfg.kill_grace);
+		return;
+	}
 	jlog_info(jb, "still running %.1f s after SIGTERM: SIGKILL", sup.cfg.kill_grace);
 	if (killpg(jb->pid, SIGKILL) != 0 && errno != ESRCH)
 		jlog_warnx(jb, "killpg SIGKILL: %s", strerror(errno));
@@ -509,6 +524,60 @@ check_log_space(int logfd)
 	    sup.cfg.log_dir, avail);
 }
 
+/* An in-process task ended on its thread. */
+static void
+inproc_done(void *owner, int status, const char *why)
+{
+	struct job *jb = owner;
+
+	jb->ij = NULL;
+	if (why != NULL)
+		jlog_info(jb, "%s", why);
+	job_ended(jb, W_EXITCODE(status & 0xff, 0), 0);
+}
+
+/*
+ * A job of a queue in mode inprocess: its TASK.so, its INITIAL, and its pid (ours) to
+ * record; it runs on a worker thread once that is recorded (started_cb).  It runs as
+ * the controller's user, without the queue's limits, its output in the controller's log.
+ */
+static void
+job_start_inproc(struct job *jb, const char *path)
+{
+	etl_job *ej = jb->j;
+	etl_error err;
+	char why[PATH_MAX + 128];
+
+	if ((jb->fn = inproc_lookup(path, why, sizeof(why))) == NULL) {
+		job_refuse(jb, why);
+		return;
+	}
+	if (!is_local(ej)) {
+		etl_conn *cc, *qc;
+		char *text;
+
+		if ((cc = foreign_conn(ej->pg_env, &err)) == NULL ||
+		    (qc = qsync_conn(&err)) == NULL ||
+		    etl_job_prepare(qc, cc, ej, &text, &ej->since, &err) != 0) {
+			jlog_warnx(jb, "cannot prepare its context: %s", err.message);
+			snprintf(jb->reason_buf, sizeof(jb->reason_buf), "%s", err.message);
+			jb->stop_reason = jb->reason_buf;
+			job_ended(jb, 0, 1);
+			return;
+		}
+		jb->initial = text;
+	} else if ((jb->initial = etl_initial_text(ej, sup.cfg.pg_env, &err)) == NULL) {
+		job_refuse(jb, err.message);
+		return;
+	}
+	jb->ilen = strlen(jb->initial);
+	jb->inproc = 1;
+	jb->pid = getpid();
+	start_expiry(jb, ej->expire_seconds);
+	jlog_info(jb, "started %s.so in-process (queue %s, attempt %d)", path, ej->queue,
+	    ej->retry_count + 1);
+}
+
 /* Start a claimed job's task (SPEC section 4). */
 static void
 job_start(etl_job *ej)
@@ -523,6 +592,10 @@ job_start(etl_job *ej)
 	watch_init(jb);
 	if (etl_task_resolve(NULL, ej->task, 1, path, sizeof(path), &err) != 0) {
 		job_refuse(jb, err.message);
+		return;
+	}
+	if (ej->inprocess) {
+		job_start_inproc(jb, path);
 		return;
 	}
 	if ((as = task_user(ej, &user, home, sizeof(home))) < 0) {
@@ -707,7 +780,12 @@ started_cb(PGresult *res, const char *why, void *arg)
 			continue;	/* flushed again when the database is back */
 		if (jb->state == J_SPAWNED) {
 			job_set_state(jb, J_RUNNING);
-			stdin_cb(sup.loop, &jb->stdin_w, 0);
+			if (jb->inproc) {
+				jb->ij = inproc_submit(jb, jb->fn, jb->initial, jb->ilen,
+				    is_local(jb->j));
+				jb->initial = NULL;	/* the run has it */
+			} else
+				stdin_cb(sup.loop, &jb->stdin_w, 0);
 		}
 	}
 	if (res == NULL)
@@ -1134,7 +1212,8 @@ sup_quiescent(void)
 	struct job *jb;
 
 	TAILQ_FOREACH(jb, &sup.jobs, link) {
-		if (jb->state != J_RUNNING || jb->stdin_fd >= 0)
+		/* an in-process task dies with us: wait for it (up to --shutdown-timeout) */
+		if (jb->state != J_RUNNING || jb->stdin_fd >= 0 || jb->inproc)
 			return 0;
 		if (sup.stop_tasks)
 			return 0;
@@ -1154,6 +1233,7 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	sup.loop = loop;
 	sup.cfg = *cfg;
 	TAILQ_INIT(&sup.jobs);
+	inproc_init(loop, cfg->pg_env, cfg->concurrency, inproc_done);
 	SLIST_INIT(&sup.foreign);
 	update_title();
 }

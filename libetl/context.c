@@ -72,7 +72,8 @@ etl_context_free(etl_context *ctx)
 		etl__task_context = NULL;
 	if (ctx->qconn != NULL && ctx->qconn != ctx->conn)
 		etl_disconnect(ctx->qconn);
-	etl_disconnect(ctx->conn);
+	if (!ctx->conn_borrowed)
+		etl_disconnect(ctx->conn);
 	free(ctx->pg_env);
 	free(ctx->task);
 	free(ctx->job_id);

@@ -21,7 +21,7 @@ extern "C" {
 #endif
 
 #define ETL_VERSION "0.1.0"
-#define ETL_SCHEMA_VERSION_MAX 1	/* the newest migration this build knows */
+#define ETL_SCHEMA_VERSION_MAX 2	/* the newest migration this build knows */
 
 /* What went wrong, in the caller's hands.  code is one of ETL_E*. */
 enum etl_errcode {
@@ -208,6 +208,7 @@ typedef struct etl_job {
 	int	 rlimit_cpu;
 	int	 rlimit_nofile;
 	int	 nice;		/* 0 unless the queue says */
+	int	 inprocess;	/* the queue's mode: run TASK.so on a controller thread */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
@@ -478,11 +479,21 @@ etl_conn *etl_connect_start(const char *pg_env, etl_error *);
 typedef cJSON *(*etl_task_fn)(const cJSON *initial_event);
 
 /*
- * The main of a C task: read the INITIAL event from stdin, set the context, call fn,
- * dispatch FINAL with its result (or ERROR), and return the exit status to use.  Fills
- * err when it fails before or around fn; it prints nothing.
+ * The main of a C task process: read the INITIAL event from stdin, set the context, call
+ * fn, dispatch FINAL with its result (or ERROR), and return the exit status to use.
+ * Fills err when it fails before or around fn; it prints nothing.
  */
-int	etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err);
+int	etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err);
+
+/*
+ * The same for one job on the calling thread (a controller's in-process mode): the
+ * INITIAL as text, conn a connection to the context's database the run borrows (NULL:
+ * the context opens its own), cancel a flag the runner sets to ask the task to stop
+ * (etl_cancelled() reads it).  The context is current on this thread only.  Returns the
+ * exit status the task would have exited with.
+ */
+int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
+	    volatile int *cancel, etl_error *err);
 
 /*
  * From inside a task: record an ERROR event with the message and make the task exit
@@ -497,13 +508,23 @@ int	etl_cancelled(void);
 /*
  * With ETL_DEBUG_WAIT=1: announce "waiting for debugger: gdb -p PID" and wait until a
  * tracer attaches, at most ETL_DEBUG_WAIT_SECONDS (300).  1 attached, 0 not asked, -1 no
- * debugger came.  etl_task_main calls it before reading stdin.
+ * debugger came.  etl_task_process calls it before reading stdin.
  */
 int	etl_debug_wait(void);
 /* Where the task glue says what a person must see; ETL_TASK_MAIN sends it to stderr. */
 void	etl_task_set_notice(void (*fn)(const char *line));
 
+/*
+ * ETL_TASK_MAIN(fn): the task's main, and etl_task_main, the entry a controller looks up
+ * when the same source is built as TASK.so for a queue in inprocess mode.
+ */
 #define ETL_TASK_MAIN(fn)						\
+cJSON *etl_task_main(const cJSON *initial_event);			\
+cJSON *									\
+etl_task_main(const cJSON *initial_event)				\
+{									\
+	return (fn)(initial_event);					\
+}									\
 static void								\
 etl_notice_stderr_(const char *line)					\
 {									\
@@ -516,7 +537,7 @@ main(int argc, char **argv)						\
 	etl_error err_;							\
 	int st_;							\
 	etl_task_set_notice(etl_notice_stderr_);			\
-	st_ = etl_task_main(argc, argv, (fn), &err_);			\
+	st_ = etl_task_process(argc, argv, (fn), &err_);		\
 	if (err_.code != ETL_EOK)					\
 		fprintf(stderr, "%s: %s\n", argv[0], err_.message);	\
 	return st_;							\

@@ -36,6 +36,7 @@ static const struct qcol {
 	{ "rlimit_cpu", "int", 'i', 1 },
 	{ "rlimit_nofile", "int", 'i', 1 },
 	{ "nice", "int", 'i', 1 },
+	{ "mode", "text", 's', 0 },
 };
 #define NQCOLS (sizeof(qcols) / sizeof(qcols[0]))
 

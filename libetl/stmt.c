@@ -117,7 +117,7 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0) "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode "
 	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
 	st->nparams = 5;
 	own(st, 0, ql);
@@ -182,6 +182,7 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->rlimit_cpu = atoi(PQgetvalue(res, r, 16));
 			j->rlimit_nofile = atoi(PQgetvalue(res, r, 17));
 			j->nice = atoi(PQgetvalue(res, r, 18));
+			j->inprocess = strcmp(PQgetvalue(res, r, 19), "inprocess") == 0;
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));

@@ -23,6 +23,8 @@
 #define FREE_INITIAL() do { free(etl__task_initial); etl__task_initial = NULL; } while (0)
 
 static volatile sig_atomic_t cancel_flag;
+/* an in-process run: its runner's stop flag for the job on this thread */
+static __thread volatile int *cancel_ptr;
 static void (*notice_fn)(const char *);
 
 /*
@@ -159,7 +161,7 @@ on_term(int sig)
 int
 etl_cancelled(void)
 {
-	return cancel_flag != 0;
+	return cancel_flag != 0 || (cancel_ptr != NULL && *cancel_ptr != 0);
 }
 
 /* All of stdin, at most INITIAL_MAX bytes; NULL with err on failure. */
@@ -218,7 +220,7 @@ str_member(const cJSON *o, const char *k)
 
 /* Open the context named by the INITIAL's meta, or create one for a run by hand. */
 static etl_context *
-open_context(const cJSON *ev, const char *task, etl_error *err)
+open_context(const cJSON *ev, const char *task, etl_conn *conn, etl_error *err)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(ev, "meta");
 	const cJSON *idv = cJSON_GetObjectItemCaseSensitive(meta, "etl_context_id");
@@ -244,6 +246,10 @@ open_context(const cJSON *ev, const char *task, etl_error *err)
 		ctx = etl_context_new(pg_env, id, task, job_id, qenv);
 		if (ctx == NULL)
 			etl__err(err, ETL_ESYS, "out of memory");
+		else if (conn != NULL) {
+			ctx->conn = conn;
+			ctx->conn_borrowed = 1;
+		}
 		return ctx;
 	}
 	/* by hand: a new context records this run like any other */
@@ -257,7 +263,10 @@ open_context(const cJSON *ev, const char *task, etl_error *err)
 	return ctx;
 }
 
-/* Hold the job's liveness lock on the context's connection for the life of the process. */
+/*
+ * Hold the job's liveness lock on the context's connection for the life of the process
+ * (in-process: of the run; run_task lets it go).
+ */
 static int
 take_liveness_lock(etl_context *ctx, etl_error *err)
 {
@@ -268,6 +277,11 @@ take_liveness_lock(etl_context *ctx, etl_error *err)
 		return 0;
 	if ((c = etl_context_conn(ctx, err)) == NULL)
 		return -1;
+	if (ctx->conn_borrowed && etl__context_qconn(ctx, err) == c)
+		/* both in one statement: a run in a thread pays for its round trips */
+		return etl__exec_cmd(c, "WITH l AS (SELECT pg_advisory_lock(etl.job_lock_key("
+		    "$1::uuid))) UPDATE etl.job SET lock_held = true FROM l WHERE id = $1::uuid",
+		    1, p, err);
 	if (etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
 	    err) != 0)
 		return -1;
@@ -304,36 +318,24 @@ etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t 
 	return ev;
 }
 
-int
-etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
+/*
+ * One run of fn for the INITIAL in text (SPEC section 4): open the context, take the
+ * liveness lock, call fn with the context current, record FINAL or ERROR.  Returns the
+ * exit status.  conn, when not NULL, is a connection to the context's database that the
+ * run borrows (in-process); a task process (process) opens its own and is named for gdb.
+ */
+static int
+run_task(const char *text, size_t len, etl_task_fn fn, etl_conn *conn, int process,
+    etl_error *err)
 {
-	struct sigaction sa;
 	char task[200], status[16];
 	etl_context *ctx = NULL;
 	cJSON *ev = NULL, *result;
-	char *text;
-	size_t len;
-	int rc;
+	int rc, locked = 0;
 
-	(void)argc;
-	(void)argv;
-	etl_error_clear(err);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_term;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGTERM, &sa, NULL);
-
-	(void)etl_debug_wait();
-	if ((text = read_stdin(&len, err)) == NULL)
-		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
-	/* kept for gdb's etl-initial until the task ends */
-	etl__task_initial = text;
-	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), err)) == NULL) {
-		FREE_INITIAL();
+	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), err)) == NULL)
 		return EX_DATAERR_;
-	}
-
-	if ((ctx = open_context(ev, task, err)) == NULL) {
+	if ((ctx = open_context(ev, task, conn, err)) == NULL) {
 		rc = err->code == ETL_EINVAL ? EX_DATAERR_ : EX_TEMPFAIL_;
 		goto out;
 	}
@@ -350,8 +352,10 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 		rc = EX_TEMPFAIL_;
 		goto out;
 	}
+	locked = ctx->job_id != NULL;
 
-	etl__task_context = ctx;
+	if (process)
+		etl__task_context = ctx;
 	etl_context_set(ctx);
 	result = fn(ev);
 	etl_context_set(NULL);
@@ -377,9 +381,55 @@ etl_task_main(int argc, char **argv, etl_task_fn fn, etl_error *err)
 		rc = 1;
 	}
 out:
+	if (locked && !process && ctx->conn != NULL) {
+		/* the borrowed connection lives on: the job's lock must not */
+		const char *p[1] = { ctx->job_id };
+		etl_error e2;
+
+		(void)etl__exec_cmd(ctx->conn, "SELECT pg_advisory_unlock(etl.job_lock_key("
+		    "$1::uuid))", 1, p, &e2);
+	}
 	etl_context_free(ctx);
 	cJSON_Delete(ev);
+	return rc;
+}
+
+int
+etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err)
+{
+	struct sigaction sa;
+	char *text;
+	size_t len;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	etl_error_clear(err);
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGTERM, &sa, NULL);
+
+	(void)etl_debug_wait();
+	if ((text = read_stdin(&len, err)) == NULL)
+		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
+	/* kept for gdb's etl-initial until the task ends */
+	etl__task_initial = text;
+	rc = run_task(text, len, fn, NULL, 1, err);
 	FREE_INITIAL();
+	return rc;
+}
+
+int
+etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
+    volatile int *cancel, etl_error *err)
+{
+	int rc;
+
+	etl_error_clear(err);
+	cancel_ptr = cancel;
+	rc = run_task(initial, len, fn, conn, 0, err);
+	cancel_ptr = NULL;
 	return rc;
 }
 

@@ -1,0 +1,249 @@
+/*
+ * inproc.c: the in-process mode.  Worker threads take jobs from a list, run each with
+ * etl_task_run (which sets the thread-local EtlContext) on the thread's own connection
+ * to the controller's pg_env, and hand the exit status back to the loop through an
+ * ev_async.  The loop thread owns every job: a worker only reads the job it was given
+ * and writes its status, under the lock.
+ *
+ * The trade-off: no process per job (no fork, no exec, no connection per job), but a
+ * task that crashes takes the controller with it; its jobs are then recovered like
+ * those of any dead controller (the liveness lock the worker's connection held is gone,
+ * and a restarted controller finds their recorded pid is not running).
+ */
+#include <bsd/sys/queue.h>
+#include <sys/stat.h>
+
+#include <dlfcn.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <bsd/string.h>
+
+#include "inproc.h"
+#include "log.h"
+#include "xmalloc.h"
+
+struct inproc_job {
+	void			*owner;
+	etl_task_fn		 fn;
+	char			*initial;
+	size_t			 len;
+	int			 local;
+	volatile int		 cancel;
+	int			 status;
+	char			 why[256];
+	TAILQ_ENTRY(inproc_job)	 link;
+};
+TAILQ_HEAD(ijobq, inproc_job);
+
+struct lib {
+	char			*path;
+	etl_task_fn		 fn;
+	SLIST_ENTRY(lib)	 link;
+};
+
+static struct {
+	struct ev_loop		*loop;
+	char			*pg_env;
+	int			 nthreads;
+	int			 started;	/* threads running */
+	int			 running;	/* jobs submitted, not yet ended */
+	inproc_done_fn		 done_fn;
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	struct ijobq		 todo;
+	struct ijobq		 done;
+	ev_async		 async;
+	SLIST_HEAD(, lib)	 libs;
+} ip = {
+	.mu = PTHREAD_MUTEX_INITIALIZER,
+	.cv = PTHREAD_COND_INITIALIZER,
+};
+
+static void *
+worker(void *arg)
+{
+	struct inproc_job *j;
+	etl_conn *conn = NULL;
+	etl_error err;
+
+	(void)arg;
+	for (;;) {
+		pthread_mutex_lock(&ip.mu);
+		while ((j = TAILQ_FIRST(&ip.todo)) == NULL)
+			pthread_cond_wait(&ip.cv, &ip.mu);
+		TAILQ_REMOVE(&ip.todo, j, link);
+		pthread_mutex_unlock(&ip.mu);
+
+		etl_error_clear(&err);
+		if (j->local && conn != NULL && PQstatus(etl_conn_pg(conn)) != CONNECTION_OK) {
+			etl_disconnect(conn);
+			conn = NULL;
+		}
+		if (j->local && conn == NULL)
+			conn = etl_connect(ip.pg_env, &err);
+		if (j->local && conn == NULL) {
+			/* as a task that cannot reach its database: retry allowed */
+			j->status = 75;
+		} else
+			j->status = etl_task_run(j->initial, j->len, j->fn, j->local ? conn : NULL,
+			    &j->cancel, &err);
+		if (err.code != ETL_EOK)
+			strlcpy(j->why, err.message, sizeof(j->why));
+
+		pthread_mutex_lock(&ip.mu);
+		TAILQ_INSERT_TAIL(&ip.done, j, link);
+		pthread_mutex_unlock(&ip.mu);
+		ev_async_send(ip.loop, &ip.async);
+	}
+	return NULL;
+}
+
+static void
+async_cb(struct ev_loop *loop, ev_async *w, int revents)
+{
+	struct ijobq got = TAILQ_HEAD_INITIALIZER(got);
+	struct inproc_job *j;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	pthread_mutex_lock(&ip.mu);
+	while ((j = TAILQ_FIRST(&ip.done)) != NULL) {
+		TAILQ_REMOVE(&ip.done, j, link);
+		TAILQ_INSERT_TAIL(&got, j, link);
+	}
+	pthread_mutex_unlock(&ip.mu);
+	while ((j = TAILQ_FIRST(&got)) != NULL) {
+		TAILQ_REMOVE(&got, j, link);
+		ip.running--;
+		ip.done_fn(j->owner, j->status, j->why[0] ? j->why : NULL);
+		free(j->initial);
+		free(j);
+	}
+}
+
+void
+inproc_init(struct ev_loop *loop, const char *pg_env, int nthreads, inproc_done_fn done)
+{
+	ip.loop = loop;
+	ip.pg_env = xstrdup(pg_env ? pg_env : "");
+	ip.nthreads = nthreads > 0 ? nthreads : 1;
+	ip.done_fn = done;
+	TAILQ_INIT(&ip.todo);
+	TAILQ_INIT(&ip.done);
+	SLIST_INIT(&ip.libs);
+	ev_async_init(&ip.async, async_cb);
+	ev_async_start(loop, &ip.async);
+	/* the loop must not stay alive for this watcher alone */
+	ev_unref(loop);
+}
+
+/* The threads, on first use; they never take a signal (the loop thread does). */
+static void
+start_threads(void)
+{
+	sigset_t all, old;
+	pthread_attr_t attr;
+	pthread_t t;
+
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	/* tasks get the stack a process's main thread would have, not glibc's thread default */
+	pthread_attr_setstacksize(&attr, 8u << 20);
+	while (ip.started < ip.nthreads) {
+		if (pthread_create(&t, &attr, worker, NULL) != 0) {
+			log_warn("in-process mode: cannot start a worker thread");
+			break;
+		}
+		ip.started++;
+	}
+	pthread_attr_destroy(&attr);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (ip.started == 0)
+		fatalx("in-process mode: no worker thread");
+}
+
+etl_task_fn
+inproc_lookup(const char *exe_path, char *why, size_t whysz)
+{
+	char so[PATH_MAX], real[PATH_MAX];
+	const char *slash;
+	struct lib *l;
+	struct stat sb;
+	void *h, *sym;
+
+	if (snprintf(so, sizeof(so), "%s.so", exe_path) >= (int)sizeof(so)) {
+		snprintf(why, whysz, "task path too long: %s", exe_path);
+		return NULL;
+	}
+	SLIST_FOREACH(l, &ip.libs, link)
+		if (strcmp(l->path, so) == 0)
+			return l->fn;
+	/* next to its executable, not a link out of that folder */
+	slash = strrchr(exe_path, '/');
+	if (realpath(so, real) == NULL || stat(real, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(why, whysz, "queue mode inprocess: no %s (build the task as TASK.so)", so);
+		return NULL;
+	}
+	if (slash == NULL || strncmp(real, exe_path, (size_t)(slash - exe_path) + 1) != 0 ||
+	    strchr(real + (slash - exe_path) + 1, '/') != NULL) {
+		snprintf(why, whysz, "%s resolves to %s, outside its task folder", so, real);
+		return NULL;
+	}
+	if ((h = dlopen(real, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		snprintf(why, whysz, "cannot load %s: %s", real, dlerror());
+		return NULL;
+	}
+	if ((sym = dlsym(h, "etl_task_main")) == NULL) {
+		snprintf(why, whysz, "%s has no etl_task_main (write the task with ETL_TASK_MAIN)",
+		    real);
+		dlclose(h);
+		return NULL;
+	}
+	l = xcalloc(1, sizeof(*l));
+	l->path = xstrdup(so);
+	/* POSIX: a function pointer read through dlsym's object pointer */
+	*(void **)&l->fn = sym;
+	SLIST_INSERT_HEAD(&ip.libs, l, link);
+	log_info("in-process mode: loaded %s", real);
+	return l->fn;
+}
+
+struct inproc_job *
+inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len, int local)
+{
+	struct inproc_job *j = xcalloc(1, sizeof(*j));
+
+	if (ip.started == 0)
+		start_threads();
+	j->owner = owner;
+	j->fn = fn;
+	j->initial = initial;
+	j->len = len;
+	j->local = local;
+	ip.running++;
+	pthread_mutex_lock(&ip.mu);
+	TAILQ_INSERT_TAIL(&ip.todo, j, link);
+	pthread_cond_signal(&ip.cv);
+	pthread_mutex_unlock(&ip.mu);
+	return j;
+}
+
+void
+inproc_cancel(struct inproc_job *j)
+{
+	j->cancel = 1;
+}
+
+int
+inproc_running(void)
+{
+	return ip.running;
+}

@@ -1,0 +1,32 @@
+/*
+ * inproc.h: the in-process mode.  Tasks of a queue in mode inprocess are TASK.so files
+ * (the task's source built as a shared object, exporting etl_task_main); they run on a
+ * pool of worker threads of the controller, one job per thread at a time.
+ */
+#ifndef ETL_CONTROLLER_INPROC_H
+#define ETL_CONTROLLER_INPROC_H
+
+#include <ev.h>
+
+#include "etl.h"
+
+struct inproc_job;
+
+/* An end, on the loop: the owner given to inproc_submit, the exit status, why or NULL. */
+typedef void (*inproc_done_fn)(void *owner, int status, const char *why);
+
+void	inproc_init(struct ev_loop *, const char *pg_env, int nthreads, inproc_done_fn);
+/*
+ * The task function of TASK.so next to the task executable at exe_path (dlopen'ed once,
+ * never closed); NULL with why filled when there is none.
+ */
+etl_task_fn inproc_lookup(const char *exe_path, char *why, size_t whysz);
+/* Run fn for the INITIAL text (taken); local: its context lives in our pg_env. */
+struct inproc_job *inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len,
+	    int local);
+/* Ask the task to stop: etl_cancelled() turns true on its thread. */
+void	inproc_cancel(struct inproc_job *);
+/* Jobs submitted and not yet ended. */
+int	inproc_running(void);
+
+#endif
