@@ -159,6 +159,26 @@ $(O)/tests/tools/%: tests/tools/%.c libetl/etl.h $(O)/lib/libetl.so
 
 tests: $(ALL) $(T_TASKS) $(T_SO) $(UNIT) $(T_TOOLS)
 
+# make bench: the benchmark against pg-boss and graphile-worker (bench/run.sh, bench/README.md);
+# BENCH_QUICK=1 for the short run.  Its tasks: plain programs (no libetl: a spawn costs
+# what a program costs) and the libetl no-op, also as .so for the in-process mode.
+BENCH_BIN := $(O)/bench/tasks/noop $(O)/bench/tasks/stamp $(O)/bench/tasks/noop_etl \
+             $(O)/bench/tasks/noop_etl $(O)/bench/tasks/noop_etl.so \
+             $(O)/bench/tools/bulk_send $(O)/bench/tools/spawnrate
+$(O)/bench/tasks/noop $(O)/bench/tasks/stamp $(O)/bench/tools/spawnrate: $(O)/bench/%: bench/%.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
+$(O)/bench/tasks/noop_etl $(O)/bench/tools/bulk_send: $(O)/bench/%: bench/%.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
+$(O)/bench/tasks/noop_etl.so: bench/tasks/noop_etl.c libetl/etl.h $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(SO_BUILD)
+bench-bin: $(ALL) $(BENCH_BIN)
+bench: deps
+	$(MAKE) bench-bin
+	bench/run.sh $(O)
+
 # check and demo first install what is missing (a no-op when all is there)
 check: deps
 	$(MAKE) tests
@@ -276,4 +296,4 @@ uninstall:
 clean:
 	rm -rf build build-asan build-fuzz tmp_check
 
-.PHONY: all tests check asan deps demo clean install uninstall fuzz lint chaos
+.PHONY: all tests check asan deps demo clean install uninstall fuzz lint chaos bench bench-bin

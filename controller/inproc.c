@@ -5,10 +5,12 @@
  * ev_async.  The loop thread owns every job: a worker only reads the job it was given
  * and writes its status, under the lock.
  *
- * The trade-off: no process per job (no fork, no exec, no connection per job), but a
- * task that crashes takes the controller with it; its jobs are then recovered like
- * those of any dead controller (the liveness lock the worker's connection held is gone,
- * and a restarted controller finds their recorded pid is not running).
+ * The trade-off: no process per job (no fork, no exec, no connection per job, and no
+ * round trip of its own: the claim recorded its pid, its FINAL goes with the loop's
+ * batched finish), but a task that crashes takes the controller with it; its jobs are
+ * then recovered like those of any dead controller (the controller's liveness lock is
+ * gone with its connection, and a restarted controller finds their recorded pid is not
+ * running).
  */
 #include <bsd/sys/queue.h>
 #include <sys/stat.h>
@@ -33,8 +35,10 @@ struct inproc_job {
 	char			*initial;
 	size_t			 len;
 	int			 local;
+	int			 fresh;
 	volatile int		 cancel;
 	int			 status;
+	cJSON			*final;
 	char			 why[256];
 	TAILQ_ENTRY(inproc_job)	 link;
 };
@@ -89,9 +93,16 @@ worker(void *arg)
 		if (j->local && conn == NULL) {
 			/* as a task that cannot reach its database: retry allowed */
 			j->status = 75;
-		} else
-			j->status = etl_task_run(j->initial, j->len, j->fn, j->local ? conn : NULL,
-			    &j->cancel, &err);
+		} else if (j->local)
+			/* no round trip of its own unless the task makes one: no liveness lock
+			 * (ours stands for it), no status check when the claim opened its
+			 * context, its FINAL recorded with the others' in one statement */
+			j->status = etl_task_run(j->initial, j->len, j->fn, conn, &j->cancel,
+			    ETL_RUN_NO_LOCK | ETL_RUN_DEFER_FINAL | (j->fresh ? ETL_RUN_FRESH : 0),
+			    &j->final, &err);
+		else
+			j->status = etl_task_run(j->initial, j->len, j->fn, NULL, &j->cancel, 0,
+			    NULL, &err);
 		if (err.code != ETL_EOK)
 			strlcpy(j->why, err.message, sizeof(j->why));
 
@@ -121,7 +132,7 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 	while ((j = TAILQ_FIRST(&got)) != NULL) {
 		TAILQ_REMOVE(&got, j, link);
 		ip.running--;
-		ip.done_fn(j->owner, j->status, j->why[0] ? j->why : NULL);
+		ip.done_fn(j->owner, j->status, j->final, j->why[0] ? j->why : NULL);
 		free(j->initial);
 		free(j);
 	}
@@ -217,7 +228,7 @@ inproc_lookup(const char *exe_path, char *why, size_t whysz)
 }
 
 struct inproc_job *
-inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len, int local)
+inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len, int local, int fresh)
 {
 	struct inproc_job *j = xcalloc(1, sizeof(*j));
 
@@ -228,6 +239,7 @@ inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len, int local)
 	j->initial = initial;
 	j->len = len;
 	j->local = local;
+	j->fresh = fresh;
 	ip.running++;
 	pthread_mutex_lock(&ip.mu);
 	TAILQ_INSERT_TAIL(&ip.todo, j, link);

@@ -12,8 +12,12 @@
 
 struct inproc_job;
 
-/* An end, on the loop: the owner given to inproc_submit, the exit status, why or NULL. */
-typedef void (*inproc_done_fn)(void *owner, int status, const char *why);
+/*
+ * An end, on the loop: the owner given to inproc_submit, the exit status, the result to
+ * record as its FINAL (NULL when the task recorded its end itself; the callee owns it),
+ * why or NULL.
+ */
+typedef void (*inproc_done_fn)(void *owner, int status, cJSON *final, const char *why);
 
 void	inproc_init(struct ev_loop *, const char *pg_env, int nthreads, inproc_done_fn);
 /*
@@ -21,9 +25,13 @@ void	inproc_init(struct ev_loop *, const char *pg_env, int nthreads, inproc_done
  * never closed); NULL with why filled when there is none.
  */
 etl_task_fn inproc_lookup(const char *exe_path, char *why, size_t whysz);
-/* Run fn for the INITIAL text (taken); local: its context lives in our pg_env. */
+/*
+ * Run fn for the INITIAL text (taken); local: its context lives in our pg_env, fresh:
+ * the claim opened it.  A local job's result comes back to be recorded in bulk; its
+ * liveness is the controller's (etl_stmt_controller_lock).
+ */
 struct inproc_job *inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len,
-	    int local);
+	    int local, int fresh);
 /* Ask the task to stop: etl_cancelled() turns true on its thread. */
 void	inproc_cancel(struct inproc_job *);
 /* Jobs submitted and not yet ended. */

@@ -52,6 +52,7 @@ struct job {
 	int		 inproc;	/* runs on one of our threads (queue mode inprocess) */
 	etl_task_fn	 fn;		/* inproc: the task function */
 	struct inproc_job *ij;		/* inproc: while it runs */
+	cJSON		*final;		/* inproc: the result its FINAL records */
 	char		*log_path;
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */
@@ -90,6 +91,7 @@ static struct {
 	struct sup_config	 cfg;
 	struct jobq		 jobs;
 	int			 njobs;
+	int			 nended;	/* of njobs: ended, their end not yet recorded */
 	int			 claiming;
 	int			 claim_again;
 	int			 started_inflight;
@@ -148,6 +150,8 @@ job_set_state(struct job *jb, enum jstate to)
 		    jstate_name(to));
 	log_debug("job %s: %s -> %s", jb->j->id, jstate_name(jb->state), jstate_name(to));
 	jb->state = to;
+	if (to == J_ENDED)
+		sup.nended++;
 }
 
 static int
@@ -227,6 +231,8 @@ job_free(struct job *jb)
 {
 	TAILQ_REMOVE(&sup.jobs, jb, link);
 	sup.njobs--;
+	if (jb->state == J_ENDED)
+		sup.nended--;
 	ev_timer_stop(sup.loop, &jb->expire_w);
 	ev_timer_stop(sup.loop, &jb->kill_w);
 	ev_timer_stop(sup.loop, &jb->poll_w);
@@ -242,6 +248,7 @@ job_free(struct job *jb)
 	free(jb->core_dir);
 	free(jb->core_file);
 	free(jb->limits);
+	cJSON_Delete(jb->final);
 	etl_job_free(jb->j);
 	free(jb);
 	update_title();
@@ -526,20 +533,21 @@ check_log_space(int logfd)
 
 /* An in-process task ended on its thread. */
 static void
-inproc_done(void *owner, int status, const char *why)
+inproc_done(void *owner, int status, cJSON *final, const char *why)
 {
 	struct job *jb = owner;
 
 	jb->ij = NULL;
+	jb->final = final;	/* recorded by the finish, as its FINAL */
 	if (why != NULL)
 		jlog_info(jb, "%s", why);
 	job_ended(jb, W_EXITCODE(status & 0xff, 0), 0);
 }
 
 /*
- * A job of a queue in mode inprocess: its TASK.so, its INITIAL, and its pid (ours) to
- * record; it runs on a worker thread once that is recorded (started_cb).  It runs as
- * the controller's user, without the queue's limits, its output in the controller's log.
+ * A job of a queue in mode inprocess: its TASK.so and its INITIAL; it runs on a worker
+ * thread at once, as its claim recorded our pid as its own.  It runs as the
+ * controller's user, without the queue's limits, its output in the controller's log.
  */
 static void
 job_start_inproc(struct job *jb, const char *path)
@@ -576,6 +584,11 @@ job_start_inproc(struct job *jb, const char *path)
 	start_expiry(jb, ej->expire_seconds);
 	jlog_info(jb, "started %s.so in-process (queue %s, attempt %d)", path, ej->queue,
 	    ej->retry_count + 1);
+	/* the claim recorded our pid as its own: it may run now */
+	job_set_state(jb, J_RUNNING);
+	jb->ij = inproc_submit(jb, jb->fn, jb->initial, jb->ilen, is_local(ej),
+	    ej->fresh && is_local(ej));
+	jb->initial = NULL;	/* the run has it */
 }
 
 /* Start a claimed job's task (SPEC section 4). */
@@ -746,7 +759,8 @@ claim_maybe(void)
 {
 	etl_stmt st;
 	etl_error err;
-	long free_slots = sup.cfg.concurrency - sup.njobs;
+	/* an ended task no longer takes a slot, even while its end is being recorded */
+	long free_slots = sup.cfg.concurrency - (sup.njobs - sup.nended);
 
 	if (sup.claiming) {
 		sup.claim_again = 1;
@@ -757,6 +771,11 @@ claim_maybe(void)
 	if (etl_stmt_claim(&st, sup.cfg.queues, sup.cfg.nqueues, free_slots, sup.cfg.id,
 	    sup.cfg.host, sup.cfg.pg_env, &err) != 0) {
 		log_warnx("claim: %s", err.message);
+		return;
+	}
+	if (etl_stmt_claim_pid(&st, getpid()) != 0) {
+		etl_stmt_clear(&st);
+		log_warnx("claim: out of memory");
 		return;
 	}
 	sup.claiming = 1;
@@ -780,12 +799,7 @@ started_cb(PGresult *res, const char *why, void *arg)
 			continue;	/* flushed again when the database is back */
 		if (jb->state == J_SPAWNED) {
 			job_set_state(jb, J_RUNNING);
-			if (jb->inproc) {
-				jb->ij = inproc_submit(jb, jb->fn, jb->initial, jb->ilen,
-				    is_local(jb->j));
-				jb->initial = NULL;	/* the run has it */
-			} else
-				stdin_cb(sup.loop, &jb->stdin_w, 0);
+			stdin_cb(sup.loop, &jb->stdin_w, 0);
 		}
 	}
 	if (res == NULL)
@@ -949,6 +963,7 @@ flush_finish(void)
 		e->no_retry = jb->no_retry;
 		e->core_file = jb->core_file;
 		e->limits = jb->limits;
+		e->final = jb->final;
 		if (jb->unknown || jb->stop_reason || etl_outcome_of(jb->wstatus) != ETL_OUT_OK)
 			e->log_tail = tails[n] = log_tail(jb->log_path, 2048);
 		jb->in_finish = 1;
@@ -1046,6 +1061,17 @@ ignore_cb(PGresult *res, const char *why, void *arg)
 		log_warnx("%s: %s", (const char *)arg, why);
 }
 
+static void
+lock_cb(PGresult *res, const char *why, void *arg)
+{
+	(void)arg;
+	if (res == NULL)
+		log_warnx("taking the controller's liveness lock failed: %s", why);
+	else if (PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] != 't')
+		log_warnx("another session holds the liveness lock of controller id '%s': is a "
+		    "second controller running with this --id?", sup.cfg.id);
+}
+
 void
 sup_db_up(void)
 {
@@ -1057,6 +1083,9 @@ sup_db_up(void)
 	int i;
 
 	sup_heartbeat();
+	/* our in-process tasks live as long as this lock (etl.reap_orphans) */
+	if (etl_stmt_controller_lock(&st, sup.cfg.id, &err) == 0)
+		db_submit(&st, lock_cb, NULL);
 	for (i = 0; i < 2; i++) {
 		etl_stmt_listen(&st, i);
 		db_submit(&st, ignore_cb, "LISTEN");

@@ -209,6 +209,7 @@ typedef struct etl_job {
 	int	 rlimit_nofile;
 	int	 nice;		/* 0 unless the queue says */
 	int	 inprocess;	/* the queue's mode: run TASK.so on a controller thread */
+	int	 fresh;		/* the claim opened its context (this is its first run) */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
@@ -434,16 +435,27 @@ typedef struct etl_end {
 	const char	*core_file;	/* NULL or the core it dumped */
 	const char	*limits;	/* NULL or the resource limits it ran under */
 	int		 no_retry;	/* fail for good whatever the status */
+	const cJSON	*final;		/* NULL, or the FINAL payload to record when it ended well */
 } etl_end;
 
 int	etl_stmt_claim(etl_stmt *, const char *const *queues, size_t nqueues, long limit,
 	    const char *controller_id, const char *host, const char *pg_env, etl_error *);
+/*
+ * Jobs of queues in mode inprocess run in the claiming process pid: the claim records
+ * it (with its start time) as their pid, so they may start at once.
+ */
+int	etl_stmt_claim_pid(etl_stmt *, pid_t pid);
 long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
 /* Record the end of n runs whose events live in this database; result: etl_count_result. */
 int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);
 /* Record the pids of n started jobs (pids[i], log_paths[i] may be NULL). */
 int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
 	    const char *const *log_paths, const char *host, size_t n, etl_error *);
+/*
+ * The controller's liveness lock, held by its connection (result: one bool, false when
+ * another session holds it: a second controller with the same id).
+ */
+int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
 /* Upsert the controller's row with a fresh heartbeat. */
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
 	    etl_error *);
@@ -490,10 +502,17 @@ int	etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err);
  * INITIAL as text, conn a connection to the context's database the run borrows (NULL:
  * the context opens its own), cancel a flag the runner sets to ask the task to stop
  * (etl_cancelled() reads it).  The context is current on this thread only.  Returns the
- * exit status the task would have exited with.
+ * exit status the task would have exited with.  Flags:
+ *   ETL_RUN_FRESH    the context was opened for this run (by the claim): no status check;
+ *   ETL_RUN_NO_LOCK  no liveness lock: the runner's own liveness stands for the task's;
+ *   ETL_RUN_DEFER_FINAL  a result the task returns is not dispatched but handed back in
+ *                    *final (the caller records the FINAL, as etl.finish does in bulk).
  */
+#define ETL_RUN_FRESH		0x1
+#define ETL_RUN_NO_LOCK		0x2
+#define ETL_RUN_DEFER_FINAL	0x4
 int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
-	    volatile int *cancel, etl_error *err);
+	    volatile int *cancel, int flags, cJSON **final, etl_error *err);
 
 /*
  * From inside a task: record an ERROR event with the message and make the task exit

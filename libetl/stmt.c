@@ -117,9 +117,9 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode "
-	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5)";
-	st->nparams = 5;
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh "
+	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint)";
+	st->nparams = 7;	/* $6, $7: see etl_stmt_claim_pid */
 	own(st, 0, ql);
 	own(st, 1, fmt_long(limit));
 	own(st, 2, etl__strdup(controller_id));
@@ -132,6 +132,14 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 		return -1;
 	}
 	return 0;
+}
+
+int
+etl_stmt_claim_pid(etl_stmt *st, pid_t pid)
+{
+	own(st, 5, fmt_long((long)pid));
+	own(st, 6, fmt_long((long)etl_pid_start_time(pid)));
+	return st->params[5] != NULL && st->params[6] != NULL ? 0 : -1;
 }
 
 /* Jobs from rows of (id, queue, task, data, pg_env, ctx, since, retry_count, retry_limit,
@@ -183,6 +191,7 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->rlimit_nofile = atoi(PQgetvalue(res, r, 17));
 			j->nice = atoi(PQgetvalue(res, r, 18));
 			j->inprocess = strcmp(PQgetvalue(res, r, 19), "inprocess") == 0;
+			j->fresh = PQgetvalue(res, r, 20)[0] == 't';
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
@@ -333,6 +342,9 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 		cJSON_AddBoolToObject(o, "ok", ok);
 		cJSON_AddStringToObject(o, "task", etl__task_base(e->task));
 		cJSON_AddItemToObject(o, "error", eo);
+		if (ok && e->final != NULL &&
+		    !cJSON_AddItemReferenceToObject(o, "output", (cJSON *)e->final))
+			goto oom;
 		if (cJSON_AddBoolToObject(o, "no_retry", no_retry) == NULL)
 			goto oom;
 	}
@@ -437,6 +449,21 @@ oom:
 	cJSON_Delete(arr);
 	etl__err(err, ETL_ESYS, "out of memory");
 	return -1;
+}
+
+int
+etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT pg_try_advisory_lock(etl.controller_lock_key($1))";
+	st->nparams = 1;
+	own(st, 0, etl__strdup(id));
+	if (st->params[0] == NULL) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 int

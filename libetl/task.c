@@ -326,7 +326,7 @@ etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t 
  */
 static int
 run_task(const char *text, size_t len, etl_task_fn fn, etl_conn *conn, int process,
-    etl_error *err)
+    int flags, cJSON **final, etl_error *err)
 {
 	char task[200], status[16];
 	etl_context *ctx = NULL;
@@ -339,20 +339,24 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn *conn, int proce
 		rc = err->code == ETL_EINVAL ? EX_DATAERR_ : EX_TEMPFAIL_;
 		goto out;
 	}
-	if (etl_context_status(ctx, status, sizeof(status), err) != 0) {
-		rc = err->code == ETL_ENOTFOUND ? EX_DATAERR_ : EX_TEMPFAIL_;
-		goto out;
+	if (!(flags & ETL_RUN_FRESH)) {
+		if (etl_context_status(ctx, status, sizeof(status), err) != 0) {
+			rc = err->code == ETL_ENOTFOUND ? EX_DATAERR_ : EX_TEMPFAIL_;
+			goto out;
+		}
+		if (strcmp(status, "DONE") == 0) {
+			/* delivered twice: done is done */
+			rc = EX_OK_;
+			goto out;
+		}
 	}
-	if (strcmp(status, "DONE") == 0) {
-		/* delivered twice: done is done */
-		rc = EX_OK_;
-		goto out;
+	if (!(flags & ETL_RUN_NO_LOCK)) {
+		if (take_liveness_lock(ctx, err) != 0) {
+			rc = EX_TEMPFAIL_;
+			goto out;
+		}
+		locked = ctx->job_id != NULL;
 	}
-	if (take_liveness_lock(ctx, err) != 0) {
-		rc = EX_TEMPFAIL_;
-		goto out;
-	}
-	locked = ctx->job_id != NULL;
 
 	if (process)
 		etl__task_context = ctx;
@@ -362,6 +366,9 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn *conn, int proce
 
 	if (ctx->finaled) {
 		cJSON_Delete(result);
+		rc = EX_OK_;
+	} else if (result != NULL && final != NULL && (flags & ETL_RUN_DEFER_FINAL)) {
+		*final = result;	/* the caller records it */
 		rc = EX_OK_;
 	} else if (result != NULL) {
 		if (etl_dispatch_ctx(ctx, ":FINAL", result, NULL, err) < 0)
@@ -415,20 +422,22 @@ etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err)
 		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
 	/* kept for gdb's etl-initial until the task ends */
 	etl__task_initial = text;
-	rc = run_task(text, len, fn, NULL, 1, err);
+	rc = run_task(text, len, fn, NULL, 1, 0, NULL, err);
 	FREE_INITIAL();
 	return rc;
 }
 
 int
 etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
-    volatile int *cancel, etl_error *err)
+    volatile int *cancel, int flags, cJSON **final, etl_error *err)
 {
 	int rc;
 
 	etl_error_clear(err);
+	if (final != NULL)
+		*final = NULL;
 	cancel_ptr = cancel;
-	rc = run_task(initial, len, fn, conn, 0, err);
+	rc = run_task(initial, len, fn, conn, 0, flags, final, err);
 	cancel_ptr = NULL;
 	return rc;
 }

@@ -21,18 +21,22 @@ CREATE TYPE etl.claimed AS (id uuid, queue text, task text, data text, pg_env te
                rlimit_nofile int, nice int, mode text, new_ctx bool, parent_ctx bigint, jdata jsonb);
 
 -- Claim up to p_limit ready jobs, best first (see 0001 for the rules it keeps), with
--- their queue's mode.
+-- their queue's mode and whether the claim opened their context (fresh).  Jobs of
+-- queues in mode inprocess run in the claiming process: p_pid and p_pid_start are
+-- recorded as theirs at once.
 DROP FUNCTION etl.claim(text[], int, text, text, text);
 CREATE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
-                                     p_host text, p_pg_env text)
+                                     p_host text, p_pg_env text, p_pid int DEFAULT NULL,
+                                     p_pid_start bigint DEFAULT NULL)
 RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
-               rlimit_nofile int, nice int, mode text)
+               rlimit_nofile int, nice int, mode text, fresh bool)
 LANGUAGE plpgsql
   SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
+  SET enable_bitmapscan = off SET enable_sort = off AS
 $fn$
 #variable_conflict use_column
 DECLARE
@@ -54,7 +58,7 @@ BEGIN
        WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
     ), cand AS (
       SELECT j.id, j.queue, j.priority, j.created_on, j.policy, j.singleton_key
-        FROM etl.job j JOIN etl.queue q ON q.name = j.queue
+        FROM etl.job j
        WHERE j.state < 'active' AND j.start_after <= now()
          AND (p_queues IS NULL OR j.queue = ANY (p_queues))
          AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
@@ -84,8 +88,9 @@ BEGIN
       UPDATE etl.job j
          SET state = 'active', started_on = now(), heartbeat_on = now(),
              controller_id = p_controller, host = p_host, task = q.task,
-             pid = NULL, pid_start_time = NULL, log_path = NULL, progress = NULL,
-             lock_held = false,
+             pid = CASE WHEN q.mode = 'inprocess' THEN p_pid END,
+             pid_start_time = CASE WHEN q.mode = 'inprocess' THEN p_pid_start END,
+             log_path = NULL, progress = NULL, lock_held = false,
              etl_context_id = CASE WHEN prev.here AND prev.old_ctx IS NULL
                                    THEN nextval('etl.etl_context_etl_context_id_seq')
                                    ELSE j.etl_context_id END,
@@ -116,14 +121,15 @@ BEGIN
   RETURN QUERY SELECT r.id, r.queue, r.task, r.data, r.pg_env, r.etl_context_id, r.since,
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
-                      r.rlimit_nofile, r.nice, r.mode
+                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx
                  FROM unnest(rows) r;
 END
 $fn$;
 
 -- The end of many runs (see 0001).  Jobs that ended well are recorded in bulk: their
--- contexts locked in id order, one INSERT of FINAL for those still open, and the output
--- of each is its context's latest event, which is the FINAL once the context is DONE.
+-- contexts locked in id order, one INSERT of FINAL for those still open (its payload the
+-- job's output when the runner gives one: an in-process task's result; else null), and
+-- the output of each is its context's latest event, the FINAL once the context is DONE.
 -- Failures keep the per-job path: each needs its own ERROR or the task's.
 CREATE OR REPLACE FUNCTION etl.finish(p_jobs jsonb)
 RETURNS TABLE (id uuid, state etl.job_state)
@@ -146,8 +152,8 @@ BEGIN
      WHERE c.etl_context_id IN (SELECT (x->>'ctx')::bigint FROM jsonb_array_elements(ok) x)
      ORDER BY c.etl_context_id FOR UPDATE;
     INSERT INTO etl.event (etl_context_id, type, payload)
-    SELECT y.ctx, y.task || ':FINAL', NULL
-      FROM jsonb_to_recordset(ok) AS y(ctx bigint, task text)
+    SELECT y.ctx, y.task || ':FINAL', y.output
+      FROM jsonb_to_recordset(ok) AS y(ctx bigint, task text, output jsonb)
       JOIN etl.etl_context c ON c.etl_context_id = y.ctx
      WHERE c.status <> 'DONE'
      ORDER BY y.ctx;
@@ -264,5 +270,57 @@ BEGIN
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb)
    WHERE j.id = v.id AND j.state = 'active'
   RETURNING j.id;
+END
+$fn$;
+
+-- A controller holds this lock on its connection while it lives (taken on every
+-- connect): the jobs it runs in-process die with it, and whoever can take it knows.
+CREATE FUNCTION etl.controller_lock_key(text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS
+$fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigint $fn$;
+
+-- Jobs of dead controllers (see 0001), and now also the in-process ones: a job whose pid
+-- and host are its controller's ran in it, and is dead once the controller's lock is free.
+CREATE OR REPLACE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  r    record;
+  why  text;
+  ends jsonb := '[]';
+BEGIN
+  FOR r IN
+    SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
+           j.expire_seconds, j.controller_id,
+           c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc
+      FROM etl.job j LEFT JOIN etl.controller c ON c.id = j.controller_id
+     WHERE j.state = 'active' AND j.controller_id IS DISTINCT FROM p_me
+       AND j.controller_id IS DISTINCT FROM 'etl-run'
+       AND coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, ''))
+       AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
+       FOR UPDATE OF j SKIP LOCKED
+  LOOP
+    why := NULL;
+    IF r.lock_held THEN
+      IF pg_try_advisory_lock(etl.job_lock_key(r.id)) THEN
+        PERFORM pg_advisory_unlock(etl.job_lock_key(r.id));
+        why := 'its task died while its controller was gone';
+      END IF;
+    ELSIF r.inproc THEN
+      IF pg_try_advisory_lock(etl.controller_lock_key(r.controller_id)) THEN
+        PERFORM pg_advisory_unlock(etl.controller_lock_key(r.controller_id));
+        why := 'its controller died while it ran in-process';
+      END IF;
+    ELSIF r.started_on + r.expire_seconds * interval '1 second' < now() THEN
+      why := 'expired while its controller was gone';
+    END IF;
+    IF why IS NOT NULL THEN
+      ends := ends || jsonb_build_object('id', r.id, 'ctx', r.etl_context_id,
+          'since', r.event_since, 'ok', false, 'task', regexp_replace(r.task, '^.*/', ''),
+          'error', jsonb_build_object('message', why), 'no_retry', false);
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT * FROM etl.finish(ends);
 END
 $fn$;

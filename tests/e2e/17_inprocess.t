@@ -24,7 +24,8 @@ is "$(one_initial_one_final hi hello)" 1000 "each context has exactly one INITIA
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND output->>'greeting' = 'hello, ' || (data->>'name')")" 1000 "each job's output is its FINAL payload"
 is "$(q "SELECT count(DISTINCT pid) FROM etl.job WHERE queue = 'hi'")" 1 "all ran in one process"
 is "$(q "SELECT pid FROM etl.job WHERE queue = 'hi' LIMIT 1")" "$(q "SELECT pid FROM etl.controller WHERE id = 'a'")" "the controller's own"
-is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND lock_held")" 1000 "each held its liveness lock while it ran"
+is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND lock_held")" 0 "none took a lock of its own: the controller's stands for them"
+is "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.application_name LIKE 'etl-controller%' AND l.granted")" 1 "the controller holds its liveness lock"
 ok $(grep -q "loaded .*/hello.so" "$ETL_TMP/a.log"; echo $?) "the controller loaded hello.so"
 stop_controller a TERM
 
@@ -66,6 +67,21 @@ id=$(etl send hi '{"name": "after"}')
 wait_until 10 qis "SELECT state FROM etl.job WHERE id = '$id'" completed
 ok $? "the controller keeps serving other jobs"
 stop_controller a TERM
+
+# a dead controller's in-process jobs: another controller sees its lock free and
+# retries them after the heartbeat bound
+etl queue add slow --task sleeper --mode inprocess --retry-limit 1 >/dev/null
+start_controller a --concurrency 3 --queues slow
+for i in 1 2 3; do etl send slow '{"seconds": 60}' >/dev/null; done
+wait_until 10 qis "SELECT count(*) FROM etl.job WHERE queue = 'slow' AND state = 'active' AND pid IS NOT NULL" 3
+ok $? "a runs three in-process tasks"
+start_controller b --concurrency 3 --dead-after 3 --queues hi
+stop_controller a KILL
+wait_until 20 qis "SELECT count(*) FROM etl.job WHERE queue = 'slow' AND state = 'retry' AND retry_count = 1" 3
+ok $? "b fails and retries a's three in-process jobs"
+is "$(q "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'slow' AND e.error AND e.payload->>'message' LIKE '%controller died while it ran in-process%'")" 3 "each has an ERROR saying its controller died"
+stop_controller b TERM
+q "DELETE FROM etl.job WHERE queue = 'slow'" >/dev/null
 
 # a task that crashes takes the controller down; a restart recovers its job, once
 etl queue add boom --task aborter --mode inprocess --retry-limit 1 >/dev/null

@@ -1,0 +1,298 @@
+#!/usr/bin/env bash
+# run.sh [BUILD_DIR]: make bench.  Starts one private PostgreSQL cluster (the peers'
+# own recipe, ../shared/bench/lib/pg-cluster.sh: default settings, fsync and
+# synchronous_commit on), measures etl on it, runs pg-boss and graphile-worker against
+# the same cluster (../shared/bench/run-peers.sh), and prints one table with the ratios
+# etl/peer.  Every etl figure is the median of REPEATS runs, each in a fresh database.
+# Writes bench/results/etl-<time>.json (and the peers' .jsonl next to it).
+#
+# Environment: BENCH_QUICK=1 (short run, < 3 min), REPEATS (3; 1 when quick),
+# BENCH_PGPORT (55442), SKIP_PEERS=1, PEERS_DIR (../shared/bench), CASES_ETL (all:
+# enqueue detached inprocess latency scale raw).
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=$(cd "${1:-$top/build}" && pwd)
+cd "$top"
+PEERS_DIR=${PEERS_DIR:-$top/../shared/bench}
+QUICK=${BENCH_QUICK:-0}
+if [ "$QUICK" = 1 ]; then
+	REPEATS=${REPEATS:-1}
+	N_ENQ=20000 N_DET=3000 N_INP=20000 N_LAT=50 N_SCALE=100000 N_RSS=20000 N_RAW=2000
+	PEER_CASES="gw-enqueue-batch pb-process-perjob pb-process-batch gw-process-batch gw-latency"
+else
+	REPEATS=${REPEATS:-3}
+	N_ENQ=100000 N_DET=20000 N_INP=100000 N_LAT=200 N_SCALE=1000000 N_RSS=100000 N_RAW=5000
+	PEER_CASES="pb-enqueue-batch gw-enqueue-batch pb-process-perjob gw-process-perjob pb-process-batch gw-process-batch pb-latency-notify gw-latency"
+fi
+CASES_ETL=${CASES_ETL:-enqueue detached inprocess latency scale raw}
+export BENCH_PGPORT=${BENCH_PGPORT:-55442}
+export BENCH_PGROOT=${BENCH_PGROOT:-/tmp/etl-bench-pg-$BENCH_PGPORT}
+stamp=$(date -u +%Y%m%dT%H%M%SZ)
+mkdir -p bench/results
+out_json=$top/bench/results/etl-$stamp.json
+peers_jsonl=$top/bench/results/peers-$stamp.jsonl
+work=$(mktemp -d /tmp/etl-bench.XXXXXX)
+chmod 0755 "$work"
+t_start=$SECONDS
+
+# shellcheck source=/dev/null
+. "$PEERS_DIR/lib/pg-cluster.sh"
+ctl=
+cleanup() {
+	[ -n "$ctl" ] && kill -9 "$ctl" 2>/dev/null
+	KEEP_PG=0 pg_down >/dev/null 2>&1 || true
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'echo "# interrupted" >&2; exit 130' INT TERM
+pg_up
+
+export PATH="$build/bin:$build/bench/tools:$PATH"
+export PGSERVICEFILE=$work/pg_service.conf ETL_PG_ENV=bench
+export ETL_TASK_PATH=$work/tasks
+cat >"$PGSERVICEFILE" <<SVC
+[bench]
+host=$BENCH_PGROOT
+port=$BENCH_PGPORT
+user=postgres
+dbname=etl_bench
+SVC
+mkdir -p "$work/tasks" "$work/logs"
+chmod 0777 "$work/logs"
+cp "$build/bench/tasks/"* "$work/tasks/"
+# as root the controller would run tasks as nobody (a fork per job): run them as root
+asroot=
+[ "$(id -u)" -eq 0 ] && asroot="--user root"
+
+q() { psql -X -q -A -t -v ON_ERROR_STOP=1 "service=bench" -c "$1"; }
+fresh_db() {
+	bpsql -d postgres -c "DROP DATABASE IF EXISTS etl_bench" -c "CREATE DATABASE etl_bench" >/dev/null
+	etl migrate >/dev/null
+}
+now() { date +%s.%N; }
+median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "null"; else if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+# wait_done N QUEUE: until N jobs of QUEUE are completed (bounded: 20 min)
+wait_done() {
+	local end=$((SECONDS + 1200))
+	while [ "$(q "SELECT count(*) FROM etl.job WHERE queue = '$2' AND state = 'completed'")" -lt "$1" ]; do
+		[ $SECONDS -lt $end ] || { echo "bench: timed out waiting for $1 jobs of $2" >&2; exit 1; }
+		if [ -n "$ctl" ] && ! kill -0 "$ctl" 2>/dev/null; then
+			echo "bench: the controller died; see $work/ctl.log" >&2; tail -5 "$work/ctl.log" >&2; exit 1
+		fi
+		sleep 0.1
+	done
+}
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ { print $2 }' "/proc/$1/status"; }
+start_ctl() {	# start_ctl ARGS...: a controller in the background, connected
+	etl-controller --log-dir "$work/logs" --poll-interval 1 $asroot "$@" >>"$work/ctl.log" 2>&1 &
+	ctl=$!
+	local end=$((SECONDS + 20))
+	until grep -q "connected to pg_env" "$work/ctl.log" 2>/dev/null; do
+		[ $SECONDS -lt $end ] || { echo "bench: controller did not connect" >&2; exit 1; }
+		sleep 0.05
+	done
+}
+stop_ctl() { [ -z "$ctl" ] || { kill "$ctl" 2>/dev/null; wait "$ctl" 2>/dev/null || true; ctl=; : >"$work/ctl.log"; }; }
+declare -A R	# name -> value (JSON number or null)
+want() { case " $CASES_ETL " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }
+say() { echo "# $(date -u +%T) $*" >&2; }
+hz=$(getconf CLK_TCK)
+
+# 1. enqueue: etl send --ndjson and one etl_send_many call
+if want enqueue; then
+	seq 1 "$N_ENQ" | sed 's/.*/{"n": &}/' >"$work/enq.ndjson"
+	a=() b=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "enqueue $N_ENQ, run $r"
+		fresh_db; etl queue add e --task noop >/dev/null
+		t0=$(now); etl send e --ndjson "$work/enq.ndjson" >/dev/null; t1=$(now)
+		a+=("$(awk -v n="$N_ENQ" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
+		s=$(bulk_send e "$N_ENQ")
+		b+=("$(awk -v n="$N_ENQ" -v s="$s" 'BEGIN { printf "%.0f", n / s }')")
+	done
+	R[enqueue_ndjson]=$(printf '%s\n' "${a[@]}" | median)
+	R[enqueue_bulk]=$(printf '%s\n' "${b[@]}" | median)
+fi
+
+# 2. detached throughput: the no-op program, concurrency 2, 8, 32
+if want detached; then
+	for c in 2 8 32; do
+		a=() u=()
+		for r in $(seq 1 "$REPEATS"); do
+			say "detached $N_DET, concurrency $c, run $r"
+			fresh_db; etl queue add d --task noop >/dev/null
+			seq 1 "$N_DET" | sed 's/.*/{}/' | etl send d --ndjson - >/dev/null
+			t0=$(now); start_ctl --concurrency "$c" --queues d; c0=$(cpu_ticks "$ctl")
+			wait_done "$N_DET" d; t1=$(now); c1=$(cpu_ticks "$ctl")
+			stop_ctl
+			a+=("$(awk -v n="$N_DET" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
+			u+=("$(awk -v n="$N_DET" -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN { printf "%.0f", c / hz * 1e6 / n }')")
+		done
+		R[detached_c$c]=$(printf '%s\n' "${a[@]}" | median)
+		R[detached_c${c}_cpu_us]=$(printf '%s\n' "${u[@]}" | median)
+	done
+fi
+
+# 3. in-process throughput: noop_etl.so on 64 controller threads (--concurrency 64)
+if want inprocess; then
+	a=() u=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "in-process $N_INP, run $r"
+		fresh_db; etl queue add i --task noop_etl --mode inprocess >/dev/null
+		bulk_send i "$N_INP" >/dev/null
+		t0=$(now); start_ctl --concurrency 64 --queues i; c0=$(cpu_ticks "$ctl")
+		wait_done "$N_INP" i; t1=$(now); c1=$(cpu_ticks "$ctl")
+		stop_ctl
+		a+=("$(awk -v n="$N_INP" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
+		u+=("$(awk -v n="$N_INP" -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN { printf "%.0f", c / hz * 1e6 / n }')")
+	done
+	R[inprocess]=$(printf '%s\n' "${a[@]}" | median)
+	R[inprocess_cpu_us]=$(printf '%s\n' "${u[@]}" | median)
+fi
+
+# 4. latency: single jobs sent one by one to an idle controller, send -> first line
+if want latency; then
+	p50s=() p99s=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "latency $N_LAT jobs, run $r"
+		fresh_db; etl queue add l --task stamp >/dev/null
+		start_ctl --queues l
+		sleep 0.5
+		: >"$work/lat"
+		for i in $(seq 1 "$N_LAT"); do
+			id=$(etl send l '{}')
+			end=$((SECONDS + 10))
+			until [ "$(q "SELECT state FROM etl.job WHERE id = '$id'")" = completed ]; do
+				[ $SECONDS -lt $end ] || { echo "bench: latency job $id did not complete" >&2; exit 1; }
+				sleep 0.005
+			done
+			# sent: the row's created_on, the time of the sending transaction
+			q "SELECT extract(epoch FROM created_on), log_path FROM etl.job WHERE id = '$id'" |
+			    while IFS='|' read -r created log; do
+				awk -v s="$(cat "$log")" -v c="$created" 'BEGIN { printf "%.3f\n", (s - c) * 1000 }'
+			done >>"$work/lat"
+			sleep 0.05
+		done
+		stop_ctl
+		p50s+=("$(sort -g "$work/lat" | awk '{ a[NR] = $1 } END { print a[int((NR + 1) * 0.5)] }')")
+		p99s+=("$(sort -g "$work/lat" | awk '{ i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; a[NR] = $1 } END { i = int(NR * 0.99 + 0.999); if (i > NR) i = NR; print a[i] }')")
+	done
+	R[latency_p50_ms]=$(printf '%s\n' "${p50s[@]}" | median)
+	R[latency_p99_ms]=$(printf '%s\n' "${p99s[@]}" | median)
+fi
+
+# 5. scale: the claim with 10,000 and with N_SCALE finished jobs in the table; RSS
+if want scale; then
+	printf "SELECT count(*) FROM etl.claim(ARRAY['s'], 1, 'bench', 'h', 'bench');\n" >"$work/claim.sql"
+	for size in 10000 "$N_SCALE"; do
+		say "claim time with $size finished jobs"
+		fresh_db; etl queue add s --task noop >/dev/null
+		q "INSERT INTO etl.job (queue, data, state, started_on, completed_on, keep_until)
+		   SELECT 's', jsonb_build_object('n', g), 'completed', now(), now(), now() + interval '14 days'
+		     FROM generate_series(1, $size) g" >/dev/null
+		bulk_send s 3000 >/dev/null
+		q "VACUUM ANALYZE etl.job" >/dev/null
+		lat=$("$BENCH_PGBIN/pgbench" -n -t 2000 -f "$work/claim.sql" "service=bench" 2>/dev/null |
+		    awk '/latency average/ { print $4 }')
+		R[claim_ms_$size]=${lat:-null}
+	done
+	R[claim_ratio]=$(awk -v a="${R[claim_ms_10000]}" -v b="${R[claim_ms_$N_SCALE]}" 'BEGIN { printf "%.2f", b / a }')
+	say "controller RSS over $N_RSS in-process jobs"
+	fresh_db; etl queue add i --task noop_etl --mode inprocess >/dev/null
+	bulk_send i 1000 >/dev/null
+	start_ctl --concurrency 8 --queues i
+	wait_done 1000 i
+	r0=$(rss_kib "$ctl")
+	bulk_send i "$N_RSS" >/dev/null
+	wait_done $((N_RSS + 1000)) i
+	r1=$(rss_kib "$ctl")
+	stop_ctl
+	R[rss_before_kib]=$r0 R[rss_after_kib]=$r1 R[rss_growth_kib]=$((r1 - r0))
+fi
+
+# 6. raw limits of this machine: spawning the no-op (no database), and a bare
+#    SKIP LOCKED claim+complete loop in SQL with 8 clients
+if want raw; then
+	a=() f=() g=() s=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "raw limits, run $r"
+		a+=("$(spawnrate "$work/tasks/noop" "$N_RAW" 2)")
+		read -r sp fk < <(spawnrate "$work/tasks/noop" "$((N_RAW / 2))" 2 256)
+		f+=("$sp"); g+=("$fk")
+		fresh_db
+		q "CREATE TABLE raw_job (id bigserial PRIMARY KEY, state text NOT NULL DEFAULT 'ready', data jsonb);
+		   CREATE INDEX raw_ready ON raw_job (id) WHERE state = 'ready';
+		   INSERT INTO raw_job (data) SELECT '{}' FROM generate_series(1, 200000)" >/dev/null
+		printf '%s\n' "WITH c AS (SELECT id FROM raw_job WHERE state = 'ready' ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) UPDATE raw_job j SET state = 'done' FROM c WHERE j.id = c.id;" >"$work/raw.sql"
+		s+=("$("$BENCH_PGBIN/pgbench" -n -c 8 -j 2 -T 5 -f "$work/raw.sql" "service=bench" 2>/dev/null |
+		    awk '/^tps/ { printf "%.0f", $3 }')")
+	done
+	R[raw_spawn]=$(printf '%s\n' "${a[@]}" | median)
+	R[raw_spawn_256m_posix_spawn]=$(printf '%s\n' "${f[@]}" | median)
+	R[raw_spawn_256m_fork]=$(printf '%s\n' "${g[@]}" | median)
+	R[raw_skip_locked]=$(printf '%s\n' "${s[@]}" | median)
+fi
+
+# 7. the peers on the same cluster (still running: run-peers.sh reuses it)
+if [ "${SKIP_PEERS:-0}" != 1 ]; then
+	say "peers: $PEER_CASES"
+	REPEATS=$REPEATS CASES="$PEER_CASES" RESULTS="$peers_jsonl" bash "$PEERS_DIR/run-peers.sh" \
+	    >"$work/peers.txt" 2>"$work/peers.err" || { tail -20 "$work/peers.err" >&2; exit 1; }
+fi
+peer() {	# peer CASE FIELD: the median of FIELD over the case's runs, or null
+	[ -s "$peers_jsonl" ] || { echo null; return; }
+	grep "\"case\":\"$1\"" "$peers_jsonl" | grep -v '"error"' |
+	    sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" | median
+}
+P_ENQ_GW=$(peer gw-enqueue-batch rate)
+P_ENQ_PB=$(peer pb-enqueue-batch rate)
+P_PERJOB_PB=$(peer pb-process-perjob rate)
+P_PERJOB_GW=$(peer gw-process-perjob rate)
+P_BATCH_PB=$(peer pb-process-batch rate)
+P_BATCH_GW=$(peer gw-process-batch rate)
+P_LAT_GW=$(peer gw-latency p50_ms)
+P_LAT_GW99=$(peer gw-latency p99_ms)
+P_LAT_PB=$(peer pb-latency-notify p50_ms)
+
+v() { echo "${R[$1]:-null}"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "-"; else printf "%.2f", a / b }'; }
+best_det=$(printf '%s\n' "$(v detached_c2)" "$(v detached_c8)" "$(v detached_c32)" | grep -v null | sort -g | tail -1)
+best_det=${best_det:-null}
+
+{
+	echo
+	echo "etl bench — $(date -u +%F) — nproc=$(nproc) — PostgreSQL $(bpsql -d postgres -Atc 'show server_version') (synchronous_commit=$(bpsql -d postgres -Atc 'show synchronous_commit')) — medians of $REPEATS$([ "$QUICK" = 1 ] && echo ', BENCH_QUICK')"
+	echo
+	echo "| measure | etl | peer / limit | ratio | target |"
+	echo "|---|---|---|---|---|"
+	echo "| enqueue, etl send --ndjson $N_ENQ (jobs/s) | $(v enqueue_ndjson) | gw addJobs $P_ENQ_GW | $(ratio "$(v enqueue_ndjson)" "$P_ENQ_GW") | |"
+	echo "| enqueue, etl_send_many $N_ENQ (jobs/s) | $(v enqueue_bulk) | gw addJobs $P_ENQ_GW / pg-boss insert $P_ENQ_PB | $(ratio "$(v enqueue_bulk)" "$P_ENQ_GW") | ≥ 2× gw |"
+	for c in 2 8 32; do
+		echo "| detached no-op $N_DET, concurrency $c (jobs/s; controller CPU µs/job) | $(v detached_c$c) ($(v detached_c${c}_cpu_us) µs) | | | |"
+	done
+	echo "| detached, best of the three vs raw spawn (2 in flight) | $best_det | spawn $(v raw_spawn)/s | $(ratio "$best_det" "$(v raw_spawn)") | ≥ 0.50 |"
+	echo "| detached, best vs pg-boss one job per fetch | $best_det | $P_PERJOB_PB | $(ratio "$best_det" "$P_PERJOB_PB") | ≥ 1 |"
+	echo "| detached, best vs graphile-worker concurrency 8 | $best_det | $P_PERJOB_GW | $(ratio "$best_det" "$P_PERJOB_GW") | |"
+	echo "| in-process no-op $N_INP, 64 threads (jobs/s; µs/job) | $(v inprocess) ($(v inprocess_cpu_us) µs) | pg-boss batch $P_BATCH_PB | $(ratio "$(v inprocess)" "$P_BATCH_PB") | ≥ 1.5 |"
+	echo "| in-process vs graphile-worker batch | $(v inprocess) | $P_BATCH_GW | $(ratio "$(v inprocess)" "$P_BATCH_GW") | ≥ 1 |"
+	echo "| latency send → task start, p50 ms (detached) | $(v latency_p50_ms) | gw $P_LAT_GW / pg-boss notify $P_LAT_PB | $(ratio "$(v latency_p50_ms)" "$P_LAT_GW") | ≤ 2.5 ms |"
+	echo "| latency p99 ms | $(v latency_p99_ms) | gw $P_LAT_GW99 | $(ratio "$(v latency_p99_ms)" "$P_LAT_GW99") | ≤ 8 ms |"
+	echo "| claim ms, 10k vs $N_SCALE finished rows | $(v claim_ms_10000) / $(v claim_ms_$N_SCALE) | | $(v claim_ratio) | ≤ 1.5 |"
+	echo "| controller RSS before/after $N_RSS jobs (KiB) | $(v rss_before_kib) / $(v rss_after_kib) | | +$(v rss_growth_kib) KiB | ≤ 1024 KiB |"
+	echo "| raw: posix_spawn of the no-op, 2 in flight (/s) | $(v raw_spawn) | | | |"
+	echo "| raw: from a 256 MiB parent, posix_spawn / fork+exec (/s) | $(v raw_spawn_256m_posix_spawn) / $(v raw_spawn_256m_fork) | | | |"
+	echo "| raw: SKIP LOCKED claim+complete, 8 clients (rows/s) | $(v raw_skip_locked) | | | |"
+	echo
+	echo "(etl: $out_json; peers: $peers_jsonl; $((SECONDS - t_start)) s)"
+} | tee "$work/table.md"
+
+{
+	printf '{"date": "%s", "quick": %s, "repeats": %s, "nproc": %s, "seconds": %s' \
+	    "$(date -u +%FT%TZ)" "$([ "$QUICK" = 1 ] && echo true || echo false)" "$REPEATS" "$(nproc)" "$((SECONDS - t_start))"
+	for k in "${!R[@]}"; do printf ', "%s": %s' "$k" "${R[$k]}"; done
+	printf ', "peers": {"gw_enqueue_batch": %s, "pb_enqueue_batch": %s, "pb_process_perjob": %s, "gw_process_perjob": %s, "pb_process_batch": %s, "gw_process_batch": %s, "gw_latency_p50_ms": %s, "gw_latency_p99_ms": %s, "pb_latency_notify_p50_ms": %s}' \
+	    "$P_ENQ_GW" "$P_ENQ_PB" "$P_PERJOB_PB" "$P_PERJOB_GW" "$P_BATCH_PB" "$P_BATCH_GW" "$P_LAT_GW" "$P_LAT_GW99" "$P_LAT_PB"
+	printf '}\n'
+} >"$out_json"
+cp "$work/table.md" "${out_json%.json}.md"
