@@ -202,12 +202,13 @@ demo: deps
 # make lint: cppcheck with the repository's configuration (lint/), and clang-tidy with
 # .clang-tidy; both must be clean.
 LINT_SRC := $(wildcard libetl/*.c bin/*.c controller/*.c common/*.c tasks/*.c \
-            tasks/examples/*/*.c tests/tools/*.c tests/unit/*.c tests/fuzz/*.c)
+            tasks/examples/*/*.c tests/tools/*.c tests/unit/*.c tests/fuzz/*.c \
+            bench/tasks/*.c bench/tools/*.c)
 lint:
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE \
 	    -Ilibetl -Icommon -Icontroller -Ibin $(PKG_CFLAGS) --include=lint/cppcheck-defs.h \
 	    --suppressions-list=lint/cppcheck.suppress --inline-suppr -j2 --error-exitcode=1 \
-	    libetl bin controller common tasks tests/tools tests/unit tests/fuzz
+	    libetl bin controller common tasks tests/tools tests/unit tests/fuzz bench
 	clang-tidy --quiet $(filter-out tests/fuzz/%,$(LINT_SRC)) -- -std=gnu11 -D_GNU_SOURCE \
 	    -Ilibetl -Icommon -Ibin -Itests/unit -Itasks/examples/validation_pipeline \
 	    $(PKG_CFLAGS)

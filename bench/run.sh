@@ -242,7 +242,7 @@ if [ "${SKIP_PEERS:-0}" != 1 ]; then
 fi
 peer() {	# peer CASE FIELD: the median of FIELD over the case's runs, or null
 	[ -s "$peers_jsonl" ] || { echo null; return; }
-	grep "\"case\":\"$1\"" "$peers_jsonl" | grep -v '"error"' |
+	{ grep "\"case\":\"$1\"" "$peers_jsonl" || true; } | { grep -v '"error"' || true; } |
 	    sed -n "s/.*\"$2\":\([0-9.e+-]*\).*/\1/p" | median
 }
 P_ENQ_GW=$(peer gw-enqueue-batch rate)
@@ -257,7 +257,7 @@ P_LAT_PB=$(peer pb-latency-notify p50_ms)
 
 v() { echo "${R[$1]:-null}"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "null" || b == "null" || b == 0) print "-"; else printf "%.2f", a / b }'; }
-best_det=$(printf '%s\n' "$(v detached_c2)" "$(v detached_c8)" "$(v detached_c32)" | grep -v null | sort -g | tail -1)
+best_det=$(printf '%s\n' "$(v detached_c2)" "$(v detached_c8)" "$(v detached_c32)" | { grep -v null || true; } | sort -g | tail -1)
 best_det=${best_det:-null}
 
 {

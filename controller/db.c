@@ -1,9 +1,11 @@
 /*
- * db.c: the controller's database connection on the event loop.  Statements wait in a
- * FIFO and go one at a time (PQsendQueryParams); answers and NOTIFYs arrive through an
- * ev_io on the socket.  When the connection is lost, every waiting statement is answered
- * with an error (its owner keeps what it must retry) and we reconnect with backoff.
- * Never a blocking libpq call here.
+ * db.c: the controller's database connections on the event loop: DB_MAIN (claims,
+ * LISTEN, heartbeats, maintenance) and DB_ENDS (the pids and ends of tasks), so that a
+ * claim and an end statement run at once on two server backends.  On each, statements
+ * wait in a FIFO and go one at a time (PQsendQueryParams); answers and NOTIFYs arrive
+ * through an ev_io on the socket.  When a connection is lost, every statement waiting on
+ * it is answered with an error (its owner keeps what it must retry) and it reconnects
+ * with backoff.  Never a blocking libpq call here.
  */
 #include <bsd/sys/queue.h>
 
@@ -22,7 +24,8 @@ struct pending {
 };
 TAILQ_HEAD(pendq, pending);
 
-static struct {
+struct dbc {
+	int			 which;
 	struct ev_loop		*loop;
 	char			*pg_env;
 	struct db_hooks		 hooks;
@@ -36,113 +39,126 @@ static struct {
 	struct pending		*inflight;
 	PGresult		*result;	/* the in-flight statement's first result */
 	int			 shutting_down;
-} db;
+};
+static struct dbc dbs[DB_NCONN];
 
-static void	db_connect(void);
-static void	db_kick(void);
+static void	db_connect(struct dbc *);
+static void	db_kick(struct dbc *);
+
+int
+db_up_on(int which)
+{
+	return dbs[which].up;
+}
 
 int
 db_is_up(void)
 {
-	return db.up;
+	return db_up_on(DB_MAIN);
 }
 
 int
 db_idle(void)
 {
-	return db.inflight == NULL && TAILQ_EMPTY(&db.queue);
+	int i;
+
+	for (i = 0; i < DB_NCONN; i++)
+		if (dbs[i].inflight != NULL || !TAILQ_EMPTY(&dbs[i].queue))
+			return 0;
+	return 1;
 }
 
 const char *
 db_pg_env(void)
 {
-	return db.pg_env;
+	return dbs[DB_MAIN].pg_env;
 }
 
 static void
-io_set(int fd, int events)
+io_set(struct dbc *d, int fd, int events)
 {
-	if (ev_is_active(&db.io))
-		ev_io_stop(db.loop, &db.io);
+	if (ev_is_active(&d->io))
+		ev_io_stop(d->loop, &d->io);
 	if (fd < 0 || events == 0)
 		return;
-	ev_io_set(&db.io, fd, events);
-	ev_io_start(db.loop, &db.io);
+	ev_io_set(&d->io, fd, events);
+	ev_io_start(d->loop, &d->io);
 }
 
 /* Answer every waiting statement with why, and forget the connection. */
 static void
-db_lost(const char *why)
+db_lost(struct dbc *d, const char *why)
 {
 	struct pending *p;
-	int was_up = db.up;
+	int was_up = d->up;
 
-	io_set(-1, 0);
-	if (db.result != NULL) {
-		PQclear(db.result);
-		db.result = NULL;
+	io_set(d, -1, 0);
+	if (d->result != NULL) {
+		PQclear(d->result);
+		d->result = NULL;
 	}
-	etl_disconnect(db.conn);
-	db.conn = NULL;
-	db.up = 0;
-	db.connecting = 0;
-	if ((p = db.inflight) != NULL) {
-		db.inflight = NULL;
+	etl_disconnect(d->conn);
+	d->conn = NULL;
+	d->up = 0;
+	d->connecting = 0;
+	if ((p = d->inflight) != NULL) {
+		d->inflight = NULL;
 		p->cb(NULL, why, p->arg);
 		etl_stmt_clear(&p->st);
 		free(p);
 	}
-	while ((p = TAILQ_FIRST(&db.queue)) != NULL) {
-		TAILQ_REMOVE(&db.queue, p, link);
+	while ((p = TAILQ_FIRST(&d->queue)) != NULL) {
+		TAILQ_REMOVE(&d->queue, p, link);
 		p->cb(NULL, why, p->arg);
 		etl_stmt_clear(&p->st);
 		free(p);
 	}
-	if (was_up && db.hooks.down)
-		db.hooks.down();
-	if (db.shutting_down)
+	if (was_up && d->hooks.down)
+		d->hooks.down();
+	if (d->shutting_down)
 		return;
-	log_warnx("database connection lost (%s); reconnecting in %.1f s", why, db.backoff);
-	ev_timer_set(&db.retry, db.backoff, 0);
-	ev_timer_start(db.loop, &db.retry);
-	db.backoff = db.backoff * 2 > 5.0 ? 5.0 : db.backoff * 2;
+	log_warnx("database connection%s lost (%s); reconnecting in %.1f s",
+	    d->which == DB_ENDS ? " for ends" : "", why, d->backoff);
+	ev_timer_set(&d->retry, d->backoff, 0);
+	ev_timer_start(d->loop, &d->retry);
+	d->backoff = d->backoff * 2 > 5.0 ? 5.0 : d->backoff * 2;
 }
 
 static void
-handle_notifies(void)
+handle_notifies(struct dbc *d)
 {
 	PGnotify *n;
 
-	while (db.conn != NULL && (n = PQnotifies(etl_conn_pg(db.conn))) != NULL) {
-		if (db.hooks.notify)
-			db.hooks.notify(n->relname, n->extra);
+	while (d->conn != NULL && (n = PQnotifies(etl_conn_pg(d->conn))) != NULL) {
+		if (d->hooks.notify)
+			d->hooks.notify(n->relname, n->extra);
 		PQfreemem(n);
 	}
 }
 
 /* Collect the in-flight statement's results; answer it when complete. */
 static void
-read_results(void)
+read_results(struct dbc *d)
 {
-	PGconn *pg = etl_conn_pg(db.conn);
+	PGconn *pg = etl_conn_pg(d->conn);
 	PGresult *r;
 
-	while (db.inflight != NULL && !PQisBusy(pg)) {
+	while (d->inflight != NULL && !PQisBusy(pg)) {
 		r = PQgetResult(pg);
 		if (r != NULL) {
-			if (db.result == NULL)
-				db.result = r;
+			if (d->result == NULL)
+				d->result = r;
 			else
 				PQclear(r);
 			continue;
 		}
 		/* NULL: the statement is done */
-		struct pending *p = db.inflight;
-		PGresult *res = db.result;
+		struct pending *p = d->inflight;
+		PGresult *res = d->result;
 		etl_error err;
 
-		db.inflight = NULL;
-		db.result = NULL;
+		d->inflight = NULL;
+		d->result = NULL;
 		if (res != NULL && etl_result_ok(res, pg, &err) == 0)
 			p->cb(res, NULL, p->arg);
 		else
@@ -150,45 +166,46 @@ read_results(void)
 		PQclear(res);
 		etl_stmt_clear(&p->st);
 		free(p);
-		if (db.conn == NULL)	/* the callback may have shut us down */
+		if (d->conn == NULL)	/* the callback may have shut us down */
 			return;
-		pg = etl_conn_pg(db.conn);
-		db_kick();
+		pg = etl_conn_pg(d->conn);
+		db_kick(d);
 	}
 }
 
 static void
-connect_step(void)
+connect_step(struct dbc *d)
 {
-	PGconn *pg = etl_conn_pg(db.conn);
+	PGconn *pg = etl_conn_pg(d->conn);
 
 	switch (PQconnectPoll(pg)) {
 	case PGRES_POLLING_READING:
-		io_set(PQsocket(pg), EV_READ);
+		io_set(d, PQsocket(pg), EV_READ);
 		return;
 	case PGRES_POLLING_WRITING:
-		io_set(PQsocket(pg), EV_WRITE);
+		io_set(d, PQsocket(pg), EV_WRITE);
 		return;
 	case PGRES_POLLING_OK:
-		db.connecting = 0;
-		db.up = 1;
-		db.backoff = 0.1;
+		d->connecting = 0;
+		d->up = 1;
+		d->backoff = 0.1;
 		if (PQsetnonblocking(pg, 1) != 0) {
-			db_lost("cannot make the connection non-blocking");
+			db_lost(d, "cannot make the connection non-blocking");
 			return;
 		}
-		io_set(PQsocket(pg), EV_READ);
-		log_info("connected to pg_env '%s'", db.pg_env);
-		if (db.hooks.up)
-			db.hooks.up();
-		db_kick();
+		io_set(d, PQsocket(pg), EV_READ);
+		log_info("connected to pg_env '%s'%s", d->pg_env,
+		    d->which == DB_ENDS ? " (second connection: ends)" : "");
+		if (d->hooks.up)
+			d->hooks.up();
+		db_kick(d);
 		return;
 	default: {
 		char msg[256];
 
 		snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
 		msg[strcspn(msg, "\n")] = '\0';
-		db_lost(msg);
+		db_lost(d, msg);
 		return;
 	}
 	}
@@ -197,25 +214,25 @@ connect_step(void)
 static void
 io_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
+	struct dbc *d = w->data;
 	PGconn *pg;
 
 	(void)loop;
-	(void)w;
-	if (db.conn == NULL)
+	if (d->conn == NULL)
 		return;
-	if (db.connecting) {
-		connect_step();
+	if (d->connecting) {
+		connect_step(d);
 		return;
 	}
-	pg = etl_conn_pg(db.conn);
+	pg = etl_conn_pg(d->conn);
 	if (revents & EV_WRITE) {
 		int r = PQflush(pg);
 		if (r < 0) {
-			db_lost("write failed");
+			db_lost(d, "write failed");
 			return;
 		}
 		if (r == 0)
-			io_set(PQsocket(pg), EV_READ);
+			io_set(d, PQsocket(pg), EV_READ);
 	}
 	if (revents & EV_READ) {
 		if (!PQconsumeInput(pg) || PQstatus(pg) != CONNECTION_OK) {
@@ -223,99 +240,118 @@ io_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 			snprintf(msg, sizeof(msg), "%s", PQerrorMessage(pg));
 			msg[strcspn(msg, "\n")] = '\0';
-			db_lost(*msg ? msg : "connection closed");
+			db_lost(d, *msg ? msg : "connection closed");
 			return;
 		}
-		handle_notifies();
-		read_results();
-		handle_notifies();
+		handle_notifies(d);
+		read_results(d);
+		handle_notifies(d);
 	}
 }
 
 /* Send the next statement if connected and nothing is in flight. */
 static void
-db_kick(void)
+db_kick(struct dbc *d)
 {
 	struct pending *p;
 	etl_error err;
 	PGconn *pg;
 	int r;
 
-	if (!db.up || db.inflight != NULL || (p = TAILQ_FIRST(&db.queue)) == NULL)
+	if (!d->up || d->inflight != NULL || (p = TAILQ_FIRST(&d->queue)) == NULL)
 		return;
-	TAILQ_REMOVE(&db.queue, p, link);
-	db.inflight = p;
-	if (etl_stmt_send(db.conn, &p->st, &err) != 0) {
-		db_lost(err.message);
+	TAILQ_REMOVE(&d->queue, p, link);
+	d->inflight = p;
+	if (etl_stmt_send(d->conn, &p->st, &err) != 0) {
+		db_lost(d, err.message);
 		return;
 	}
-	pg = etl_conn_pg(db.conn);
+	pg = etl_conn_pg(d->conn);
 	if ((r = PQflush(pg)) < 0) {
-		db_lost("write failed");
+		db_lost(d, "write failed");
 		return;
 	}
-	io_set(PQsocket(pg), r == 1 ? EV_READ | EV_WRITE : EV_READ);
+	io_set(d, PQsocket(pg), r == 1 ? EV_READ | EV_WRITE : EV_READ);
 }
 
 void
-db_submit(etl_stmt *st, db_cb cb, void *arg)
+db_submit_on(int which, etl_stmt *st, db_cb cb, void *arg)
 {
+	struct dbc *d = &dbs[which];
 	struct pending *p = xcalloc(1, sizeof(*p));
 
 	p->st = *st;
 	memset(st, 0, sizeof(*st));
 	p->cb = cb;
 	p->arg = arg;
-	TAILQ_INSERT_TAIL(&db.queue, p, link);
-	db_kick();
+	TAILQ_INSERT_TAIL(&d->queue, p, link);
+	db_kick(d);
+}
+
+void
+db_submit(etl_stmt *st, db_cb cb, void *arg)
+{
+	db_submit_on(DB_MAIN, st, cb, arg);
 }
 
 static void
-db_connect(void)
+db_connect(struct dbc *d)
 {
 	etl_error err;
 
-	if (db.shutting_down)
+	if (d->shutting_down)
 		return;
-	if ((db.conn = etl_connect_start(db.pg_env, &err)) == NULL) {
-		log_warnx("%s; retrying in %.1f s", err.message, db.backoff);
-		ev_timer_set(&db.retry, db.backoff, 0);
-		ev_timer_start(db.loop, &db.retry);
-		db.backoff = db.backoff * 2 > 5.0 ? 5.0 : db.backoff * 2;
+	if ((d->conn = etl_connect_start(d->pg_env, &err)) == NULL) {
+		log_warnx("%s; retrying in %.1f s", err.message, d->backoff);
+		ev_timer_set(&d->retry, d->backoff, 0);
+		ev_timer_start(d->loop, &d->retry);
+		d->backoff = d->backoff * 2 > 5.0 ? 5.0 : d->backoff * 2;
 		return;
 	}
-	db.connecting = 1;
-	io_set(PQsocket(etl_conn_pg(db.conn)), EV_WRITE);
+	d->connecting = 1;
+	io_set(d, PQsocket(etl_conn_pg(d->conn)), EV_WRITE);
 }
 
 static void
 retry_cb(struct ev_loop *loop, ev_timer *w, int revents)
 {
 	(void)loop;
-	(void)w;
 	(void)revents;
-	db_connect();
+	db_connect(w->data);
 }
 
 void
-db_init(struct ev_loop *loop, const char *pg_env, const struct db_hooks *hooks)
+db_init(struct ev_loop *loop, int which, const char *pg_env, const struct db_hooks *hooks)
 {
-	db.loop = loop;
-	db.pg_env = xstrdup(pg_env ? pg_env : "");
-	db.hooks = *hooks;
-	db.backoff = 0.1;
-	TAILQ_INIT(&db.queue);
-	ev_init(&db.io, io_cb);
-	ev_init(&db.retry, retry_cb);
-	db_connect();
+	struct dbc *d = &dbs[which];
+
+	d->which = which;
+	d->loop = loop;
+	d->pg_env = xstrdup(pg_env ? pg_env : "");
+	d->hooks = *hooks;
+	d->backoff = 0.1;
+	TAILQ_INIT(&d->queue);
+	ev_init(&d->io, io_cb);
+	d->io.data = d;
+	ev_init(&d->retry, retry_cb);
+	d->retry.data = d;
+	db_connect(d);
 }
 
 void
 db_shutdown(void)
 {
-	db.shutting_down = 1;
-	ev_timer_stop(db.loop, &db.retry);
-	if (db.conn != NULL || db.inflight != NULL || !TAILQ_EMPTY(&db.queue))
-		db_lost("shutting down");
-	FREE(db.pg_env);
+	struct dbc *d;
+	int i;
+
+	for (i = 0; i < DB_NCONN; i++) {
+		d = &dbs[i];
+		if (d->loop == NULL)
+			continue;
+		d->shutting_down = 1;
+		ev_timer_stop(d->loop, &d->retry);
+		if (d->conn != NULL || d->inflight != NULL || !TAILQ_EMPTY(&d->queue))
+			db_lost(d, "shutting down");
+		FREE(d->pg_env);
+	}
 }

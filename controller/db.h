@@ -1,7 +1,8 @@
 /*
- * db.h: the controller's one database connection, driven by libpq's asynchronous API
- * on the libev loop: connect without blocking, a FIFO of statements with one in flight,
- * LISTEN/NOTIFY, and reconnection with capped backoff.  It never blocks the loop.
+ * db.h: the controller's database connections, driven by libpq's asynchronous API on
+ * the libev loop: connect without blocking, a FIFO of statements with one in flight on
+ * each, LISTEN/NOTIFY, and reconnection with capped backoff.  It never blocks the loop.
+ * DB_MAIN claims, listens and beats; DB_ENDS records pids and ends, in parallel.
  */
 #ifndef ETL_CONTROLLER_DB_H
 #define ETL_CONTROLLER_DB_H
@@ -19,11 +20,19 @@ struct db_hooks {
 	void	(*notify)(const char *channel, const char *payload);
 };
 
-void	db_init(struct ev_loop *, const char *pg_env, const struct db_hooks *);
-/* Queue st (taken: cleared after sending) for sending when connected. */
+#define DB_MAIN		0
+#define DB_ENDS		1
+#define DB_NCONN	2
+
+void	db_init(struct ev_loop *, int which, const char *pg_env, const struct db_hooks *);
+/* Queue st (taken: cleared after sending) for sending on a connection when it is up. */
+void	db_submit_on(int which, etl_stmt *st, db_cb cb, void *arg);
+/* The same on DB_MAIN. */
 void	db_submit(etl_stmt *st, db_cb cb, void *arg);
+int	db_up_on(int which);
+/* DB_MAIN is up. */
 int	db_is_up(void);
-/* Nothing queued or in flight. */
+/* Nothing queued or in flight on any connection. */
 int	db_idle(void);
 const char *db_pg_env(void);
 void	db_shutdown(void);

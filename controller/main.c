@@ -532,7 +532,10 @@ main(int argc, char **argv, char **envp)
 	    cfg.concurrency, cfg.log_dir);
 	{
 		static const struct db_hooks hooks = { on_db_up, sup_db_down, sup_notify };
-		db_init(ctl.loop, pg_env, &hooks);
+		static const struct db_hooks ends = { sup_ends_up, sup_ends_down, NULL };
+
+		db_init(ctl.loop, DB_MAIN, pg_env, &hooks);
+		db_init(ctl.loop, DB_ENDS, pg_env, &ends);
 	}
 	ev_run(ctl.loop, 0);
 

@@ -819,7 +819,7 @@ flush_started(void)
 	etl_error err;
 	size_t n = 0;
 
-	if (sup.started_inflight || !db_is_up())
+	if (sup.started_inflight || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH(jb, &sup.jobs, link)
 		if (jb->state == J_SPAWNED)
@@ -844,7 +844,7 @@ flush_started(void)
 	free(pids);
 	free(logs);
 	sup.started_inflight = 1;
-	db_submit(&st, started_cb, NULL);
+	db_submit_on(DB_ENDS, &st, started_cb, NULL);
 }
 
 /* A foreign job's end, recorded with blocking calls (see foreign_conn). */
@@ -907,7 +907,7 @@ finish_cb(PGresult *res, const char *why, void *arg)
 		jb->in_finish = 0;
 		if (res != NULL) {
 			job_free(jb);
-		} else if (db_is_up() && ++jb->finish_errors >= 3) {
+		} else if (db_up_on(DB_ENDS) && ++jb->finish_errors >= 3) {
 			/* the database keeps refusing this one: leave it to expiry and orphan checks */
 			jlog_warnx(jb, "giving up recording its end: %s", why);
 			job_free(jb);
@@ -929,7 +929,7 @@ flush_finish(void)
 	size_t n = 0;
 	char **tails;
 
-	if (sup.finish_inflight || !db_is_up())
+	if (sup.finish_inflight || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH_SAFE(jb, &sup.jobs, link, next) {
 		if (jb->state != J_ENDED || jb->in_started)
@@ -976,7 +976,7 @@ flush_finish(void)
 	free(tails);
 	free(ends);
 	sup.finish_inflight = 1;
-	db_submit(&st, finish_cb, NULL);
+	db_submit_on(DB_ENDS, &st, finish_cb, NULL);
 }
 
 /* Take over a job a previous run of this controller left running. */
@@ -1114,6 +1114,18 @@ sup_db_down(void)
 {
 	ctl_stats.reconnects++;
 	sup.claiming = 0;
+}
+
+void
+sup_ends_up(void)
+{
+	flush_started();
+	flush_finish();
+}
+
+void
+sup_ends_down(void)
+{
 	sup.started_inflight = 0;
 	sup.finish_inflight = 0;
 }

@@ -27,6 +27,9 @@ void	sup_init(struct ev_loop *, const struct sup_config *);
 void	sup_db_up(void);
 void	sup_db_down(void);
 void	sup_notify(const char *channel, const char *payload);
+/* The second connection (DB_ENDS: pids and ends) is up / lost. */
+void	sup_ends_up(void);
+void	sup_ends_down(void);
 /* Timers from main: look for work; beat; find jobs of dead controllers. */
 void	sup_poll(void);
 void	sup_heartbeat(void);

@@ -110,6 +110,13 @@ BEGIN
   IF rows IS NULL THEN
     RETURN;
   END IF;
+  -- A detached job's task gets its INITIAL only after the claimer's next statement (its
+  -- pid) has committed, synchronously: that commit flushes this one's WAL too.  So a
+  -- claim of detached jobs need not wait for its own flush; a crash before loses the
+  -- claim and nothing ran.  In-process jobs start on the answer: they wait.
+  IF NOT EXISTS (SELECT 1 FROM unnest(rows) r WHERE r.mode = 'inprocess') THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
   INSERT INTO etl.etl_context (etl_context_id, parent_context_id, meta)
   SELECT r.etl_context_id, r.parent_ctx,
          jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
