@@ -84,20 +84,11 @@ worker(void *arg)
 		pthread_mutex_unlock(&ip.mu);
 
 		etl_error_clear(&err);
-		if (j->local && conn != NULL && PQstatus(etl_conn_pg(conn)) != CONNECTION_OK) {
-			etl_disconnect(conn);
-			conn = NULL;
-		}
-		if (j->local && conn == NULL)
-			conn = etl_connect(ip.pg_env, &err);
-		if (j->local && conn == NULL) {
-			/* as a task that cannot reach its database: retry allowed */
-			j->status = 75;
-		} else if (j->local)
+		if (j->local)
 			/* no round trip of its own unless the task makes one: no liveness lock
 			 * (ours stands for it), no status check when the claim opened its
 			 * context, its FINAL recorded with the others' in one statement */
-			j->status = etl_task_run(j->initial, j->len, j->fn, conn, &j->cancel,
+			j->status = etl_task_run(j->initial, j->len, j->fn, &conn, &j->cancel,
 			    ETL_RUN_NO_LOCK | ETL_RUN_DEFER_FINAL | (j->fresh ? ETL_RUN_FRESH : 0),
 			    &j->final, &err);
 		else

@@ -84,8 +84,19 @@ etl_context_free(etl_context *ctx)
 etl_conn *
 etl_context_conn(etl_context *ctx, etl_error *err)
 {
-	if (ctx->conn == NULL)
-		ctx->conn = etl_connect(ctx->pg_env, err);
+	if (ctx->conn != NULL)
+		return ctx->conn;
+	if (ctx->conn_slot == NULL)
+		return ctx->conn = etl_connect(ctx->pg_env, err);
+	/* a runner's connection: (re)opened here, kept by the runner after us */
+	if (*ctx->conn_slot != NULL && PQstatus(etl_conn_pg(*ctx->conn_slot)) != CONNECTION_OK) {
+		etl_disconnect(*ctx->conn_slot);
+		*ctx->conn_slot = NULL;
+	}
+	if (*ctx->conn_slot == NULL)
+		*ctx->conn_slot = etl_connect(ctx->pg_env, err);
+	ctx->conn = *ctx->conn_slot;
+	ctx->conn_borrowed = ctx->conn != NULL;
 	return ctx->conn;
 }
 

@@ -17,6 +17,7 @@ struct etl_context {
 	char		*queue_pg_env;	/* where the job row lives; NULL = pg_env */
 	etl_conn	*conn;		/* the context's database */
 	int		 conn_borrowed;	/* conn is a runner's: not ours to close */
+	etl_conn	**conn_slot;	/* the runner's connection, opened on first use */
 	etl_conn	*qconn;		/* the job's database (may be conn) */
 	etl_error	 err;		/* last error of a convenience call */
 	struct timespec	 last_progress;

@@ -499,8 +499,9 @@ int	etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err);
 
 /*
  * The same for one job on the calling thread (a controller's in-process mode): the
- * INITIAL as text, conn a connection to the context's database the run borrows (NULL:
- * the context opens its own), cancel a flag the runner sets to ask the task to stop
+ * INITIAL as text, *conn the runner's connection to the context's database, which the
+ * run borrows and opens there when it needs one and *conn is NULL or broken (conn NULL:
+ * the context opens its own and closes it), cancel a flag the runner sets to ask the task to stop
  * (etl_cancelled() reads it).  The context is current on this thread only.  Returns the
  * exit status the task would have exited with.  Flags:
  *   ETL_RUN_FRESH    the context was opened for this run (by the claim): no status check;
@@ -511,7 +512,7 @@ int	etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err);
 #define ETL_RUN_FRESH		0x1
 #define ETL_RUN_NO_LOCK		0x2
 #define ETL_RUN_DEFER_FINAL	0x4
-int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
+int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn **conn,
 	    volatile int *cancel, int flags, cJSON **final, etl_error *err);
 
 /*

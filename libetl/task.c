@@ -220,7 +220,7 @@ str_member(const cJSON *o, const char *k)
 
 /* Open the context named by the INITIAL's meta, or create one for a run by hand. */
 static etl_context *
-open_context(const cJSON *ev, const char *task, etl_conn *conn, etl_error *err)
+open_context(const cJSON *ev, const char *task, etl_conn **conn, etl_error *err)
 {
 	const cJSON *meta = cJSON_GetObjectItemCaseSensitive(ev, "meta");
 	const cJSON *idv = cJSON_GetObjectItemCaseSensitive(meta, "etl_context_id");
@@ -246,10 +246,8 @@ open_context(const cJSON *ev, const char *task, etl_conn *conn, etl_error *err)
 		ctx = etl_context_new(pg_env, id, task, job_id, qenv);
 		if (ctx == NULL)
 			etl__err(err, ETL_ESYS, "out of memory");
-		else if (conn != NULL) {
-			ctx->conn = conn;
-			ctx->conn_borrowed = 1;
-		}
+		else
+			ctx->conn_slot = conn;
 		return ctx;
 	}
 	/* by hand: a new context records this run like any other */
@@ -321,11 +319,12 @@ etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t 
 /*
  * One run of fn for the INITIAL in text (SPEC section 4): open the context, take the
  * liveness lock, call fn with the context current, record FINAL or ERROR.  Returns the
- * exit status.  conn, when not NULL, is a connection to the context's database that the
- * run borrows (in-process); a task process (process) opens its own and is named for gdb.
+ * exit status.  conn, when not NULL, holds a connection to the context's database that
+ * the run borrows, opened there on first use (in-process); a task process (process)
+ * opens its own and is named for gdb.
  */
 static int
-run_task(const char *text, size_t len, etl_task_fn fn, etl_conn *conn, int process,
+run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int process,
     int flags, cJSON **final, etl_error *err)
 {
 	char task[200], status[16];
@@ -428,7 +427,7 @@ etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err)
 }
 
 int
-etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn *conn,
+etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn **conn,
     volatile int *cancel, int flags, cJSON **final, etl_error *err)
 {
 	int rc;

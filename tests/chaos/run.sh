@@ -237,8 +237,10 @@ if want_s 10; then
 	fresh
 	etl queue add chaos --task chaos_task --mode inprocess >/dev/null
 	burst=${BURST_INPROC:-50000}
-	start_controller a --concurrency 32
-	start_controller b --concurrency 32
+	# a worker thread whose task uses the database holds a connection: 2 x 16 threads
+	# stay within the cluster's 60 connections
+	start_controller a --concurrency 16
+	start_controller b --concurrency 16
 	send "$burst" 0
 	wait_until $((burst / 20 + 60)) settled
 	verdict "10 a burst of $burst in-process jobs" "$burst"
