@@ -543,7 +543,7 @@ cJSON *etl_task_main(const cJSON *initial_event);			\
 cJSON *									\
 etl_task_main(const cJSON *initial_event)				\
 {									\
-	return (fn)(initial_event);					\
+	return fn(initial_event);					\
 }									\
 static void								\
 etl_notice_stderr_(const char *line)					\
