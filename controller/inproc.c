@@ -1,8 +1,8 @@
 /*
  * inproc.c: the in-process mode.  Worker threads take jobs from a list, run each with
- * etl_task_run (which sets the thread-local EtlContext) on the thread's own connection
- * to the controller's pg_env, and hand the exit status back to the loop through an
- * ev_async.  The loop thread owns every job: a worker only reads the job it was given
+ * etl_task_run (which sets the thread-local EtlContext) with the thread's own
+ * connection (opened when a task first needs the database), and hand the exit status
+ * back to the loop through an ev_async.  The loop thread owns every job: a worker only reads the job it was given
  * and writes its status, under the lock.
  *
  * The trade-off: no process per job (no fork, no exec, no connection per job, and no
@@ -52,7 +52,6 @@ struct lib {
 
 static struct {
 	struct ev_loop		*loop;
-	char			*pg_env;
 	int			 nthreads;
 	int			 started;	/* threads running */
 	int			 running;	/* jobs submitted, not yet ended */
@@ -130,10 +129,9 @@ async_cb(struct ev_loop *loop, ev_async *w, int revents)
 }
 
 void
-inproc_init(struct ev_loop *loop, const char *pg_env, int nthreads, inproc_done_fn done)
+inproc_init(struct ev_loop *loop, int nthreads, inproc_done_fn done)
 {
 	ip.loop = loop;
-	ip.pg_env = xstrdup(pg_env ? pg_env : "");
 	ip.nthreads = nthreads > 0 ? nthreads : 1;
 	ip.done_fn = done;
 	TAILQ_INIT(&ip.todo);

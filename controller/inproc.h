@@ -19,7 +19,7 @@ struct inproc_job;
  */
 typedef void (*inproc_done_fn)(void *owner, int status, cJSON *final, const char *why);
 
-void	inproc_init(struct ev_loop *, const char *pg_env, int nthreads, inproc_done_fn);
+void	inproc_init(struct ev_loop *, int nthreads, inproc_done_fn);
 /*
  * The task function of TASK.so next to the task executable at exe_path (dlopen'ed once,
  * never closed); NULL with why filled when there is none.

@@ -92,6 +92,7 @@ static struct {
 	struct jobq		 jobs;
 	int			 njobs;
 	int			 nended;	/* of njobs: ended, their end not yet recorded */
+	int64_t			 start_time;	/* our own pid's, for in-process jobs' claims */
 	int			 claiming;
 	int			 claim_again;
 	int			 started_inflight;
@@ -531,6 +532,39 @@ check_log_space(int logfd)
 	    sup.cfg.log_dir, avail);
 }
 
+/*
+ * The job's INITIAL text: prepared in its own database (blocking) when that is not ours.
+ * -1 when it cannot start: the job has ended (retried when its database may come back).
+ */
+static int
+job_initial(struct job *jb)
+{
+	etl_job *ej = jb->j;
+	etl_error err;
+
+	if (!is_local(ej)) {
+		etl_conn *cc, *qc;
+		char *text;
+
+		if ((cc = foreign_conn(ej->pg_env, &err)) == NULL ||
+		    (qc = qsync_conn(&err)) == NULL ||
+		    etl_job_prepare(qc, cc, ej, &text, &ej->since, &err) != 0) {
+			/* its database may come back: let it retry */
+			jlog_warnx(jb, "cannot prepare its context: %s", err.message);
+			snprintf(jb->reason_buf, sizeof(jb->reason_buf), "%s", err.message);
+			jb->stop_reason = jb->reason_buf;
+			job_ended(jb, 0, 1);
+			return -1;
+		}
+		jb->initial = text;
+	} else if ((jb->initial = etl_initial_text(ej, sup.cfg.pg_env, &err)) == NULL) {
+		job_refuse(jb, err.message);
+		return -1;
+	}
+	jb->ilen = strlen(jb->initial);
+	return 0;
+}
+
 /* An in-process task ended on its thread. */
 static void
 inproc_done(void *owner, int status, cJSON *final, const char *why)
@@ -553,32 +587,14 @@ static void
 job_start_inproc(struct job *jb, const char *path)
 {
 	etl_job *ej = jb->j;
-	etl_error err;
 	char why[PATH_MAX + 128];
 
 	if ((jb->fn = inproc_lookup(path, why, sizeof(why))) == NULL) {
 		job_refuse(jb, why);
 		return;
 	}
-	if (!is_local(ej)) {
-		etl_conn *cc, *qc;
-		char *text;
-
-		if ((cc = foreign_conn(ej->pg_env, &err)) == NULL ||
-		    (qc = qsync_conn(&err)) == NULL ||
-		    etl_job_prepare(qc, cc, ej, &text, &ej->since, &err) != 0) {
-			jlog_warnx(jb, "cannot prepare its context: %s", err.message);
-			snprintf(jb->reason_buf, sizeof(jb->reason_buf), "%s", err.message);
-			jb->stop_reason = jb->reason_buf;
-			job_ended(jb, 0, 1);
-			return;
-		}
-		jb->initial = text;
-	} else if ((jb->initial = etl_initial_text(ej, sup.cfg.pg_env, &err)) == NULL) {
-		job_refuse(jb, err.message);
+	if (job_initial(jb) != 0)
 		return;
-	}
-	jb->ilen = strlen(jb->initial);
 	jb->inproc = 1;
 	jb->pid = getpid();
 	start_expiry(jb, ej->expire_seconds);
@@ -619,26 +635,8 @@ job_start(etl_job *ej)
 		job_refuse(jb, why);
 		return;
 	}
-	if (!is_local(ej)) {
-		etl_conn *cc, *qc;
-		char *text;
-
-		if ((cc = foreign_conn(ej->pg_env, &err)) == NULL ||
-		    (qc = qsync_conn(&err)) == NULL ||
-		    etl_job_prepare(qc, cc, ej, &text, &ej->since, &err) != 0) {
-			/* its database may come back: let it retry */
-			jlog_warnx(jb, "cannot prepare its context: %s", err.message);
-			snprintf(jb->reason_buf, sizeof(jb->reason_buf), "%s", err.message);
-			jb->stop_reason = jb->reason_buf;
-			job_ended(jb, 0, 1);
-			return;
-		}
-		jb->initial = text;
-	} else if ((jb->initial = etl_initial_text(ej, sup.cfg.pg_env, &err)) == NULL) {
-		job_refuse(jb, err.message);
+	if (job_initial(jb) != 0)
 		return;
-	}
-	jb->ilen = strlen(jb->initial);
 	if ((logfd = open_log(sup.cfg.log_dir, ej->id, logp, sizeof(logp))) < 0) {
 		log_warn("job %s: cannot open its log %s (its output is lost)", ej->id, logp);
 		logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
@@ -773,7 +771,7 @@ claim_maybe(void)
 		log_warnx("claim: %s", err.message);
 		return;
 	}
-	if (etl_stmt_claim_pid(&st, getpid()) != 0) {
+	if (etl_stmt_claim_pid(&st, getpid(), sup.start_time) != 0) {
 		etl_stmt_clear(&st);
 		log_warnx("claim: out of memory");
 		return;
@@ -1274,7 +1272,8 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	sup.loop = loop;
 	sup.cfg = *cfg;
 	TAILQ_INIT(&sup.jobs);
-	inproc_init(loop, cfg->pg_env, cfg->concurrency, inproc_done);
+	inproc_init(loop, cfg->concurrency, inproc_done);
+	sup.start_time = etl_pid_start_time(getpid());
 	SLIST_INIT(&sup.foreign);
 	update_title();
 }

@@ -442,9 +442,9 @@ int	etl_stmt_claim(etl_stmt *, const char *const *queues, size_t nqueues, long l
 	    const char *controller_id, const char *host, const char *pg_env, etl_error *);
 /*
  * Jobs of queues in mode inprocess run in the claiming process pid: the claim records
- * it (with its start time) as their pid, so they may start at once.
+ * it with its start time (etl_pid_start_time) as their pid, so they may start at once.
  */
-int	etl_stmt_claim_pid(etl_stmt *, pid_t pid);
+int	etl_stmt_claim_pid(etl_stmt *, pid_t pid, int64_t start_time);
 long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
 /* Record the end of n runs whose events live in this database; result: etl_count_result. */
 int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);

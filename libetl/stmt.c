@@ -135,10 +135,10 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 }
 
 int
-etl_stmt_claim_pid(etl_stmt *st, pid_t pid)
+etl_stmt_claim_pid(etl_stmt *st, pid_t pid, int64_t start_time)
 {
 	own(st, 5, fmt_long((long)pid));
-	own(st, 6, fmt_long((long)etl_pid_start_time(pid)));
+	own(st, 6, fmt_long((long long)start_time));
 	return st->params[5] != NULL && st->params[6] != NULL ? 0 : -1;
 }
 

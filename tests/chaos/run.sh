@@ -227,26 +227,22 @@ fi
 # then BURST_INPROC (50,000) of the same task in-process.  50,000 detached libetl tasks
 # (a process and a connection each) take longer than the suite's budget on 2 cores; the
 # in-process burst has the size.
+burst() {	# burst N CONCURRENCY LABEL: two controllers, N jobs sent at once, all settled
+	start_controller a --concurrency "$2"
+	start_controller b --concurrency "$2"
+	send "$1" 0
+	wait_until $(($1 / 10 + 60)) settled
+	verdict "10 a burst of $1 $3" "$1"
+	stop_controller a TERM; stop_controller b TERM
+}
 if want_s 10; then
 	fresh
-	burst=${BURST:-5000}
-	start_controller a --concurrency 16
-	start_controller b --concurrency 16
-	send "$burst" 0
-	wait_until $((burst / 10 + 60)) settled
-	verdict "10 a burst of $burst jobs" "$burst"
-	stop_controller a TERM; stop_controller b TERM
+	burst "${BURST:-5000}" 16 jobs
 	fresh
 	etl queue add chaos --task chaos_task --mode inprocess >/dev/null
-	burst=${BURST_INPROC:-50000}
 	# a worker thread whose task uses the database holds a connection: 2 x 16 threads
 	# stay within the cluster's 60 connections
-	start_controller a --concurrency 16
-	start_controller b --concurrency 16
-	send "$burst" 0
-	wait_until $((burst / 20 + 60)) settled
-	verdict "10 a burst of $burst in-process jobs" "$burst"
-	stop_controller a TERM; stop_controller b TERM
+	burst "${BURST_INPROC:-50000}" 16 "in-process jobs"
 fi
 
 echo "# chaos summary: sent $total_sent completed $total_completed failed $total_failed lost $total_lost double-active $total_double"
