@@ -31,6 +31,9 @@ LINK_ETL := -L$(O)/lib -letl -lmd $(PKG_LIBS) -lpthread $(RPATH)
 LIB_SRC  := $(wildcard libetl/*.c)
 LIB_OBJ  := $(LIB_SRC:libetl/%.c=$(O)/obj/libetl/%.o) $(O)/obj/libetl/migrations.o
 MIGRATIONS := $(sort $(wildcard libetl/sql/[0-9]*.sql))
+# functions and triggers, one file per concern, applied in this order (see embed.sh)
+SQL_FUNCS  := libetl/sql/events.sql libetl/sql/jobs.sql libetl/sql/flows.sql \
+              libetl/sql/maintain.sql
 COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
 BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
 CTL_OBJ  := $(patsubst controller/%.c,$(O)/obj/controller/%.o,$(wildcard controller/*.c))
@@ -61,13 +64,13 @@ ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
-$(O)/obj/libetl/%.o: libetl/%.c libetl/etl.h libetl/internal.h libetl/context.h
+$(O)/obj/libetl/%.o: libetl/%.c libetl/etl.h libetl/etl_admin.h libetl/etl_stmt.h libetl/internal.h libetl/context.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
 
-$(O)/obj/libetl/migrations.c: libetl/sql/embed.sh $(MIGRATIONS)
+$(O)/obj/libetl/migrations.c: libetl/sql/embed.sh $(MIGRATIONS) $(SQL_FUNCS)
 	@mkdir -p $(@D)
-	$(Q)sh libetl/sql/embed.sh $(MIGRATIONS) > $@
+	$(Q)sh libetl/sql/embed.sh $(MIGRATIONS) -- $(SQL_FUNCS) > $@
 
 $(O)/obj/libetl/migrations.o: $(O)/obj/libetl/migrations.c libetl/internal.h
 	$(Q)$(CC) $(ALL_CFLAGS) -fPIC -c -o $@ $<
@@ -92,7 +95,7 @@ $(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
-$(O)/obj/bin/%.o: bin/%.c bin/cli.h libetl/etl.h common/log.h common/xmalloc.h
+$(O)/obj/bin/%.o: bin/%.c bin/cli.h libetl/etl.h libetl/etl_admin.h common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -100,7 +103,7 @@ $(O)/bin/etl: $(BIN_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(BIN_OBJ) $(COMMON_OBJ) $(LINK_ETL)
 
-$(O)/obj/controller/%.o: controller/%.c $(wildcard controller/*.h) libetl/etl.h common/log.h common/xmalloc.h
+$(O)/obj/controller/%.o: controller/%.c $(wildcard controller/*.h) libetl/etl.h libetl/etl_admin.h libetl/etl_stmt.h common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -222,7 +225,7 @@ FZ_LIBOBJ := $(LIB_SRC:libetl/%.c=$(FZ)/obj/%.o) $(FZ)/obj/migrations.o
 FUZZERS  := initial cron ndjson config
 .SECONDARY: $(FZ_LIBOBJ)
 
-$(FZ)/obj/%.o: libetl/%.c libetl/etl.h libetl/internal.h libetl/context.h
+$(FZ)/obj/%.o: libetl/%.c libetl/etl.h libetl/etl_admin.h libetl/etl_stmt.h libetl/internal.h libetl/context.h
 	@mkdir -p $(@D)
 	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Ilibetl $(PKG_CFLAGS) -c -o $@ $<
 $(FZ)/obj/migrations.o: $(O)/obj/libetl/migrations.c
@@ -274,7 +277,7 @@ install: all
 	install -m 0644 $(O)/lib/libetl.a $(LIBDIR)/
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' libetl/libetl.pc.in \
 	    > $(LIBDIR)/pkgconfig/libetl.pc
-	install -m 0644 libetl/etl.h $(INCDIR)/
+	install -m 0644 libetl/etl.h libetl/etl_admin.h $(INCDIR)/
 	install -m 0755 $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(TASKDIR)/
 	install -m 0644 $(SO_TASKS) $(TASKDIR)/
 	for m in $(MANPAGES); do \
@@ -287,7 +290,7 @@ install: all
 
 uninstall:
 	rm -f $(BINDIR)/etl $(BINDIR)/etl-controller $(LIBDIR)/libetl.so* $(LIBDIR)/libetl.a \
-	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h \
+	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h $(INCDIR)/etl_admin.h \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-controller.service \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done

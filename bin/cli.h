@@ -10,7 +10,7 @@
 #include <getopt.h>
 #include <stdio.h>
 
-#include "etl.h"
+#include "etl_admin.h"
 
 #define EXIT_USAGE	2
 #define EXIT_NOTFOUND	3

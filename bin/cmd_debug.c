@@ -46,6 +46,7 @@ cmd_debug(int argc, char **argv)
 	    "gdb command instead of running it.  A job sent with --debug-wait waits for it.\n",
 	    NULL, 0 };
 	char host[256], here[256], state[32], pidbuf[32], stbuf[32], exe[64];
+	enum etl_job_state st;
 	const char *helper, *args[12];
 	etl_error err;
 	etl_conn *c;
@@ -75,12 +76,14 @@ cmd_debug(int argc, char **argv)
 	cli_field(job, "pid", pidbuf, sizeof(pidbuf));
 	cli_field(job, "pid_start_time", stbuf, sizeof(stbuf));
 	cJSON_Delete(job);
-	if (strcmp(state, "created") == 0 || strcmp(state, "retry") == 0) {
+	if (etl_job_state_parse(state, &st) != 0)
+		fatalx("debug: job %s has an unknown state '%s'", argv[optind], state);
+	if (st == ETL_JOB_CREATED || st == ETL_JOB_RETRY) {
 		fprintf(stderr, "etl debug: job %s has not started yet (%s): send it with "
 		    "--debug-wait to catch its start\n", argv[optind], state);
 		return EXIT_NOTFOUND;
 	}
-	if (strcmp(state, "active") != 0) {
+	if (st != ETL_JOB_ACTIVE) {
 		fprintf(stderr, "etl debug: job %s is %s: no process to attach to (`etl run "
 		    "--context` runs a failed job again)\n", argv[optind], state);
 		return 1;

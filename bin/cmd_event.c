@@ -193,6 +193,7 @@ cmd_logs(int argc, char **argv)
 	    "Print a job's log file (its task's stdout and stderr).  With --follow, keep\n"
 	    "printing until the job is finished.\n", NULL, 0 };
 	char path[4096], state[32], buf[65536];
+	enum etl_job_state st;
 	etl_error err;
 	etl_conn *c;
 	cJSON *job;
@@ -234,7 +235,7 @@ cmd_logs(int argc, char **argv)
 			cli_fail(&cl, &err);
 		cli_field(job, "state", state, sizeof(state));
 		cJSON_Delete(job);
-		if (strcmp(state, "active") != 0) {
+		if (etl_job_state_parse(state, &st) != 0 || st != ETL_JOB_ACTIVE) {
 			while ((n = read(fd, buf, sizeof(buf))) > 0)
 				fwrite(buf, 1, (size_t)n, stdout);
 			break;

@@ -116,7 +116,8 @@ cmd_run(int argc, char **argv)
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
 	struct cli cl = { "run", run_usage, NULL, 0 };
-	char path[PATH_MAX], host[256], buf[64], state[32];
+	char path[PATH_MAX], host[256], buf[64];
+	enum etl_job_state state = ETL_JOB_FAILED;
 	struct sigaction ign, old_int, old_quit, old_pipe;
 	const char *job_pg_env = NULL, *ctxarg = NULL, *taskname;
 	char tmpf[] = "/tmp/etl-initial.XXXXXX";
@@ -202,16 +203,17 @@ cmd_run(int argc, char **argv)
 		wstatus = run_gdb(path, tmpf);
 		unlink(tmpf);
 		/* gdb's status is not the task's: what the task recorded decides */
-		if (etl_job_finish(c, cc, job, since, -1, NULL, state, sizeof(state), &err) != 0)
+		if (etl_job_finish(c, cc, job, since, -1, NULL, &state, &err) != 0)
 			log_warnx("run: could not record the end: %s", err.message);
 		else
 			fprintf(stderr, "etl run: %s under gdb: job %s %s (context %lld)\n",
-			    taskname, job->id, state, (long long)job->etl_context_id);
+			    taskname, job->id, etl_job_state_name(state),
+			    (long long)job->etl_context_id);
 		if (cc != c)
 			etl_disconnect(cc);
 		etl_disconnect(c);
 		etl_job_free(job);
-		return WIFEXITED(wstatus) && strcmp(state, "completed") == 0 ? 0 : 1;
+		return WIFEXITED(wstatus) && state == ETL_JOB_COMPLETED ? 0 : 1;
 	}
 
 	/* like system(3): the terminal's ^C and ^\ are for the task; we record its end */
@@ -247,12 +249,12 @@ cmd_run(int argc, char **argv)
 	while (waitpid(pid, &wstatus, 0) < 0)
 		if (errno != EINTR)
 			fatal("waitpid");
-	if (etl_job_finish(c, cc, job, since, wstatus, NULL, state, sizeof(state), &err) != 0)
+	if (etl_job_finish(c, cc, job, since, wstatus, NULL, &state, &err) != 0)
 		log_warnx("run: the task ended (%s) but its end could not be recorded: %s",
 		    etl_wstatus_text(wstatus, buf, sizeof(buf)), err.message);
 	else if (etl_outcome_of(wstatus) != ETL_OUT_OK)
 		fprintf(stderr, "etl run: %s %s: %s (job %s, context %lld)\n", taskname,
-		    state, etl_wstatus_text(wstatus, buf, sizeof(buf)), job->id,
+		    etl_job_state_name(state), etl_wstatus_text(wstatus, buf, sizeof(buf)), job->id,
 		    (long long)job->etl_context_id);
 	if (cc != c)
 		etl_disconnect(cc);

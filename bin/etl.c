@@ -60,7 +60,7 @@ main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		} else if (strcmp(argv[i], "--version") == 0) {
-			printf("etl %s (schema %d)\n", ETL_VERSION, ETL_SCHEMA_VERSION_MAX);
+			printf("etl %s (schema %d)\n", ETL_VERSION, etl_schema_version());
 			return 0;
 		} else if (strcmp(argv[i], "--pg-env") == 0 && i + 1 < argc) {
 			cli_global_pg_env = argv[i + 1];

@@ -14,6 +14,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "stats.h"
 #include "xmalloc.h"
 
 struct pending {
@@ -68,12 +69,6 @@ db_idle(void)
 	return 1;
 }
 
-const char *
-db_pg_env(void)
-{
-	return dbs[DB_MAIN].pg_env;
-}
-
 static void
 io_set(struct dbc *d, int fd, int events)
 {
@@ -100,6 +95,8 @@ db_lost(struct dbc *d, const char *why)
 	etl_disconnect(d->conn);
 	d->conn = NULL;
 	d->up = 0;
+	if (d == &dbs[DB_MAIN])
+		ctl_stats.db_up = 0;
 	d->connecting = 0;
 	if ((p = d->inflight) != NULL) {
 		d->inflight = NULL;
@@ -188,6 +185,8 @@ connect_step(struct dbc *d)
 	case PGRES_POLLING_OK:
 		d->connecting = 0;
 		d->up = 1;
+		if (d == &dbs[DB_MAIN])
+			ctl_stats.db_up = 1;
 		d->backoff = 0.1;
 		if (PQsetnonblocking(pg, 1) != 0) {
 			db_lost(d, "cannot make the connection non-blocking");

@@ -9,7 +9,7 @@
 
 #include <ev.h>
 
-#include "etl.h"
+#include "etl_stmt.h"
 
 /* A statement's answer: res on success (freed after the call), else NULL and why. */
 typedef void (*db_cb)(PGresult *res, const char *why, void *arg);
@@ -34,7 +34,6 @@ int	db_up_on(int which);
 int	db_is_up(void);
 /* Nothing queued or in flight on any connection. */
 int	db_idle(void);
-const char *db_pg_env(void);
 void	db_shutdown(void);
 
 #endif

@@ -242,9 +242,3 @@ inproc_cancel(struct inproc_job *j)
 {
 	j->cancel = 1;
 }
-
-int
-inproc_running(void)
-{
-	return ip.running;
-}

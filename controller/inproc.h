@@ -8,7 +8,7 @@
 
 #include <ev.h>
 
-#include "etl.h"
+#include "etl_stmt.h"
 
 struct inproc_job;
 
@@ -34,7 +34,5 @@ struct inproc_job *inproc_submit(void *owner, etl_task_fn fn, char *initial, siz
 	    int local, int fresh);
 /* Ask the task to stop: etl_cancelled() turns true on its thread. */
 void	inproc_cancel(struct inproc_job *);
-/* Jobs submitted and not yet ended. */
-int	inproc_running(void);
 
 #endif

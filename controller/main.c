@@ -25,7 +25,7 @@
 
 #include "config.h"
 #include "db.h"
-#include "etl.h"
+#include "etl_stmt.h"
 #include "log.h"
 #include "metrics.h"
 #include "supervisor.h"
@@ -140,7 +140,7 @@ reopen_log(void)
 }
 
 static void
-finish_and_exit(int code)
+finish_and_exit(void)
 {
 	metrics_close();
 	sup_free();
@@ -152,7 +152,6 @@ finish_and_exit(int code)
 	if (ctl.pfh != NULL)
 		pidfile_remove(ctl.pfh);
 	ctl.pfh = NULL;
-	(void)code;
 }
 
 static void
@@ -165,7 +164,7 @@ drain_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	if (sup_quiescent()) {
 		log_info("stopped (%d task%s left running)", sup_running(),
 		    sup_running() == 1 ? "" : "s");
-		finish_and_exit(0);
+		finish_and_exit();
 	}
 }
 
@@ -176,7 +175,7 @@ deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)w;
 	(void)revents;
 	log_warnx("shutdown timeout: exiting with work not recorded; a restart catches up");
-	finish_and_exit(0);
+	finish_and_exit();
 }
 
 static void
@@ -186,7 +185,7 @@ stop_cb(struct ev_loop *loop, ev_signal *w, int revents)
 	(void)revents;
 	if (ctl.stopping) {
 		log_info("second %s: exiting now", w->signum == SIGINT ? "SIGINT" : "SIGTERM");
-		finish_and_exit(0);
+		finish_and_exit();
 		return;
 	}
 	ctl.stopping = 1;
@@ -424,7 +423,7 @@ main(int argc, char **argv, char **envp)
 			fputs(usage_text, stdout);
 			return 0;
 		case O_VERSION:
-			printf("etl-controller %s (schema %d)\n", ETL_VERSION, ETL_SCHEMA_VERSION_MAX);
+			printf("etl-controller %s (schema %d)\n", ETL_VERSION, etl_schema_version());
 			return 0;
 		default:
 			usage_error("bad option '%s' (unknown, or missing its value)",
@@ -526,6 +525,7 @@ main(int argc, char **argv, char **envp)
 	}
 	if (metrics != NULL && metrics_init(ctl.loop, metrics) != 0)
 		fatal("--metrics %s", metrics);
+	cfg.count_jobs = metrics != NULL;
 	sup_init(ctl.loop, &cfg);
 	log_info("starting %s as '%s' on %s: pg_env '%s', queues %s, concurrency %d, logs in %s",
 	    ETL_VERSION, cfg.id, host, pg_env, queues_arg ? queues_arg : "all",

@@ -16,13 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "db.h"
 #include "log.h"
 #include "metrics.h"
-#include "supervisor.h"
 #include "xmalloc.h"
-
-struct ctl_stats ctl_stats;
 
 struct mconn {
 	int	 fd;
@@ -39,14 +35,7 @@ static struct {
 	int		 fd;
 	ev_io		 accept_w;
 	double		 started;
-	char		*job_counts;	/* prometheus lines, from the last maintenance tick */
-} m = { NULL, -1, { 0 }, 0, NULL };
-
-int
-metrics_enabled(void)
-{
-	return m.fd >= 0;
-}
+} m = { NULL, -1, { 0 }, 0 };
 
 /* A label value escaped for the text format (queue names are safe; be sure). */
 static void
@@ -66,29 +55,30 @@ add_label(char **b, size_t *len, const char *v)
 	}
 }
 
-void
-metrics_job_counts(PGresult *res)
+/* The job counts of the last maintenance, as Prometheus lines (caller frees). */
+static char *
+job_counts_text(void)
 {
-	char *b = NULL;
+	char *b = xstrdup(""), *line;
 	size_t len = 0;
-	int i;
+	long i;
 
-	b = xstrdup("");
-	for (i = 0; i < PQntuples(res); i++) {
-		char *line;
+	for (i = 0; i < ctl_stats.ncounts; i++) {
+		const etl_job_count *c = &ctl_stats.counts[i];
+		const char *st = etl_job_state_name(c->state);
 
+		if (st == NULL)
+			continue;
 		b = xreallocarray(b, len + 32, 1);
 		len += (size_t)snprintf(b + len, 32, "etl_jobs{queue=\"");
-		add_label(&b, &len, PQgetvalue(res, i, 0));
-		xasprintf(&line, "\",state=\"%s\"} %s\n", PQgetvalue(res, i, 1),
-		    PQgetvalue(res, i, 2));
+		add_label(&b, &len, c->queue);
+		xasprintf(&line, "\",state=\"%s\"} %ld\n", st, c->count);
 		b = xreallocarray(b, len + strlen(line) + 1, 1);
 		memcpy(b + len, line, strlen(line) + 1);
 		len += strlen(line);
 		free(line);
 	}
-	free(m.job_counts);
-	m.job_counts = b;
+	return b;
 }
 
 static void
@@ -130,15 +120,16 @@ metrics_text(size_t *lenp)
 	char *b = NULL;
 	size_t len = 0;
 	unsigned long cum = 0;
+	char *counts;
 	int i;
 
 	add(&b, &len, "# HELP etl_controller_uptime_seconds Seconds since the controller started.\n"
 	    "# TYPE etl_controller_uptime_seconds gauge\n"
 	    "etl_controller_uptime_seconds %.3f\n", ev_now(m.loop) - m.started);
 	add(&b, &len, "# HELP etl_tasks_active Tasks this controller runs now.\n"
-	    "# TYPE etl_tasks_active gauge\netl_tasks_active %d\n", sup_running());
+	    "# TYPE etl_tasks_active gauge\netl_tasks_active %d\n", ctl_stats.running);
 	add(&b, &len, "# HELP etl_database_up Whether the controller's connection is up.\n"
-	    "# TYPE etl_database_up gauge\netl_database_up %d\n", db_is_up());
+	    "# TYPE etl_database_up gauge\netl_database_up %d\n", ctl_stats.db_up);
 	add(&b, &len, "# HELP etl_jobs_claimed_total Jobs this controller claimed.\n"
 	    "# TYPE etl_jobs_claimed_total counter\netl_jobs_claimed_total %lu\n",
 	    ctl_stats.claimed);
@@ -160,8 +151,10 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "etl_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
 	    "etl_claim_duration_seconds_sum %.6f\netl_claim_duration_seconds_count %lu\n",
 	    ctl_stats.claim_count, ctl_stats.claim_sum, ctl_stats.claim_count);
+	counts = job_counts_text();
 	add(&b, &len, "# HELP etl_jobs Jobs in the database by queue and state (at the last "
-	    "maintenance tick).\n# TYPE etl_jobs gauge\n%s", m.job_counts ? m.job_counts : "");
+	    "maintenance tick).\n# TYPE etl_jobs gauge\n%s", counts);
+	free(counts);
 	*lenp = len;
 	return b;
 }
@@ -218,7 +211,7 @@ conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 			respond(c, 405, "Method Not Allowed", "text/plain",
 			    xstrdup("method not allowed\n"), 19);
 		} else if (strcmp(path, "/healthz") == 0) {
-			if (db_is_up())
+			if (ctl_stats.db_up)
 				respond(c, 200, "OK", "text/plain", xstrdup("ok\n"), 3);
 			else
 				respond(c, 503, "Service Unavailable", "text/plain",
@@ -319,6 +312,4 @@ metrics_close(void)
 	ev_io_stop(m.loop, &m.accept_w);
 	close(m.fd);
 	m.fd = -1;
-	free(m.job_counts);
-	m.job_counts = NULL;
 }

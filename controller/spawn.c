@@ -2,7 +2,8 @@
  * spawn.c: the one way the controller starts a task.  The child gets a new session
  * (so it outlives us and can be stopped as a group), default signals, an empty mask,
  * stdin from a pipe, stdout+stderr appended to its log, no other descriptor, and a
- * clean environment.  Never forks the controller's memory.
+ * clean environment.  posix_spawn (CLONE_VFORK: no copy of the controller's memory),
+ * except for a task that runs as another user, which needs fork (see spawn_as).
  */
 #include <sys/stat.h>
 #include <sys/types.h>

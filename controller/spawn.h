@@ -7,7 +7,7 @@
 
 #include <sys/types.h>
 
-#include "etl.h"
+#include "etl_stmt.h"
 
 /*
  * Start path in a new session and process group with default signal dispositions and

@@ -1,7 +1,8 @@
 /*
- * supervisor.h: the controller's table of running jobs and everything that moves a job
- * through it: claim, spawn, write its INITIAL, reap, expire, cancel, adopt, and record
- * its end.  main.c owns the loop, signals and timers; this file owns the jobs.
+ * supervisor.h: what the controller asks of the database, and when (see supervisor.c):
+ * claims, the batched pid and end statements, adoption, heartbeat, maintenance and
+ * shutdown.  main.c owns the loop, signals and timers; job.c the table of jobs;
+ * process.c their processes.
  */
 #ifndef ETL_CONTROLLER_SUPERVISOR_H
 #define ETL_CONTROLLER_SUPERVISOR_H
@@ -20,6 +21,7 @@ struct sup_config {
 	int		 dead_after;	/* a controller silent this long is dead */
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	const char	*user;		/* as root: tasks run as this user unless the queue says */
+	int		 count_jobs;	/* count jobs by queue and state (for the metrics) */
 };
 
 void	sup_init(struct ev_loop *, const struct sup_config *);

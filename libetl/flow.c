@@ -159,6 +159,7 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 	const char *p[1];
 	etl_conn *qc;
 	etl_error *err;
+	enum etl_job_state st;
 	PGresult *res;
 	cJSON *out = NULL, *ev;
 	int rc;
@@ -209,15 +210,16 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 			etl__err(err, ETL_ENOTFOUND, "sub-task job %s is gone", id);
 			return NULL;
 		}
-		if (strcmp(PQgetvalue(res, 0, 0), "completed") == 0) {
+		if (etl_job_state_parse(PQgetvalue(res, 0, 0), &st) != 0)
+			st = ETL_JOB_ACTIVE;	/* a state this build does not know: wait */
+		if (st == ETL_JOB_COMPLETED) {
 			out = cJSON_Parse(PQgetvalue(res, 0, 1));
 			PQclear(res);
 			break;
 		}
-		if (strcmp(PQgetvalue(res, 0, 0), "failed") == 0 ||
-		    strcmp(PQgetvalue(res, 0, 0), "cancelled") == 0) {
+		if (etl_job_state_finished(st)) {
 			etl__err(err, ETL_EDB, "sub-task %s (queue %s) %s: %.300s", id, queue,
-			    PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1));
+			    etl_job_state_name(st), PQgetvalue(res, 0, 1));
 			PQclear(res);
 			return NULL;
 		}
@@ -402,7 +404,7 @@ etl_top_snapshot(etl_conn *c, int max_running, etl_error *err)
 	    "  ORDER BY id), '[]') FROM etl.controller), "
 	    "'queues', (SELECT coalesce(jsonb_agg(to_jsonb(x) ORDER BY x.name), '[]') FROM ("
 	    "  SELECT q.name, "
-	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state < 'active') AS queued, "
+	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state IN ('created', 'retry')) AS queued, "
 	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state = 'active') AS active, "
 	    "   (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state = 'completed' "
 	    "     AND j.completed_on > now() - interval '1 hour') AS completed, "

@@ -7,7 +7,7 @@
 
 #include <bsd/string.h>
 
-#include "etl.h"
+#include "etl_stmt.h"
 
 struct etl_conn {
 	PGconn	*pg;
@@ -50,8 +50,13 @@ char	*etl__json_take(cJSON *j, etl_error *);
 char	*etl__strdup(const char *);
 char	*etl__json_text(const cJSON *);	/* unformatted; NULL json -> "null" */
 
-/* Embedded migrations (generated from sql/NNNN_*.sql). */
+/*
+ * The schema, generated from sql/ by embed.sh: the migrations (their count is the schema
+ * version), the function files in the order they are applied, and their hash.
+ */
 extern const char *const etl__migrations[];
-extern const int etl__nmigrations;
+extern const int etl__schema_version;
+extern const char *const etl__functions[];
+extern const char etl__functions_hash[];
 
 #endif

@@ -1,23 +1,50 @@
 /*
- * migrate.c: creating and upgrading the schema from the migrations compiled into libetl,
- * and refusing a schema newer than this build.  Migrations run in one transaction under
- * an advisory lock, so any number of processes may run them at once.
+ * migrate.c: creating and upgrading the schema from the SQL compiled into libetl, and
+ * refusing a schema newer than this build.  The numbered migrations (tables, types,
+ * indexes) run once each; the function files (functions and triggers, CREATE OR
+ * REPLACE) are applied again whenever their hash differs from the one recorded, so a
+ * function is written once, in one file.  All in one transaction under an advisory
+ * lock, so any number of processes may run it at once.
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 
 #define MIGRATE_LOCK "SELECT pg_advisory_xact_lock(hashtext('etl.migrate'))"
 
-static int
-read_version(etl_conn *c, int *v, etl_error *err)
+int
+etl_schema_version(void)
 {
-	PGresult *res = etl__exec(c, "SELECT version FROM etl.version", 0, NULL, err);
+	return etl__schema_version;
+}
+
+static int
+read_version(etl_conn *c, int *v, char *hash, size_t hashsz, etl_error *err)
+{
+	PGresult *res = etl__exec(c, "SELECT version, coalesce(functions, '') FROM etl.version",
+	    0, NULL, err);
 
 	if (res == NULL)
 		return -1;
 	*v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	snprintf(hash, hashsz, "%s", PQntuples(res) == 1 ? PQgetvalue(res, 0, 1) : "");
+	PQclear(res);
+	return 0;
+}
+
+/* Run a compiled-in constant of several statements (the simple protocol). */
+static int
+run_script(etl_conn *c, const char *sql, const char *what, etl_error *err)
+{
+	PGresult *res = PQexec(c->pg, sql);
+
+	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+		etl__err_pg(err, res, c->pg, what);
+		PQclear(res);
+		return -1;
+	}
 	PQclear(res);
 	return 0;
 }
@@ -25,8 +52,8 @@ read_version(etl_conn *c, int *v, etl_error *err)
 int
 etl_migrate(etl_conn *c, int *from, int *to, etl_error *err)
 {
-	char vbuf[16];
-	const char *p[1];
+	char vbuf[16], hash[64], what[64];
+	const char *p[2];
 	int v, i;
 
 	if (etl__exec_cmd(c, "BEGIN", 0, NULL, err) != 0)
@@ -35,41 +62,40 @@ etl_migrate(etl_conn *c, int *from, int *to, etl_error *err)
 	    etl__exec_cmd(c, "CREATE SCHEMA IF NOT EXISTS etl", 0, NULL, err) != 0 ||
 	    etl__exec_cmd(c, "CREATE TABLE IF NOT EXISTS etl.version ("
 	    " version int NOT NULL,"
+	    " functions text,"
 	    " one bool PRIMARY KEY DEFAULT true CHECK (one))", 0, NULL, err) != 0 ||
-	    read_version(c, &v, err) != 0)
+	    read_version(c, &v, hash, sizeof(hash), err) != 0)
 		goto fail;
 	if (from)
 		*from = v;
-	if (v > ETL_SCHEMA_VERSION_MAX) {
+	if (v > etl__schema_version) {
 		etl__err(err, ETL_ESCHEMA, "the etl schema is version %d, newer than this etl "
-		    "(%s knows up to %d): upgrade etl", v, ETL_VERSION, ETL_SCHEMA_VERSION_MAX);
+		    "(%s knows up to %d): upgrade etl", v, ETL_VERSION, etl__schema_version);
 		goto fail;
 	}
-	for (i = v; i < etl__nmigrations && i < ETL_SCHEMA_VERSION_MAX; i++) {
-		/* a compiled-in constant, several statements: the simple protocol */
-		PGresult *res = PQexec(c->pg, etl__migrations[i]);
-
-		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-			char what[64];
-
-			snprintf(what, sizeof(what), "migration %04d", i + 1);
-			etl__err_pg(err, res, c->pg, what);
-			PQclear(res);
+	for (i = v; i < etl__schema_version; i++) {
+		snprintf(what, sizeof(what), "migration %04d", i + 1);
+		if (run_script(c, etl__migrations[i], what, err) != 0)
 			goto fail;
-		}
-		PQclear(res);
 	}
-	if (i != v) {
-		snprintf(vbuf, sizeof(vbuf), "%d", i);
+	if (i != v || strcmp(hash, etl__functions_hash) != 0) {
+		for (i = 0; etl__functions[i] != NULL; i++) {
+			snprintf(what, sizeof(what), "function file %d", i + 1);
+			if (run_script(c, etl__functions[i], what, err) != 0)
+				goto fail;
+		}
+		snprintf(vbuf, sizeof(vbuf), "%d", etl__schema_version);
 		p[0] = vbuf;
-		if (etl__exec_cmd(c, "INSERT INTO etl.version (version) VALUES ($1) "
-		    "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version", 1, p, err) != 0)
+		p[1] = etl__functions_hash;
+		if (etl__exec_cmd(c, "INSERT INTO etl.version (version, functions) VALUES ($1, $2) "
+		    "ON CONFLICT (one) DO UPDATE SET version = EXCLUDED.version, "
+		    "functions = EXCLUDED.functions", 2, p, err) != 0)
 			goto fail;
 	}
 	if (etl__exec_cmd(c, "COMMIT", 0, NULL, err) != 0)
 		goto fail;
 	if (to)
-		*to = i;
+		*to = etl__schema_version;
 	return 0;
 fail:
 	PQclear(PQexec(c->pg, "ROLLBACK"));

@@ -180,16 +180,11 @@ etl_queue_rm(etl_conn *c, const char *name, etl_error *err)
 
 	if (etl_queue_name_valid(name, err) != 0)
 		return -1;
-	/* jobs still waiting in the queue would wait forever: cancel them with it */
-	res = etl__exec(c, "WITH q AS (DELETE FROM etl.queue WHERE name = $1 RETURNING name), "
-	    "c AS (UPDATE etl.job j SET state = 'cancelled', completed_on = now(), "
-	    "  keep_until = now() + interval '14 days', "
-	    "  output = '{\"message\":\"queue removed\"}' "
-	    "  FROM q WHERE j.queue = q.name AND j.state < 'active' RETURNING 1) "
-	    "SELECT count(*) FROM q", 1, p, err);
+	/* jobs still waiting in the queue would wait forever: cancelled with it */
+	res = etl__exec(c, "SELECT etl.queue_rm($1)", 1, p, err);
 	if (res == NULL)
 		return -1;
-	found = atoi(PQgetvalue(res, 0, 0));
+	found = PQgetvalue(res, 0, 0)[0] == 't';
 	PQclear(res);
 	if (!found) {
 		etl__err(err, ETL_ENOTFOUND, "no queue named '%s'", name);
@@ -579,31 +574,22 @@ etl_fail(etl_conn *c, const char *const *ids, const char *const *outputs,
 	    jobs_json(ids, outputs, no_retry, n, 1, err), err);
 }
 
+/* The ids of a jobs_json array, as the uuid[] the job functions take. */
+#define JOB_IDS "ARRAY(SELECT (e->>'id')::uuid FROM jsonb_array_elements($1::jsonb) e)"
+
 long
 etl_cancel(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
 {
 	/* the owner of an active job learns of it by NOTIFY and stops the task */
-	return run_jobs_fn(c,
-	    "WITH v AS (SELECT (e->>'id')::uuid AS id FROM jsonb_array_elements($1::jsonb) e), "
-	    "old AS (SELECT j.id, j.state FROM etl.job j JOIN v USING (id) "
-	    "        WHERE j.state < 'completed' FOR UPDATE OF j), "
-	    "upd AS (UPDATE etl.job j SET state = 'cancelled', completed_on = now(), "
-	    "        keep_until = now() + interval '14 days', "
-	    "        output = coalesce(j.output, '{\"message\":\"cancelled\"}') "
-	    "        FROM old WHERE j.id = old.id RETURNING j.id, old.state AS was) "
-	    "SELECT id, CASE WHEN was = 'active' THEN pg_notify('etl_cancel', id::text) END "
-	    "FROM upd", jobs_json(ids, NULL, NULL, n, 0, err), err);
+	return run_jobs_fn(c, "SELECT id FROM etl.cancel(" JOB_IDS ", 'cancelled', false)",
+	    jobs_json(ids, NULL, NULL, n, 0, err), err);
 }
 
 long
 etl_retry(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
 {
-	return run_jobs_fn(c,
-	    "UPDATE etl.job j SET state = 'retry', start_after = now(), completed_on = NULL, "
-	    "  keep_until = NULL "
-	    "FROM jsonb_array_elements($1::jsonb) e "
-	    "WHERE j.id = (e->>'id')::uuid AND j.state IN ('failed', 'cancelled') "
-	    "RETURNING j.id", jobs_json(ids, NULL, NULL, n, 0, err), err);
+	return run_jobs_fn(c, "SELECT * FROM etl.retry(" JOB_IDS ")",
+	    jobs_json(ids, NULL, NULL, n, 0, err), err);
 }
 
 cJSON *
@@ -627,21 +613,44 @@ etl_job_get(etl_conn *c, const char *id, etl_error *err)
 	return etl__json_result(res, err);
 }
 
-static const char *const job_states[] = {
-	"created", "retry", "active", "completed", "cancelled", "failed", NULL
+static const char *const job_states[ETL_JOB_NSTATES] = {
+	"created", "retry", "active", "completed", "cancelled", "failed"
 };
+
+const char *
+etl_job_state_name(enum etl_job_state s)
+{
+	return (unsigned)s < ETL_JOB_NSTATES ? job_states[s] : NULL;
+}
+
+int
+etl_job_state_parse(const char *name, enum etl_job_state *out)
+{
+	int i;
+
+	for (i = 0; i < ETL_JOB_NSTATES; i++)
+		if (name != NULL && strcmp(job_states[i], name) == 0) {
+			*out = (enum etl_job_state)i;
+			return 0;
+		}
+	return -1;
+}
+
+int
+etl_job_state_finished(enum etl_job_state s)
+{
+	return s == ETL_JOB_COMPLETED || s == ETL_JOB_CANCELLED || s == ETL_JOB_FAILED;
+}
 
 cJSON *
 etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_error *err)
 {
+	enum etl_job_state s;
 	char lbuf[24];
 	const char *p[3];
-	int i;
 
 	if (state != NULL) {
-		for (i = 0; job_states[i] && strcmp(job_states[i], state) != 0; i++)
-			;
-		if (job_states[i] == NULL) {
+		if (etl_job_state_parse(state, &s) != 0) {
 			etl__err(err, ETL_EINVAL, "bad state '%.32s': want created, retry, active, "
 			    "completed, cancelled or failed", state);
 			return NULL;

@@ -172,7 +172,7 @@ etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 
 int
 etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t since,
-    int wstatus, const char *log_tail, char *final_state, size_t fsz, etl_error *err)
+    int wstatus, const char *log_tail, enum etl_job_state *state, etl_error *err)
 {
 	const char *p[1] = { job->id };
 	etl_end e;
@@ -202,7 +202,11 @@ etl_job_finish(etl_conn *qconn, etl_conn *cconn, const etl_job *job, int64_t sin
 	res = etl__exec(qconn, "SELECT state FROM etl.job WHERE id = $1::uuid", 1, p, err);
 	if (res == NULL)
 		return -1;
-	snprintf(final_state, fsz, "%s", PQntuples(res) ? PQgetvalue(res, 0, 0) : "gone");
+	if (PQntuples(res) == 0 || etl_job_state_parse(PQgetvalue(res, 0, 0), state) != 0) {
+		etl__err(err, ETL_ENOTFOUND, "job %s is gone", job->id);
+		PQclear(res);
+		return -1;
+	}
 	PQclear(res);
 	return 0;
 }
@@ -249,10 +253,8 @@ etl_job_create_running(etl_conn *c, const char *task, const char *data_json,
 	p[2] = data_json;
 	p[3] = pg_env;
 	p[4] = host;
-	res = etl__exec(c, "INSERT INTO etl.job (queue, task, data, state, retry_limit, "
-	    "  started_on, heartbeat_on, pg_env, host, controller_id) "
-	    "VALUES ($1, $2, $3::jsonb, 'active', 0, now(), now(), $4, $5, 'etl-run') "
-	    "RETURNING id, queue", 5, p, err);
+	res = etl__exec(c, "SELECT id, queue FROM etl.run_here($1, $2, $3::jsonb, $4, $5)", 5, p,
+	    err);
 	if (res == NULL)
 		return -1;
 	j = job_of(PQgetvalue(res, 0, 0), PQgetvalue(res, 0, 1), task, data_json, pg_env, err);

@@ -552,7 +552,7 @@ int
 etl_stmt_schema(etl_stmt *st)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "SELECT version FROM etl.version";
+	st->sql = "SELECT version, coalesce(functions, '') FROM etl.version";
 	return 0;
 }
 
@@ -568,15 +568,20 @@ etl_schema_result(PGresult *res, const char *pg_env, etl_error *err)
 		return -1;
 	}
 	v = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
-	if (v > ETL_SCHEMA_VERSION_MAX) {
+	if (v > etl__schema_version) {
 		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, newer "
 		    "than this etl (%s knows up to %d): upgrade etl", pg_env, v, ETL_VERSION,
-		    ETL_SCHEMA_VERSION_MAX);
+		    etl__schema_version);
 		return -1;
 	}
-	if (v < ETL_SCHEMA_VERSION_MAX) {
+	if (v < etl__schema_version) {
 		etl__err(err, ETL_ESCHEMA, "the etl schema in pg_env '%s' is version %d, older "
-		    "than this etl's %d: run `etl migrate`", pg_env, v, ETL_SCHEMA_VERSION_MAX);
+		    "than this etl's %d: run `etl migrate`", pg_env, v, etl__schema_version);
+		return -1;
+	}
+	if (PQnfields(res) > 1 && strcmp(PQgetvalue(res, 0, 1), etl__functions_hash) != 0) {
+		etl__err(err, ETL_ESCHEMA, "the etl functions in pg_env '%s' are not this etl's "
+		    "(%s): run `etl migrate`", pg_env, ETL_VERSION);
 		return -1;
 	}
 	return 0;
@@ -595,5 +600,76 @@ etl_stmt_job_counts(etl_stmt *st)
 {
 	memset(st, 0, sizeof(*st));
 	st->sql = "SELECT queue, state::text, count(*) FROM etl.job GROUP BY 1, 2 ORDER BY 1, 2";
+	return 0;
+}
+
+long
+etl_moved_result(PGresult *res, etl_moved **out, etl_error *err)
+{
+	long i, n;
+
+	*out = NULL;
+	if (etl_result_ok(res, NULL, err) != 0)
+		return -1;
+	if ((n = PQntuples(res)) == 0)
+		return 0;
+	if ((*out = calloc((size_t)n, sizeof(**out))) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		strlcpy((*out)[i].id, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].id));
+		if (etl_job_state_parse(PQgetvalue(res, (int)i, 1), &(*out)[i].state) != 0)
+			(*out)[i].state = ETL_JOB_NSTATES;
+	}
+	return n;
+}
+
+long
+etl_job_counts_result(PGresult *res, etl_job_count **out, etl_error *err)
+{
+	long i, n;
+
+	*out = NULL;
+	if (etl_result_ok(res, NULL, err) != 0)
+		return -1;
+	if ((n = PQntuples(res)) == 0)
+		return 0;
+	if ((*out = calloc((size_t)n, sizeof(**out))) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	for (i = 0; i < n; i++) {
+		strlcpy((*out)[i].queue, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].queue));
+		if (etl_job_state_parse(PQgetvalue(res, (int)i, 1), &(*out)[i].state) != 0)
+			(*out)[i].state = ETL_JOB_NSTATES;
+		(*out)[i].count = atol(PQgetvalue(res, (int)i, 2));
+	}
+	return n;
+}
+
+int
+etl_maintain_result(PGresult *res, long *cron_ticks, long *deleted, etl_error *err)
+{
+	int i;
+
+	*cron_ticks = *deleted = 0;
+	if (etl_result_ok(res, NULL, err) != 0)
+		return -1;
+	for (i = 0; i < PQntuples(res); i++) {
+		if (strcmp(PQgetvalue(res, i, 0), "cron") == 0)
+			*cron_ticks = atol(PQgetvalue(res, i, 1));
+		else if (strcmp(PQgetvalue(res, i, 0), "retention") == 0)
+			*deleted = atol(PQgetvalue(res, i, 1));
+	}
+	return 0;
+}
+
+int
+etl_lock_result(PGresult *res, int *held, etl_error *err)
+{
+	if (etl_result_ok(res, NULL, err) != 0)
+		return -1;
+	*held = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
 	return 0;
 }

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "etl.h"
+#include "etl_admin.h"
 
 int
 main(int argc, char **argv)

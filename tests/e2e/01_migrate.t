@@ -7,11 +7,11 @@ dump() { pg_dump -s -n etl "service=test" | grep -Ev "^(--|\\\\(un)?restrict)" |
 
 run etl migrate
 is "$rc" 0 "first migrate exits 0"
-like "$out" "upgraded from version 0 to 2" "first migrate creates version 2"
+like "$out" "upgraded from version 0 to 1" "first migrate creates version 1"
 schema1=$(dump)
 run etl migrate
 is "$rc" 0 "second migrate exits 0"
-like "$out" "is at version 2" "second migrate changes nothing"
+like "$out" "is at version 1" "second migrate changes nothing"
 is "$(dump)" "$schema1" "same schema after migrating twice"
 
 q 'DROP SCHEMA etl CASCADE' >/dev/null
@@ -25,7 +25,7 @@ for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
 is "$fails" 0 "five concurrent migrates all exit 0"
 is "$(cat "$ETL_TMP"/m?.out | grep -c 'upgraded from version 0')" 1 "exactly one of them created the schema"
 is "$(dump)" "$schema1" "same schema after concurrent migrates"
-is "$(q 'SELECT version FROM etl.version')" 2 "version row is 2"
+is "$(q 'SELECT version FROM etl.version')" 1 "version row is 1"
 
 q 'UPDATE etl.version SET version = 99' >/dev/null
 run etl migrate

@@ -173,7 +173,9 @@ etl schedule rm every >/dev/null
 etl queue add ret --task exit_with >/dev/null
 for i in 1 2 3 4; do etl send ret '{}' >/dev/null; done
 q "UPDATE etl.job SET state = 'active', started_on = now() WHERE queue = 'ret' AND id = (SELECT id FROM etl.job WHERE queue = 'ret' ORDER BY created_on LIMIT 1)" >/dev/null
-q "UPDATE etl.job SET state = 'completed', completed_on = now() - interval '30 days', keep_until = now() - interval '1 day' WHERE queue = 'ret' AND state = 'created' AND id IN (SELECT id FROM etl.job WHERE queue = 'ret' AND state = 'created' ORDER BY created_on LIMIT 2)" >/dev/null
+# the state rule sets completion and retention on the move; backdated after it
+q "UPDATE etl.job SET state = 'completed' WHERE queue = 'ret' AND state = 'created' AND id IN (SELECT id FROM etl.job WHERE queue = 'ret' AND state = 'created' ORDER BY created_on LIMIT 2)" >/dev/null
+q "UPDATE etl.job SET completed_on = now() - interval '30 days', keep_until = now() - interval '1 day' WHERE queue = 'ret' AND state = 'completed'" >/dev/null
 q "UPDATE etl.job SET created_on = now() - interval '60 days' WHERE queue = 'ret' AND state IN ('created', 'active')" >/dev/null
 q "UPDATE etl.maintenance SET last_run = '-infinity'" >/dev/null
 q "SELECT count(*) FROM etl.maintain()" >/dev/null

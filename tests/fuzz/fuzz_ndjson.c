@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "etl.h"
+#include "etl_admin.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "etl.h"
+#include "etl_admin.h"
 
 static void
 die(const etl_error *err)

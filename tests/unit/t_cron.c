@@ -1,7 +1,7 @@
 /*
  * t_cron: unit tests of the cron parser and matcher (libetl/cron.c).
  */
-#include "etl.h"
+#include "etl_admin.h"
 #include "tap.h"
 
 static int

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "etl.h"
+#include "etl_admin.h"
 #include "tap.h"
 
 struct tcase {

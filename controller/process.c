@@ -1,0 +1,546 @@
+/*
+ * process.c: one job's process, from spawn to reaping: its environment, user and limits,
+ * its log, the writer of its INITIAL on stdin (only once its pid is recorded: a task
+ * never does work the database does not know is running), the watchers of its end (our
+ * child, or an adopted one by pidfd or polling), its expiry, and stopping its process
+ * group with escalation.  In-process jobs run on inproc.c's threads instead.  It moves
+ * a job to ENDED and calls back; it never talks to the database (remote.c prepares
+ * jobs of other pg_envs).
+ */
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <bsd/string.h>
+
+#include "inproc.h"
+#include "job.h"
+#include "process.h"
+#include "remote.h"
+#include "spawn.h"
+#include "xmalloc.h"
+
+static struct {
+	struct ev_loop		*loop;
+	struct proc_config	 cfg;
+	void			(*on_end)(void);
+} P;
+
+static void	inproc_done(void *owner, int status, cJSON *final, const char *why);
+static void	stdin_cb(struct ev_loop *, ev_io *, int);
+
+/* The process and its group are gone or going: record how it ended. */
+static void
+job_ended(struct job *jb, int wstatus, int unknown)
+{
+	char what[128];
+
+	ev_child_stop(P.loop, &jb->child_w);
+	ev_io_stop(P.loop, &jb->pidfd_w);
+	ev_timer_stop(P.loop, &jb->poll_w);
+	ev_timer_stop(P.loop, &jb->expire_w);
+	ev_timer_stop(P.loop, &jb->kill_w);
+	ev_io_stop(P.loop, &jb->stdin_w);
+	if (jb->stdin_fd >= 0) {
+		close(jb->stdin_fd);
+		jb->stdin_fd = -1;
+	}
+	/* a stopped task's children die with it, even those that ignored SIGTERM */
+	if (jb->stop_reason != NULL && jb->pid > 0 && !jb->inproc)
+		(void)killpg(jb->pid, SIGKILL);
+	jb->wstatus = wstatus;
+	jb->unknown = unknown;
+	if (!unknown && WIFSIGNALED(wstatus) && jb->core_dir != NULL) {
+		char core[PATH_MAX];
+
+		if (find_core(jb->core_dir, core, sizeof(core)) == 0)
+			jb->core_file = xstrdup(core);
+	}
+	if (unknown)
+		jlog_info(jb, "ended while unwatched%s%s", jb->stop_reason ? ": " : "",
+		    jb->stop_reason ? jb->stop_reason : "");
+	else
+		jlog_info(jb, "%s%s%s", etl_wstatus_text(wstatus, what, sizeof(what)),
+		    jb->stop_reason ? ": " : "", jb->stop_reason ? jb->stop_reason : "");
+	job_set_state(jb, J_ENDED);
+	P.on_end();
+}
+
+/* A job that cannot start at all (no such task, ...): fail it for good. */
+static void
+job_refuse(struct job *jb, const char *why)
+{
+	jlog_warnx(jb, "cannot start: %s", why);
+	strlcpy(jb->reason_buf, why, sizeof(jb->reason_buf));
+	jb->stop_reason = jb->reason_buf;
+	jb->no_retry = 1;
+	job_ended(jb, 0, 1);
+}
+
+/* Stop the task's process group: SIGTERM now, SIGKILL after the grace period. */
+void
+proc_stop(struct job *jb, const char *reason)
+{
+	if (jb->state == J_ENDED || jb->state == J_FINISHING || jb->stop_reason != NULL)
+		return;
+	jb->stop_reason = reason;
+	jlog_info(jb, "stopping: %s", reason);
+	if (jb->inproc) {
+		/* a thread cannot be killed: the task is asked, through etl_cancelled() */
+		if (jb->ij != NULL)
+			inproc_cancel(jb->ij);
+		return;
+	}
+	if (jb->pid > 0 && killpg(jb->pid, SIGTERM) != 0 && errno != ESRCH)
+		jlog_warnx(jb, "killpg SIGTERM: %s", strerror(errno));
+	ev_timer_set(&jb->kill_w, P.cfg.kill_grace, 0);
+	ev_timer_start(P.loop, &jb->kill_w);
+}
+
+static void
+kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job *jb = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (jb->inproc) {
+		jlog_warnx(jb, "still running %.1f s after it was asked to stop: an in-process "
+		    "task cannot be killed", P.cfg.kill_grace);
+		return;
+	}
+	jlog_info(jb, "still running %.1f s after SIGTERM: SIGKILL", P.cfg.kill_grace);
+	if (killpg(jb->pid, SIGKILL) != 0 && errno != ESRCH)
+		jlog_warnx(jb, "killpg SIGKILL: %s", strerror(errno));
+}
+
+static void
+expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job *jb = w->data;
+
+	(void)loop;
+	(void)revents;
+	snprintf(jb->reason_buf, sizeof(jb->reason_buf), "expired after %d s",
+	    jb->j->expire_seconds);
+	proc_stop(jb, jb->reason_buf);
+}
+
+static void
+child_cb(struct ev_loop *loop, ev_child *w, int revents)
+{
+	struct job *jb = w->data;
+
+	(void)loop;
+	(void)revents;
+	job_ended(jb, w->rstatus, 0);
+}
+
+/* An adopted task is not our child: its pidfd turns readable when it exits. */
+static void
+pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	job_ended(w->data, 0, 1);
+}
+
+static void
+poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job *jb = w->data;
+
+	(void)loop;
+	(void)revents;
+	if (kill(jb->pid, 0) != 0 && errno == ESRCH)
+		job_ended(jb, 0, 1);
+}
+
+/* Write what is left of the INITIAL; the task may close its stdin early (EPIPE). */
+static void
+stdin_write(struct job *jb)
+{
+	ssize_t n;
+
+	while (jb->ioff < jb->ilen) {
+		n = write(jb->stdin_fd, jb->initial + jb->ioff, jb->ilen - jb->ioff);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EAGAIN) {
+			if (!ev_is_active(&jb->stdin_w)) {
+				ev_io_set(&jb->stdin_w, jb->stdin_fd, EV_WRITE);
+				ev_io_start(P.loop, &jb->stdin_w);
+			}
+			return;
+		}
+		if (n < 0) {
+			if (errno != EPIPE)
+				jlog_warnx(jb, "writing its INITIAL: %s", strerror(errno));
+			break;
+		}
+		jb->ioff += (size_t)n;
+	}
+	ev_io_stop(P.loop, &jb->stdin_w);
+	close(jb->stdin_fd);
+	jb->stdin_fd = -1;
+	FREE(jb->initial);
+}
+
+static void
+watch_init(struct job *jb)
+{
+	ev_init(&jb->stdin_w, stdin_cb);
+	jb->stdin_w.data = jb;
+	ev_init(&jb->pidfd_w, pidfd_cb);
+	jb->pidfd_w.data = jb;
+	ev_init(&jb->poll_w, poll_cb);
+	jb->poll_w.data = jb;
+	ev_init(&jb->expire_w, expire_cb);
+	jb->expire_w.data = jb;
+	ev_init(&jb->kill_w, kill_cb);
+	jb->kill_w.data = jb;
+	ev_init(&jb->child_w, child_cb);
+	jb->child_w.data = jb;
+}
+
+static void
+start_expiry(struct job *jb, double after)
+{
+	ev_timer_set(&jb->expire_w, after > 0.001 ? after : 0.001, 0);
+	ev_timer_start(P.loop, &jb->expire_w);
+}
+
+/*
+ * The user a job's task runs as: as root, the queue's run_as, else --user, else nobody:
+ * never root unless asked ("root").  Not root: the controller's own user, whatever the
+ * queue says.
+ * 0 and *u filled, 1 for no change, -1 when the user does not exist.
+ */
+static int
+task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
+{
+	const char *name = ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody";
+	struct passwd *pw;
+
+	if (geteuid() != 0 || strcmp(name, "root") == 0)
+		return 1;
+	if ((pw = getpwnam(name)) == NULL)
+		return -1;
+	u->name = name;
+	u->uid = pw->pw_uid;
+	u->gid = pw->pw_gid;
+	snprintf(home, homesz, "%s", pw->pw_dir ? pw->pw_dir : "/");
+	return 0;
+}
+
+/* Apply the queue's limits and nice value to a task that waits for its INITIAL. */
+static void
+apply_limits(struct job *jb)
+{
+	const etl_job *ej = jb->j;
+	struct rlimit rl;
+	char buf[160];
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (ej->rlimit_as > 0) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_as;
+		if (prlimit(jb->pid, RLIMIT_AS, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_AS: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_AS %lld bytes",
+		    n ? ", " : "", (long long)ej->rlimit_as);
+	}
+	if (ej->rlimit_cpu > 0) {
+		rl.rlim_cur = (rlim_t)ej->rlimit_cpu;
+		rl.rlim_max = (rlim_t)ej->rlimit_cpu + 5;	/* SIGXCPU first, SIGKILL later */
+		if (prlimit(jb->pid, RLIMIT_CPU, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_CPU: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_CPU %d s", n ? ", " : "",
+		    ej->rlimit_cpu);
+	}
+	if (ej->rlimit_nofile > 0 && n < sizeof(buf)) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_nofile;
+		if (prlimit(jb->pid, RLIMIT_NOFILE, &rl, NULL) != 0)
+			jlog_warnx(jb, "RLIMIT_NOFILE: %s", strerror(errno));
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_NOFILE %d",
+		    n ? ", " : "", ej->rlimit_nofile);
+	}
+	if (ej->nice != 0 && setpriority(PRIO_PROCESS, (id_t)jb->pid, ej->nice) != 0)
+		jlog_warnx(jb, "nice %d: %s", ej->nice, strerror(errno));
+	if (n > 0 && n < sizeof(buf))
+		jb->limits = xstrdup(buf);
+}
+
+/*
+ * A full log folder does not stop jobs (their output is lost, their events are not), but
+ * an operator must hear of it: at most once a minute.
+ */
+static void
+check_log_space(int logfd)
+{
+	static double last;
+	struct statvfs sv;
+	unsigned long long avail;
+
+	if (fstatvfs(logfd, &sv) != 0)
+		return;
+	avail = (unsigned long long)sv.f_bavail * sv.f_frsize;
+	if (avail >= 64 * 1024 || ev_now(P.loop) - last < 60)
+		return;
+	last = ev_now(P.loop);
+	log_warnx("the log folder %s is full (%llu bytes free): tasks' output is being lost",
+	    P.cfg.log_dir, avail);
+}
+
+/*
+ * The job's INITIAL text: prepared in its own database (blocking) when that is not ours.
+ * -1 when it cannot start: the job has ended (retried when its database may come back).
+ */
+static int
+job_initial(struct job *jb)
+{
+	etl_job *ej = jb->j;
+	etl_error err;
+
+	if (!remote_is_local(ej)) {
+		char *text;
+
+		if (remote_prepare(ej, &text, &err) != 0) {
+			/* its database may come back: let it retry */
+			jlog_warnx(jb, "cannot prepare its context: %s", err.message);
+			snprintf(jb->reason_buf, sizeof(jb->reason_buf), "%s", err.message);
+			jb->stop_reason = jb->reason_buf;
+			job_ended(jb, 0, 1);
+			return -1;
+		}
+		jb->initial = text;
+	} else if ((jb->initial = etl_initial_text(ej, P.cfg.pg_env, &err)) == NULL) {
+		job_refuse(jb, err.message);
+		return -1;
+	}
+	jb->ilen = strlen(jb->initial);
+	return 0;
+}
+
+/* An in-process task ended on its thread. */
+static void
+inproc_done(void *owner, int status, cJSON *final, const char *why)
+{
+	struct job *jb = owner;
+
+	jb->ij = NULL;
+	jb->final = final;	/* recorded by the finish, as its FINAL */
+	if (why != NULL)
+		jlog_info(jb, "%s", why);
+	job_ended(jb, W_EXITCODE(status & 0xff, 0), 0);
+}
+
+/*
+ * A job of a queue in mode inprocess: its TASK.so and its INITIAL; it runs on a worker
+ * thread at once, as its claim recorded our pid as its own.  It runs as the
+ * controller's user, without the queue's limits, its output in the controller's log.
+ */
+static void
+job_start_inproc(struct job *jb, const char *path)
+{
+	etl_job *ej = jb->j;
+	char why[PATH_MAX + 128];
+
+	if ((jb->fn = inproc_lookup(path, why, sizeof(why))) == NULL) {
+		job_refuse(jb, why);
+		return;
+	}
+	if (job_initial(jb) != 0)
+		return;
+	jb->inproc = 1;
+	jb->pid = getpid();
+	start_expiry(jb, ej->expire_seconds);
+	jlog_info(jb, "started %s.so in-process (queue %s, attempt %d)", path, ej->queue,
+	    ej->retry_count + 1);
+	/* the claim recorded our pid as its own: it may run now */
+	job_set_state(jb, J_RUNNING);
+	jb->ij = inproc_submit(jb, jb->fn, jb->initial, jb->ilen, remote_is_local(ej),
+	    ej->fresh && remote_is_local(ej));
+	jb->initial = NULL;	/* the run has it */
+}
+
+/* Start a claimed job's task (SPEC section 4). */
+void
+proc_start(etl_job *ej)
+{
+	char path[PATH_MAX], logp[PATH_MAX], home[PATH_MAX], **env;
+	struct job *jb = job_new(ej);
+	struct spawn_user user;
+	const char *job_pg_env;
+	etl_error err;
+	int fds[2], logfd, as;
+
+	watch_init(jb);
+	if (etl_task_resolve(NULL, ej->task, 1, path, sizeof(path), &err) != 0) {
+		job_refuse(jb, err.message);
+		return;
+	}
+	if (ej->inprocess) {
+		job_start_inproc(jb, path);
+		return;
+	}
+	if ((as = task_user(ej, &user, home, sizeof(home))) < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "no user '%s' to run as on this host",
+		    ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody");
+		job_refuse(jb, why);
+		return;
+	}
+	if (job_initial(jb) != 0)
+		return;
+	if ((logfd = open_log(P.cfg.log_dir, ej->id, logp, sizeof(logp))) < 0) {
+		log_warn("job %s: cannot open its log %s (its output is lost)", ej->id, logp);
+		logfd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+	} else {
+		jb->log_path = xstrdup(logp);
+		check_log_space(logfd);
+		/* readable by the task's user and the operators' group only */
+		if (as == 0 && fchown(logfd, user.uid, getegid()) != 0)
+			log_warn("job %s: chown %s", ej->id, logp);
+	}
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		log_warn("job %s: pipe", ej->id);
+		close(logfd);
+		snprintf(jb->reason_buf, sizeof(jb->reason_buf), "pipe: %s", strerror(errno));
+		jb->stop_reason = jb->reason_buf;
+		job_ended(jb, 0, 1);
+		return;
+	}
+	if (ej->keep_cores) {
+		char d[PATH_MAX];
+
+		snprintf(d, sizeof(d), "%s/cores", P.cfg.log_dir);
+		(void)mkdir(d, 0750);
+		snprintf(d, sizeof(d), "%s/cores/%s", P.cfg.log_dir, ej->id);
+		if (mkdir(d, 0750) == 0 || errno == EEXIST) {
+			jb->core_dir = xstrdup(d);
+			if (as == 0 && chown(d, user.uid, getegid()) != 0)
+				log_warn("job %s: chown %s", ej->id, d);
+		}
+		else
+			log_warn("job %s: cannot make its core folder %s", ej->id, d);
+	}
+	job_pg_env = ej->pg_env[0] ? ej->pg_env : P.cfg.pg_env;
+	env = task_env(ej, job_pg_env, P.cfg.pg_env, as == 0 ? &user : NULL, home);
+	jb->pid = spawn_task(path, fds[0], logfd, jb->core_dir, env, as == 0 ? &user : NULL);
+	env_free(env);
+	close(fds[0]);
+	close(logfd);
+	if (jb->pid < 0) {
+		char why[PATH_MAX + 128];
+
+		jb->pid = 0;
+		snprintf(why, sizeof(why), "cannot execute %s: %s", path, strerror(errno));
+		close(fds[1]);
+		job_refuse(jb, why);
+		return;
+	}
+	jb->stdin_fd = fds[1];
+	(void)fcntl(jb->stdin_fd, F_SETFL, O_NONBLOCK);
+	/* before its INITIAL, so before it can do anything */
+	apply_limits(jb);
+	if (jb->core_dir != NULL) {
+		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+
+		if (prlimit(jb->pid, RLIMIT_CORE, &rl, NULL) != 0)
+			jlog_warnx(jb, "cannot raise its core limit: %s", strerror(errno));
+	}
+	/* libev reaps on the loop, so this watcher is in place before its SIGCHLD is seen */
+	ev_child_set(&jb->child_w, jb->pid, 0);
+	ev_child_start(P.loop, &jb->child_w);
+	/* a task waiting for its debugger does not spend its run time */
+	start_expiry(jb, ej->expire_seconds + (ej->debug_wait ? P.cfg.debug_wait : 0));
+	jlog_info(jb, "started %s (queue %s, attempt %d)", path, ej->queue, ej->retry_count + 1);
+}
+
+/* Take over a job a previous run of this controller left running. */
+void
+proc_adopt(etl_job *ej)
+{
+	struct job *jb = job_new(ej);
+	double left;
+
+	watch_init(jb);
+	jb->pid = ej->pid;
+	jb->adopted = 1;
+	/* its pid is recorded (by the run that spawned it), its INITIAL long written */
+	job_set_state(jb, J_RUNNING);
+	if (ej->pid <= 0 || ej->pid_start_time < 0 ||
+	    etl_pid_start_time(ej->pid) != ej->pid_start_time) {
+		/* gone, or its pid now belongs to another process */
+		jlog_info(jb, "was running before we started; its process is gone");
+		jb->pid = 0;
+		job_ended(jb, 0, 1);
+		return;
+	}
+	jb->pidfd = (int)syscall(SYS_pidfd_open, ej->pid, 0);
+	if (jb->pidfd >= 0) {
+		(void)fcntl(jb->pidfd, F_SETFD, FD_CLOEXEC);
+		ev_io_set(&jb->pidfd_w, jb->pidfd, EV_READ);
+		ev_io_start(P.loop, &jb->pidfd_w);
+	} else {
+		ev_timer_set(&jb->poll_w, 0.2, 0.2);
+		ev_timer_start(P.loop, &jb->poll_w);
+	}
+	left = ej->started_on + ej->expire_seconds - ev_now(P.loop);
+	start_expiry(jb, left);
+	jlog_info(jb, "adopted (%s)", jb->pidfd >= 0 ? "pidfd" : "polling");
+}
+
+static void
+stdin_cb(struct ev_loop *loop, ev_io *w, int revents)
+{
+	(void)loop;
+	(void)revents;
+	stdin_write(w->data);
+}
+
+void
+proc_write_initial(struct job *jb)
+{
+	if (jb->stdin_fd >= 0)
+		stdin_write(jb);
+}
+
+void
+proc_release(struct job *jb)
+{
+	ev_timer_stop(P.loop, &jb->expire_w);
+	ev_timer_stop(P.loop, &jb->kill_w);
+	ev_timer_stop(P.loop, &jb->poll_w);
+	ev_io_stop(P.loop, &jb->stdin_w);
+	ev_io_stop(P.loop, &jb->pidfd_w);
+	ev_child_stop(P.loop, &jb->child_w);
+	if (jb->stdin_fd >= 0)
+		close(jb->stdin_fd);
+	if (jb->pidfd >= 0)
+		close(jb->pidfd);
+	jb->stdin_fd = jb->pidfd = -1;
+}
+
+void
+proc_init(struct ev_loop *loop, const struct proc_config *cfg, void (*on_end)(void))
+{
+	P.loop = loop;
+	P.cfg = *cfg;
+	P.on_end = on_end;
+	inproc_init(loop, cfg->concurrency, inproc_done);
+}

@@ -1,0 +1,115 @@
+/*
+ * etl_stmt.h: the controller's statements, for a caller that drives libpq on its own
+ * event loop: libetl builds each statement (it is the only place that knows SQL) and
+ * parses each result into structs; the caller only sends and receives.
+ */
+#ifndef ETL_STMT_H
+#define ETL_STMT_H
+
+#include "etl_admin.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- statements, for callers that drive libpq on their own event loop ---- */
+
+/*
+ * A statement built by libetl (the only place that knows SQL) for a caller to send with
+ * PQsendQueryParams on its own loop (etl_stmt_send) and to read back with the matching
+ * etl_*_result.  etl_stmt_clear frees what it owns.
+ */
+typedef struct etl_stmt {
+	const char	*sql;
+	int		 nparams;
+	const char	*params[8];
+	char		*owned[8];
+} etl_stmt;
+
+void	etl_stmt_clear(etl_stmt *);
+int	etl_stmt_send(etl_conn *, const etl_stmt *, etl_error *);
+/* Run it here and now (blocking); the result or NULL with err. */
+PGresult *etl_stmt_exec(etl_conn *, const etl_stmt *, etl_error *);
+
+/* How one run ended, for etl_stmt_finish. */
+typedef struct etl_end {
+	const char	*id;
+	int64_t		 etl_context_id;	/* 0: it never started */
+	int64_t		 since;
+	const char	*task;
+	int		 wstatus;
+	int		 unknown;	/* ended while nobody watched: status unknown */
+	const char	*reason;	/* NULL, or why it was stopped / never started */
+	const char	*log_tail;	/* NULL or the last lines of its log */
+	const char	*core_file;	/* NULL or the core it dumped */
+	const char	*limits;	/* NULL or the resource limits it ran under */
+	int		 no_retry;	/* fail for good whatever the status */
+	const cJSON	*final;		/* NULL, or the FINAL payload to record when it ended well */
+} etl_end;
+
+int	etl_stmt_claim(etl_stmt *, const char *const *queues, size_t nqueues, long limit,
+	    const char *controller_id, const char *host, const char *pg_env, etl_error *);
+/*
+ * Jobs of queues in mode inprocess run in the claiming process pid: the claim records
+ * it with its start time (etl_pid_start_time) as their pid, so they may start at once.
+ */
+int	etl_stmt_claim_pid(etl_stmt *, pid_t pid, int64_t start_time);
+long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
+/* Record the end of n runs whose events live in this database; result: etl_count_result. */
+int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);
+/* Record the pids of n started jobs (pids[i], log_paths[i] may be NULL). */
+int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
+	    const char *const *log_paths, const char *host, size_t n, etl_error *);
+/*
+ * The controller's liveness lock, held by its connection (result: one bool, false when
+ * another session holds it: a second controller with the same id).
+ */
+int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
+/* Upsert the controller's row with a fresh heartbeat. */
+int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
+	    etl_error *);
+/* The controller's active jobs; result: etl_mine_result. */
+int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
+long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);
+/* Put back jobs claimed by controller_id but never started, except keep[0..n-1]. */
+int	etl_stmt_release(etl_stmt *, const char *controller_id, const char *const *keep,
+	    size_t n, etl_error *);
+/* Finish jobs of controllers silent for bound seconds whose tasks are dead. */
+int	etl_stmt_reap_orphans(etl_stmt *, int bound, const char *me, const char *pg_env,
+	    etl_error *);
+/* LISTEN to the channel of ready jobs (which 0) or of cancelled jobs (which 1). */
+int	etl_stmt_listen(etl_stmt *, int which);
+/* Jobs by queue and state (rows: queue, state, count), for a controller's metrics. */
+int	etl_stmt_job_counts(etl_stmt *);
+/* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
+int	etl_stmt_maintain(etl_stmt *);
+/* The schema check as a statement; etl_schema_result reads it. */
+int	etl_stmt_schema(etl_stmt *);
+int	etl_schema_result(PGresult *, const char *pg_env, etl_error *);
+/* A job's new state, as etl_stmt_finish's and etl_stmt_reap_orphans' answers give it. */
+typedef struct etl_moved {
+	char			id[ETL_ID_LEN];
+	enum etl_job_state	state;	/* ETL_JOB_NSTATES: a state this build does not know */
+} etl_moved;
+/* The rows of a finish or a reaping into *out (caller frees); their count or -1. */
+long	etl_moved_result(PGresult *, etl_moved **out, etl_error *);
+/* Jobs by queue and state, as etl_stmt_job_counts answers. */
+typedef struct etl_job_count {
+	char			queue[64];
+	enum etl_job_state	state;
+	long			count;
+} etl_job_count;
+long	etl_job_counts_result(PGresult *, etl_job_count **out, etl_error *);
+/* What a maintenance run did: cron jobs sent, finished jobs deleted. */
+int	etl_maintain_result(PGresult *, long *cron_ticks, long *deleted, etl_error *);
+/* Whether the controller's liveness lock was taken (0: another session holds it). */
+int	etl_lock_result(PGresult *, int *held, etl_error *);
+/* Rows returned (or affected) by a result, or -1. */
+long	etl_count_result(PGresult *);
+
+
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* ETL_STMT_H */

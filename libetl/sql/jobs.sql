@@ -1,0 +1,540 @@
+-- jobs.sql: a job's life: the one rule for its state, claim, start, end, cancel,
+-- retry, orphans.  Functions and triggers only.
+
+-- The one rule for a job's state.  Every write of etl.job.state passes this trigger:
+-- the moves etl.job_move_ok allows (the table in docs/ARCHITECTURE.md is made from it),
+-- anything else raises ET010.  A job enters a finished state with its completion time
+-- and its queue's retention, and leaves one without them.  The writers (all in this
+-- file or flows.sql): etl.send (created, or cancelled when a job it waits for failed),
+-- etl.claim, etl.complete, etl.fail, etl.cancel, etl.retry, etl.release_unstarted,
+-- etl.run_here and etl.job_rerun (etl run), etl.redrive.
+CREATE OR REPLACE FUNCTION etl.job_move_ok(f etl.job_state, t etl.job_state)
+RETURNS bool LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$fn$
+  SELECT CASE f
+    WHEN 'created'   THEN t IN ('active', 'cancelled', 'completed')
+    WHEN 'retry'     THEN t IN ('active', 'cancelled', 'completed')
+    WHEN 'active'    THEN t IN ('completed', 'failed', 'retry', 'cancelled', 'created')
+    WHEN 'failed'    THEN t IN ('retry', 'completed', 'active')
+    WHEN 'cancelled' THEN t IN ('retry', 'completed', 'active')
+    WHEN 'completed' THEN false
+  END
+$fn$;
+
+-- The states a job is born in: queued, cancelled at once (a job it waits for failed), or
+-- running in the foreground (etl run).
+CREATE OR REPLACE FUNCTION etl.job_birth_ok(t etl.job_state)
+RETURNS bool LANGUAGE sql IMMUTABLE PARALLEL SAFE AS
+$fn$ SELECT t IN ('created', 'cancelled', 'active') $fn$;
+
+CREATE OR REPLACE FUNCTION etl.job_state_rule() RETURNS trigger LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  keep int;
+BEGIN
+  IF TG_OP = 'INSERT' THEN
+    IF NOT etl.job_birth_ok(NEW.state) THEN
+      RAISE EXCEPTION 'a job cannot be created %', NEW.state USING ERRCODE = 'ET010';
+    END IF;
+  ELSIF NOT coalesce(etl.job_move_ok(OLD.state, NEW.state), false) THEN
+    RAISE EXCEPTION 'job %: no move from % to %', OLD.id, OLD.state, NEW.state
+      USING ERRCODE = 'ET010';
+  END IF;
+  IF NEW.state IN ('completed', 'cancelled', 'failed') THEN
+    SELECT q.retention_seconds INTO keep FROM etl.queue q WHERE q.name = NEW.queue;
+    NEW.completed_on := now();
+    NEW.keep_until := now() + coalesce(keep, 1209600) * interval '1 second';
+  ELSE
+    NEW.completed_on := NULL;
+    NEW.keep_until := NULL;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+-- A job born queued (nearly all of them) needs no check: the trigger is skipped.
+CREATE OR REPLACE TRIGGER job_state_birth BEFORE INSERT ON etl.job
+  FOR EACH ROW WHEN (NEW.state <> 'created') EXECUTE FUNCTION etl.job_state_rule();
+CREATE OR REPLACE TRIGGER job_state_move BEFORE UPDATE OF state ON etl.job
+  FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION etl.job_state_rule();
+
+-- Wake controllers once per statement and queue, only for jobs ready now: a statement
+-- that inserts 10,000 jobs sends one NOTIFY per queue, not 10,000.
+CREATE OR REPLACE FUNCTION etl.job_notify() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+DECLARE q text;
+BEGIN
+  FOR q IN SELECT DISTINCT n.queue FROM new_jobs n
+            WHERE n.state IN ('created', 'retry') AND n.start_after <= now()
+  LOOP
+    PERFORM pg_notify('etl_job', q);
+  END LOOP;
+  RETURN NULL;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER job_notify_insert AFTER INSERT ON etl.job
+  REFERENCING NEW TABLE AS new_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION etl.job_notify();
+CREATE OR REPLACE TRIGGER job_notify_update AFTER UPDATE ON etl.job
+  REFERENCING NEW TABLE AS new_jobs
+  FOR EACH STATEMENT EXECUTE FUNCTION etl.job_notify();
+
+-- The key of a job's liveness lock: a libetl task holds pg_advisory_lock(key) on its own
+-- session while it lives (SPEC section 4), so whoever can take it knows the task is dead.
+CREATE OR REPLACE FUNCTION etl.job_lock_key(uuid) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS
+$fn$ SELECT ('x' || substr(replace($1::text, '-', ''), 1, 16))::bit(64)::bigint $fn$;
+
+-- Seconds before retry number (count + 1): the fixed delay, or with backoff
+-- delay * 2^count capped at delay_max, with "equal jitter" (half fixed, half random).
+CREATE OR REPLACE FUNCTION etl.retry_seconds(delay int, count int, backoff bool, delay_max int)
+RETURNS double precision LANGUAGE sql VOLATILE AS
+$fn$
+  SELECT CASE WHEN NOT backoff THEN delay::double precision
+         ELSE least(delay_max::double precision, delay * power(2, least(count, 30)))
+              * (0.5 + random() / 2) END
+$fn$;
+
+-- The controller's hot statements are set-based: a claim of n jobs is a
+-- fixed number of statements (one UPDATE, one INSERT of contexts, one INSERT of INITIAL
+-- events), with ids taken from the sequences in the UPDATE; the common end (ended well)
+-- of n jobs is one INSERT of FINAL events.  Both keep one generic plan: planning the
+-- claim's query cost more than running it (about 1 ms against 0.2 ms here).  A generic
+-- plan made while the tables were small must not scan them once they are large: these
+-- functions join a few rows by key, so they run with sequential scans, hash and merge
+-- joins off (and so JIT off: those settings make every cost look huge).
+
+-- Claim up to p_limit ready jobs, best first, FOR UPDATE SKIP LOCKED, and give each job
+-- whose events live in this database (pg_env NULL, '' or p_pg_env) its context and
+-- INITIAL event in the same transaction; since is the context's latest event id (NULL for
+-- other pg_envs: the caller prepares those); fresh says the claim opened the context.
+-- Queues with a concurrency limit or a key policy are serialised by an advisory lock
+-- taken in a statement of its own: in READ COMMITTED each statement of a function gets a
+-- fresh snapshot, so the count of active jobs below sees every claim committed before.
+-- Jobs of queues in mode inprocess run in the claiming process: p_pid and p_pid_start
+-- are recorded as theirs at once.
+CREATE OR REPLACE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
+                                     p_host text, p_pg_env text, p_pid int DEFAULT NULL,
+                                     p_pid_start bigint DEFAULT NULL)
+RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
+               etl_context_id bigint, since bigint, retry_count int, retry_limit int,
+               expire_seconds int, priority int, debug_wait bool, keep_cores bool,
+               batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
+               rlimit_nofile int, nice int, mode text, fresh bool)
+LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
+  SET enable_bitmapscan = off SET enable_sort = off AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  rows etl.claimed[];
+BEGIN
+  IF EXISTS (SELECT 1 FROM etl.queue q
+              WHERE (q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive'))
+                AND (p_queues IS NULL OR q.name = ANY (p_queues))) THEN
+    PERFORM pg_advisory_xact_lock(hashtext('etl.queue'), hashtext(q.name))
+       FROM etl.queue q
+      WHERE (q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive'))
+        AND (p_queues IS NULL OR q.name = ANY (p_queues))
+      ORDER BY q.name;
+  END IF;
+  WITH cap AS (
+      SELECT q.name, q.concurrency - (SELECT count(*) FROM etl.job a
+                                       WHERE a.queue = q.name AND a.state = 'active') AS free
+        FROM etl.queue q
+       WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
+    ), cand AS (
+      SELECT j.id, j.queue, j.priority, j.created_on, j.policy, j.singleton_key
+        FROM etl.job j
+       WHERE j.state IN ('created', 'retry') AND j.start_after <= now()
+         AND (p_queues IS NULL OR j.queue = ANY (p_queues))
+         AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
+         AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
+         AND NOT (j.policy IN ('singleton', 'stately', 'exclusive') AND j.singleton_key IS NOT NULL
+                  AND EXISTS (SELECT 1 FROM etl.job a WHERE a.queue = j.queue
+                                 AND a.singleton_key = j.singleton_key AND a.state = 'active'))
+       ORDER BY j.priority DESC, j.created_on, j.id
+       LIMIT p_limit
+         FOR UPDATE OF j SKIP LOCKED
+    ), pick AS (
+      SELECT x.id FROM (SELECT c.id, c.queue, c.policy, c.singleton_key,
+                               row_number() OVER (PARTITION BY c.queue
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS rn,
+                               row_number() OVER (PARTITION BY c.queue, c.singleton_key
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS keyrn
+                          FROM cand c) x
+        LEFT JOIN cap ON cap.name = x.queue
+       WHERE (cap.free IS NULL OR x.rn <= cap.free)
+         AND NOT (x.policy IN ('singleton', 'stately', 'exclusive')
+                  AND x.singleton_key IS NOT NULL AND x.keyrn > 1)
+    ), prev AS (
+      SELECT j.id, j.etl_context_id AS old_ctx,
+             coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, '')) AS here
+        FROM pick JOIN etl.job j ON j.id = pick.id
+    ), u AS (
+      UPDATE etl.job j
+         SET state = 'active', started_on = now(), heartbeat_on = now(),
+             controller_id = p_controller, host = p_host, task = q.task,
+             pid = CASE WHEN q.mode = 'inprocess' THEN p_pid END,
+             pid_start_time = CASE WHEN q.mode = 'inprocess' THEN p_pid_start END,
+             log_path = NULL, progress = NULL, lock_held = false,
+             etl_context_id = CASE WHEN prev.here AND prev.old_ctx IS NULL
+                                   THEN nextval('etl.etl_context_etl_context_id_seq')
+                                   ELSE j.etl_context_id END,
+             event_since = CASE WHEN NOT prev.here THEN NULL
+                                WHEN prev.old_ctx IS NULL THEN nextval('etl.event_event_id_seq')
+                                ELSE (SELECT coalesce(x.latest_event_id, 0) FROM etl.etl_context x
+                                       WHERE x.etl_context_id = prev.old_ctx) END
+        FROM prev, etl.queue q
+       WHERE j.id = prev.id AND q.name = j.queue
+      RETURNING j.id, j.queue, j.task, coalesce(j.data::text, 'null'), coalesce(j.pg_env, ''),
+                j.etl_context_id, j.event_since, j.retry_count, j.retry_limit,
+                j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
+                q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
+                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.data
+  )
+  SELECT array_agg(u::etl.claimed) INTO rows FROM u;
+  IF rows IS NULL THEN
+    RETURN;
+  END IF;
+  -- A detached job's task gets its INITIAL only after the claimer's next statement (its
+  -- pid) has committed, synchronously: that commit flushes this one's WAL too.  So a
+  -- claim of detached jobs need not wait for its own flush; a crash before loses the
+  -- claim and nothing ran.  In-process jobs start on the answer: they wait.
+  IF NOT EXISTS (SELECT 1 FROM unnest(rows) r WHERE r.mode = 'inprocess') THEN
+    PERFORM set_config('synchronous_commit', 'off', true);
+  END IF;
+  INSERT INTO etl.etl_context (etl_context_id, parent_context_id, meta)
+  SELECT r.etl_context_id, r.parent_ctx,
+         jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
+    FROM unnest(rows) r WHERE r.new_ctx;
+  INSERT INTO etl.event (event_id, etl_context_id, type, payload, meta)
+  SELECT r.since, r.etl_context_id, regexp_replace(r.task, '^.*/', '') || ':INITIAL', r.jdata,
+         jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
+    FROM unnest(rows) r WHERE r.new_ctx;
+  RETURN QUERY SELECT r.id, r.queue, r.task, r.data, r.pg_env, r.etl_context_id, r.since,
+                      r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
+                      r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
+                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx
+                 FROM unnest(rows) r;
+END
+$fn$;
+
+-- The end of many runs whose events live in this database, in one call.  p_jobs: [{id,
+-- ctx, since, ok, task, error, no_retry, output}].  Returns each job's new state.  Jobs
+-- that ended well are recorded in bulk: their
+-- contexts locked in id order, one INSERT of FINAL for those still open (its payload the
+-- job's output when the runner gives one: an in-process task's result; else null), and
+-- the output of each is its context's latest event, the FINAL once the context is DONE.
+-- Failures keep the per-job path: each needs its own ERROR or the task's.
+CREATE OR REPLACE FUNCTION etl.finish(p_jobs jsonb)
+RETURNS TABLE (id uuid, state etl.job_state)
+LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+$fn$
+DECLARE
+  v    record;
+  e    record;
+  ok   jsonb;
+  done jsonb := '[]';
+  fail jsonb := '[]';
+BEGIN
+  SELECT coalesce(jsonb_agg(x), '[]') INTO ok
+    FROM jsonb_array_elements(p_jobs) x
+   WHERE (x->>'ok')::bool AND x->>'ctx' IS NOT NULL;
+  IF jsonb_array_length(ok) > 0 THEN
+    PERFORM 1 FROM etl.etl_context c
+     WHERE c.etl_context_id IN (SELECT (x->>'ctx')::bigint FROM jsonb_array_elements(ok) x)
+     ORDER BY c.etl_context_id FOR UPDATE;
+    INSERT INTO etl.event (etl_context_id, type, payload)
+    SELECT y.ctx, y.task || ':FINAL', y.output
+      FROM jsonb_to_recordset(ok) AS y(ctx bigint, task text, output jsonb)
+      JOIN etl.etl_context c ON c.etl_context_id = y.ctx
+     WHERE c.status <> 'DONE'
+     ORDER BY y.ctx;
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', y.id, 'output', le.payload)), '[]')
+      INTO done
+      FROM jsonb_to_recordset(ok) AS y(id uuid, ctx bigint)
+      JOIN etl.etl_context c ON c.etl_context_id = y.ctx
+      LEFT JOIN etl.event le ON le.event_id = c.latest_event_id;
+  END IF;
+  FOR v IN SELECT * FROM jsonb_to_recordset(p_jobs)
+                  AS x(id uuid, ctx bigint, since bigint, ok bool, task text,
+                       error jsonb, no_retry bool)
+            WHERE NOT (coalesce(x.ok, false) AND x.ctx IS NOT NULL)
+  LOOP
+    IF v.ctx IS NULL THEN
+      -- it never started (no task to run): nothing to record but the failure
+      fail := fail || jsonb_build_object('id', v.id, 'output', v.error, 'no_retry', v.no_retry);
+      CONTINUE;
+    END IF;
+    SELECT * INTO e FROM etl.record_end(v.ctx, v.since, v.ok, v.task, v.error);
+    IF e.done THEN
+      done := done || jsonb_build_object('id', v.id, 'output', e.output);
+    ELSE
+      fail := fail || jsonb_build_object('id', v.id, 'output', e.output, 'no_retry', v.no_retry);
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT c.id, 'completed'::etl.job_state FROM etl.complete(done) c;
+  RETURN QUERY SELECT f.id, f.state FROM etl.fail(fail) f;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+$fn$
+BEGIN
+  UPDATE etl.job j
+     SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
+         host = coalesce(v.host, j.host)
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
+                                         log_path text, host text)
+   WHERE j.id = v.id AND j.state = 'active';
+END
+$fn$;
+CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+$fn$
+#variable_conflict use_column
+BEGIN
+  IF jsonb_array_length(p_jobs) = 0 THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  WITH v AS (
+    SELECT x.id, x.output,
+           NOT coalesce(x.no_retry, false) AND j.retry_count < j.retry_limit
+           AND NOT (j.policy IN ('short', 'stately') AND j.singleton_key IS NOT NULL
+                    AND EXISTS (SELECT 1 FROM etl.job o WHERE o.queue = j.queue
+                                   AND o.singleton_key = j.singleton_key
+                                   AND o.state IN ('created', 'retry') AND o.id <> j.id)) AS again
+      FROM jsonb_to_recordset(p_jobs) AS x(id uuid, output jsonb, no_retry bool)
+      JOIN etl.job j ON j.id = x.id
+  ), upd AS (
+    UPDATE etl.job j
+       SET state = CASE WHEN v.again THEN 'retry' ELSE 'failed' END::etl.job_state,
+           retry_count = j.retry_count + v.again::int,
+           start_after = CASE WHEN v.again
+                              THEN now() + etl.retry_seconds(j.retry_delay, j.retry_count,
+                                                             j.retry_backoff, j.retry_delay_max)
+                                           * interval '1 second'
+                              ELSE j.start_after END,
+           output = v.output
+      FROM v
+     WHERE j.id = v.id AND j.state = 'active'
+    RETURNING j.*
+  ), dead AS (
+    INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff,
+                         retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter,
+                         pg_env, parent_id, policy, source)
+    SELECT q.name, u.priority, u.data, q.retry_limit, q.retry_delay, q.retry_backoff,
+           q.retry_delay_max, q.expire_seconds, q.heartbeat_seconds, q.dead_letter,
+           coalesce(u.pg_env, q.pg_env), u.id, q.policy,
+           jsonb_build_object('queue', u.queue, 'id', u.id, 'retry_count', u.retry_count)
+      FROM upd u JOIN etl.queue q ON q.name = u.dead_letter
+     WHERE u.state = 'failed'
+    ON CONFLICT DO NOTHING
+    RETURNING 1
+  )
+  SELECT u.id, u.state FROM upd u;
+END
+$fn$;
+CREATE OR REPLACE FUNCTION etl.complete(p_jobs jsonb)
+RETURNS TABLE (id uuid) LANGUAGE plpgsql
+  SET plan_cache_mode = force_generic_plan
+  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+$fn$
+#variable_conflict use_column
+BEGIN
+  IF jsonb_array_length(p_jobs) = 0 THEN
+    RETURN;
+  END IF;
+  RETURN QUERY
+  UPDATE etl.job j
+     SET state = 'completed', output = v.output
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb)
+   WHERE j.id = v.id AND j.state = 'active'
+  RETURNING j.id;
+END
+$fn$;
+
+-- A controller holds this lock on its connection while it lives (taken on every
+-- connect): the jobs it runs in-process die with it, and whoever can take it knows.
+CREATE OR REPLACE FUNCTION etl.controller_lock_key(text) RETURNS bigint
+LANGUAGE sql IMMUTABLE STRICT AS
+$fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigint $fn$;
+
+CREATE OR REPLACE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  r    record;
+  why  text;
+  ends jsonb := '[]';
+BEGIN
+  FOR r IN
+    SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
+           j.expire_seconds, j.controller_id,
+           c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc
+      FROM etl.job j LEFT JOIN etl.controller c ON c.id = j.controller_id
+     WHERE j.state = 'active' AND j.controller_id IS DISTINCT FROM p_me
+       AND j.controller_id IS DISTINCT FROM 'etl-run'
+       AND coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, ''))
+       AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
+       FOR UPDATE OF j SKIP LOCKED
+  LOOP
+    why := NULL;
+    IF r.lock_held THEN
+      IF pg_try_advisory_lock(etl.job_lock_key(r.id)) THEN
+        PERFORM pg_advisory_unlock(etl.job_lock_key(r.id));
+        why := 'its task died while its controller was gone';
+      END IF;
+    ELSIF r.inproc THEN
+      IF pg_try_advisory_lock(etl.controller_lock_key(r.controller_id)) THEN
+        PERFORM pg_advisory_unlock(etl.controller_lock_key(r.controller_id));
+        why := 'its controller died while it ran in-process';
+      END IF;
+    ELSIF r.started_on + r.expire_seconds * interval '1 second' < now() THEN
+      why := 'expired while its controller was gone';
+    END IF;
+    IF why IS NOT NULL THEN
+      ends := ends || jsonb_build_object('id', r.id, 'ctx', r.etl_context_id,
+          'since', r.event_since, 'ok', false, 'task', regexp_replace(r.task, '^.*/', ''),
+          'error', jsonb_build_object('message', why), 'no_retry', false);
+    END IF;
+  END LOOP;
+  RETURN QUERY SELECT * FROM etl.finish(ends);
+END
+$fn$;
+
+-- A controller's jobs that it claimed but never started (its claim's answer was lost):
+-- back to the queue.  Their task never got its INITIAL (it is written only after the
+-- pid is recorded), so nothing ran.
+CREATE OR REPLACE FUNCTION etl.release_unstarted(p_me text, p_keep uuid[])
+RETURNS SETOF uuid LANGUAGE sql AS
+$fn$
+  UPDATE etl.job j
+     SET state = CASE WHEN j.retry_count > 0 THEN 'retry' ELSE 'created' END::etl.job_state,
+         started_on = NULL, controller_id = NULL, host = NULL
+   WHERE j.controller_id = p_me AND j.state = 'active' AND j.pid IS NULL
+     AND NOT (j.id = ANY (coalesce(p_keep, '{}')))
+  RETURNING j.id
+$fn$;
+
+-- Run again, in the foreground, the task of context p_ctx that is not DONE: its job (or a
+-- new one for a context made by hand) becomes active for 'etl-run' on p_host.  Returns
+-- what the runner needs; data is the stored INITIAL payload.
+CREATE OR REPLACE FUNCTION etl.job_rerun(p_ctx bigint, p_host text)
+RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text, since bigint)
+LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  c    etl.etl_context;
+  ini  etl.event;
+  j    etl.job;
+  base text;
+BEGIN
+  SELECT * INTO c FROM etl.etl_context x WHERE x.etl_context_id = p_ctx FOR UPDATE;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'no etl_context %', p_ctx USING ERRCODE = 'ET001';
+  END IF;
+  IF c.status = 'DONE' THEN
+    RAISE EXCEPTION 'etl_context % is DONE: there is nothing to run again', p_ctx
+      USING ERRCODE = 'ET006';
+  END IF;
+  SELECT * INTO ini FROM etl.event e WHERE e.event_id = c.initial_event_id;
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'etl_context % has no INITIAL event', p_ctx USING ERRCODE = 'ET004';
+  END IF;
+  base := substring(ini.type FROM '^(.*):[^:]*$');
+  SELECT * INTO j FROM etl.job x WHERE x.etl_context_id = p_ctx
+   ORDER BY x.created_on DESC LIMIT 1 FOR UPDATE;
+  IF FOUND AND j.state = 'active' THEN
+    RAISE EXCEPTION 'job % of etl_context % is active (pid % on %): stop it first',
+      j.id, p_ctx, j.pid, j.host USING ERRCODE = 'ET007';
+  END IF;
+  -- a completed job stays completed: the run gets a job of its own
+  IF NOT FOUND OR j.state = 'completed' THEN
+    INSERT INTO etl.job (queue, task, data, state, retry_limit, started_on, etl_context_id,
+                         controller_id, host)
+    VALUES (CASE WHEN base ~ '^[A-Za-z_][A-Za-z0-9_.-]{0,62}$' THEN base ELSE 'run' END,
+            base, ini.payload, 'active', 0, now(), p_ctx, 'etl-run', p_host)
+    RETURNING * INTO j;
+  ELSE
+    UPDATE etl.job x
+       SET state = 'active', started_on = now(),
+           output = NULL, controller_id = 'etl-run', host = p_host, pid = NULL,
+           pid_start_time = NULL, log_path = NULL, lock_held = false,
+           task = coalesce(x.task, base)
+     WHERE x.id = j.id RETURNING * INTO j;
+  END IF;
+  UPDATE etl.job x SET event_since = c.latest_event_id WHERE x.id = j.id;
+  id := j.id; queue := j.queue; task := j.task; data := coalesce(ini.payload::text, 'null');
+  pg_env := coalesce(j.pg_env, ''); since := c.latest_event_id;
+  RETURN NEXT;
+END
+$fn$;
+
+
+-- Cancel the unfinished jobs among p_ids (only those still waiting with p_waiting_only);
+-- their output becomes {"message": p_message}, or keeps what it was unless p_replace.
+-- The owner of an active one learns of it by NOTIFY and stops its task.  Returns each
+-- cancelled job and the state it left.
+CREATE OR REPLACE FUNCTION etl.cancel(p_ids uuid[], p_message text, p_replace bool,
+                                      p_waiting_only bool DEFAULT false)
+RETURNS TABLE (id uuid, was etl.job_state) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  r record;
+BEGIN
+  FOR r IN
+    WITH old AS (
+      SELECT j.id, j.state FROM etl.job j
+       WHERE j.id = ANY (p_ids)
+         AND j.state IN ('created', 'retry', 'active')
+         AND NOT (p_waiting_only AND j.state = 'active')
+       ORDER BY j.id
+         FOR UPDATE OF j
+    )
+    UPDATE etl.job j
+       SET state = 'cancelled',
+           output = CASE WHEN p_replace THEN jsonb_build_object('message', p_message)
+                         ELSE coalesce(j.output, jsonb_build_object('message', p_message)) END
+      FROM old WHERE j.id = old.id
+    RETURNING j.id, old.state AS was
+  LOOP
+    IF r.was = 'active' THEN
+      PERFORM pg_notify('etl_cancel', r.id::text);
+    END IF;
+    id := r.id; was := r.was;
+    RETURN NEXT;
+  END LOOP;
+END
+$fn$;
+
+-- Queue failed or cancelled jobs among p_ids again, ready now.  Returns their ids.
+CREATE OR REPLACE FUNCTION etl.retry(p_ids uuid[]) RETURNS SETOF uuid LANGUAGE sql AS
+$fn$
+  UPDATE etl.job j SET state = 'retry', start_after = now()
+   WHERE j.id = ANY (p_ids) AND j.state IN ('failed', 'cancelled')
+  RETURNING j.id
+$fn$;
+
+-- A job for a task run in the foreground (etl run): active from the start, on p_host,
+-- no retries.
+CREATE OR REPLACE FUNCTION etl.run_here(p_queue text, p_task text, p_data jsonb,
+                                        p_pg_env text, p_host text)
+RETURNS TABLE (id uuid, queue text) LANGUAGE sql AS
+$fn$
+  INSERT INTO etl.job AS j (queue, task, data, state, retry_limit, started_on, heartbeat_on,
+                            pg_env, host, controller_id)
+  VALUES (p_queue, p_task, p_data, 'active', 0, now(), now(), p_pg_env, p_host, 'etl-run')
+  RETURNING j.id, j.queue
+$fn$;

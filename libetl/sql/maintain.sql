@@ -1,0 +1,55 @@
+-- maintain.sql: cron schedules and retention, run by any controller now and then.
+-- Functions only.
+
+-- Does local time t match schedule s (vixie cron: day of month OR day of week when
+-- both are restricted)?
+CREATE OR REPLACE FUNCTION etl.cron_match(s etl.schedule, t timestamp) RETURNS bool
+LANGUAGE sql IMMUTABLE AS
+$fn$
+  SELECT extract(minute FROM t)::int = ANY (s.minutes)
+     AND extract(hour FROM t)::int = ANY (s.hours)
+     AND extract(month FROM t)::int = ANY (s.months)
+     AND CASE WHEN s.dom_any AND s.dow_any THEN true
+              WHEN s.dom_any THEN extract(dow FROM t)::int = ANY (s.dows)
+              WHEN s.dow_any THEN extract(day FROM t)::int = ANY (s.doms)
+              ELSE extract(day FROM t)::int = ANY (s.doms)
+                   OR extract(dow FROM t)::int = ANY (s.dows) END
+$fn$;
+
+-- Maintenance, run by every controller now and then: each due cron tick enqueues one job
+-- (the UPDATE of last_tick_local is the ticket: one controller wins it); once a minute
+-- across the cluster, finished jobs past keep_until are deleted.  Local wall-clock
+-- ticks only move forward, so a DST fall-back does not run a minute twice.
+CREATE OR REPLACE FUNCTION etl.maintain(p_now timestamptz DEFAULT now())
+RETURNS TABLE (what text, n bigint) LANGUAGE plpgsql AS
+$fn$
+#variable_conflict use_column
+DECLARE
+  s      etl.schedule;
+  tick   timestamp;
+  ticks  bigint := 0;
+  gone   bigint := 0;
+BEGIN
+  FOR s IN SELECT * FROM etl.schedule LOOP
+    tick := date_trunc('minute', p_now AT TIME ZONE s.timezone);
+    CONTINUE WHEN NOT etl.cron_match(s, tick)
+               OR (s.last_tick_local IS NOT NULL AND s.last_tick_local >= tick);
+    UPDATE etl.schedule x SET last_tick = date_trunc('minute', p_now), last_tick_local = tick
+     WHERE x.name = s.name AND (x.last_tick_local IS NULL OR x.last_tick_local < tick);
+    IF FOUND THEN
+      PERFORM etl.send(s.queue, s.data, s.options);
+      ticks := ticks + 1;
+    END IF;
+  END LOOP;
+  UPDATE etl.maintenance m SET last_run = now()
+   WHERE m.name = 'retention' AND m.last_run < now() - interval '60 seconds';
+  IF FOUND THEN
+    WITH d AS (DELETE FROM etl.job j WHERE j.state IN ('completed', 'cancelled', 'failed') AND j.keep_until < now()
+               RETURNING j.id),
+         dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id)
+    SELECT count(*) INTO gone FROM d;
+  END IF;
+  what := 'cron'; n := ticks; RETURN NEXT;
+  what := 'retention'; n := gone; RETURN NEXT;
+END
+$fn$;
