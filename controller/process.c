@@ -41,12 +41,10 @@ static struct {
 static void	inproc_done(void *owner, int status, cJSON *final, const char *why);
 static void	stdin_cb(struct ev_loop *, ev_io *, int);
 
-/* The process and its group are gone or going: record how it ended. */
+/* Stop every watcher of the job and close its stdin (its pidfd stays until release). */
 static void
-job_ended(struct job *jb, int wstatus, int unknown)
+watchers_stop(struct job *jb)
 {
-	char what[128];
-
 	ev_child_stop(P.loop, &jb->child_w);
 	ev_io_stop(P.loop, &jb->pidfd_w);
 	ev_timer_stop(P.loop, &jb->poll_w);
@@ -57,6 +55,15 @@ job_ended(struct job *jb, int wstatus, int unknown)
 		close(jb->stdin_fd);
 		jb->stdin_fd = -1;
 	}
+}
+
+/* The process and its group are gone or going: record how it ended. */
+static void
+job_ended(struct job *jb, int wstatus, int unknown)
+{
+	char what[128];
+
+	watchers_stop(jb);
 	/* a stopped task's children die with it, even those that ignored SIGTERM */
 	if (jb->stop_reason != NULL && jb->pid > 0 && !jb->inproc)
 		(void)killpg(jb->pid, SIGKILL);
@@ -523,17 +530,10 @@ proc_write_initial(struct job *jb)
 void
 proc_release(struct job *jb)
 {
-	ev_timer_stop(P.loop, &jb->expire_w);
-	ev_timer_stop(P.loop, &jb->kill_w);
-	ev_timer_stop(P.loop, &jb->poll_w);
-	ev_io_stop(P.loop, &jb->stdin_w);
-	ev_io_stop(P.loop, &jb->pidfd_w);
-	ev_child_stop(P.loop, &jb->child_w);
-	if (jb->stdin_fd >= 0)
-		close(jb->stdin_fd);
+	watchers_stop(jb);
 	if (jb->pidfd >= 0)
 		close(jb->pidfd);
-	jb->stdin_fd = jb->pidfd = -1;
+	jb->pidfd = -1;
 }
 
 void

@@ -603,24 +603,39 @@ etl_stmt_job_counts(etl_stmt *st)
 	return 0;
 }
 
-long
-etl_moved_result(PGresult *res, etl_moved **out, etl_error *err)
+/* *out gets an array of one element of size sz per row of res (zeroed); the count. */
+static long
+rows_of(PGresult *res, size_t sz, void **out, etl_error *err)
 {
-	long i, n;
+	long n;
 
 	*out = NULL;
 	if (etl_result_ok(res, NULL, err) != 0)
 		return -1;
-	if ((n = PQntuples(res)) == 0)
-		return 0;
-	if ((*out = calloc((size_t)n, sizeof(**out))) == NULL) {
+	if ((n = PQntuples(res)) > 0 && (*out = calloc((size_t)n, sz)) == NULL) {
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
 	}
+	return n;
+}
+
+/* Column col of row i as a job state; ETL_JOB_NSTATES when unknown to this build. */
+static enum etl_job_state
+state_of(PGresult *res, long i, int col)
+{
+	enum etl_job_state s;
+
+	return etl_job_state_parse(PQgetvalue(res, (int)i, col), &s) == 0 ? s : ETL_JOB_NSTATES;
+}
+
+long
+etl_moved_result(PGresult *res, etl_moved **out, etl_error *err)
+{
+	long i, n = rows_of(res, sizeof(**out), (void **)out, err);
+
 	for (i = 0; i < n; i++) {
 		strlcpy((*out)[i].id, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].id));
-		if (etl_job_state_parse(PQgetvalue(res, (int)i, 1), &(*out)[i].state) != 0)
-			(*out)[i].state = ETL_JOB_NSTATES;
+		(*out)[i].state = state_of(res, i, 1);
 	}
 	return n;
 }
@@ -628,21 +643,11 @@ etl_moved_result(PGresult *res, etl_moved **out, etl_error *err)
 long
 etl_job_counts_result(PGresult *res, etl_job_count **out, etl_error *err)
 {
-	long i, n;
+	long i, n = rows_of(res, sizeof(**out), (void **)out, err);
 
-	*out = NULL;
-	if (etl_result_ok(res, NULL, err) != 0)
-		return -1;
-	if ((n = PQntuples(res)) == 0)
-		return 0;
-	if ((*out = calloc((size_t)n, sizeof(**out))) == NULL) {
-		etl__err(err, ETL_ESYS, "out of memory");
-		return -1;
-	}
 	for (i = 0; i < n; i++) {
 		strlcpy((*out)[i].queue, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].queue));
-		if (etl_job_state_parse(PQgetvalue(res, (int)i, 1), &(*out)[i].state) != 0)
-			(*out)[i].state = ETL_JOB_NSTATES;
+		(*out)[i].state = state_of(res, i, 1);
 		(*out)[i].count = atol(PQgetvalue(res, (int)i, 2));
 	}
 	return n;

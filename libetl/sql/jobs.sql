@@ -120,10 +120,7 @@ RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
                rlimit_nofile int, nice int, mode text, fresh bool)
-LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off
-  SET enable_bitmapscan = off SET enable_sort = off AS
+LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
@@ -229,9 +226,7 @@ $fn$;
 -- Failures keep the per-job path: each needs its own ERROR or the task's.
 CREATE OR REPLACE FUNCTION etl.finish(p_jobs jsonb)
 RETURNS TABLE (id uuid, state etl.job_state)
-LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+LANGUAGE plpgsql AS
 $fn$
 DECLARE
   v    record;
@@ -281,9 +276,7 @@ BEGIN
 END
 $fn$;
 
-CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql AS
 $fn$
 BEGIN
   UPDATE etl.job j
@@ -295,9 +288,7 @@ BEGIN
 END
 $fn$;
 CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
-RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 BEGIN
@@ -344,15 +335,10 @@ BEGIN
 END
 $fn$;
 CREATE OR REPLACE FUNCTION etl.complete(p_jobs jsonb)
-RETURNS TABLE (id uuid) LANGUAGE plpgsql
-  SET plan_cache_mode = force_generic_plan
-  SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off SET jit = off AS
+RETURNS TABLE (id uuid) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 BEGIN
-  IF jsonb_array_length(p_jobs) = 0 THEN
-    RETURN;
-  END IF;
   RETURN QUERY
   UPDATE etl.job j
      SET state = 'completed', output = v.output
@@ -362,12 +348,38 @@ BEGIN
 END
 $fn$;
 
+-- The planning policy of the hot functions above (see the top of this file): one generic
+-- plan each, made safe for tables that grow.  CREATE OR REPLACE cleared their settings.
+DO $do$
+DECLARE
+  f text;
+  s text;
+BEGIN
+  FOREACH f IN ARRAY ARRAY['etl.claim(text[], int, text, text, text, int, bigint)',
+                           'etl.finish(jsonb)', 'etl.job_started(jsonb)', 'etl.fail(jsonb)',
+                           'etl.complete(jsonb)'] LOOP
+    FOREACH s IN ARRAY ARRAY['plan_cache_mode = force_generic_plan', 'enable_seqscan = off',
+                             'enable_hashjoin = off', 'enable_mergejoin = off', 'jit = off'] LOOP
+      EXECUTE format('ALTER FUNCTION %s SET %s', f, s);
+    END LOOP;
+  END LOOP;
+  -- the claim reads the fetch index in order: no bitmap scan, no sort
+  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint) SET enable_bitmapscan = off;
+  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint) SET enable_sort = off;
+END
+$do$;
+
 -- A controller holds this lock on its connection while it lives (taken on every
 -- connect): the jobs it runs in-process die with it, and whoever can take it knows.
 CREATE OR REPLACE FUNCTION etl.controller_lock_key(text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS
 $fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigint $fn$;
 
+-- Jobs left active by controllers that stopped beating (or vanished) for p_bound seconds,
+-- whose events live here: a job whose libetl task held its liveness lock is dead when
+-- the lock can be taken; an in-process job (its pid and host are its controller's) when
+-- its controller's lock can be taken; a job of another program when it is past its
+-- expiry.  The dead are finished (failed, retried per policy) and returned.
 CREATE OR REPLACE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
 RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
 $fn$

@@ -52,4 +52,6 @@ err=$(sqlerr "UPDATE etl.job SET state = 'active' WHERE id = '$id'")
 like "$err" "no move from completed to active" "the rule is back"
 run etl ls
 is "$rc" 0 "etl ls works again"
+is "$(q "SELECT string_agg(proname, ',' ORDER BY proname) FROM pg_proc WHERE pronamespace = 'etl'::regnamespace AND 'plan_cache_mode=force_generic_plan' = ANY (proconfig)")" "claim,complete,fail,finish,job_started" "the hot functions keep one generic plan after a re-apply"
+is "$(q "SELECT count(*) FROM pg_proc WHERE proname = 'claim' AND 'enable_sort=off' = ANY (proconfig)")" 1 "and the claim reads its index in order"
 done_testing
