@@ -293,6 +293,21 @@ db_submit(etl_stmt *st, db_cb cb, void *arg)
 	db_submit_on(DB_MAIN, st, cb, arg);
 }
 
+/* The server's warnings (a schedule that could not send, a batch callback lost) go to
+ * our log; its notices are noise. */
+static void
+db_notice(void *arg, const char *msg)
+{
+	size_t len = strlen(msg);
+
+	(void)arg;
+	if (strncmp(msg, "WARNING:", 8) != 0)
+		return;
+	while (len > 0 && (msg[len - 1] == '\n' || msg[len - 1] == ' '))
+		len--;
+	log_warnx("database: %.*s", (int)len, msg);
+}
+
 static void
 db_connect(struct dbc *d)
 {
@@ -307,6 +322,7 @@ db_connect(struct dbc *d)
 		d->backoff = d->backoff * 2 > 5.0 ? 5.0 : d->backoff * 2;
 		return;
 	}
+	PQsetNoticeProcessor(etl_conn_pg(d->conn), db_notice, NULL);
 	d->connecting = 1;
 	io_set(d, PQsocket(etl_conn_pg(d->conn)), EV_WRITE);
 }

@@ -53,7 +53,8 @@ struct job {
 	int		 wstatus;
 	int		 unknown;	/* ended unwatched: status unknown */
 	int		 no_retry;
-	int		 finish_errors;
+	int		 finish_errors;	/* end statements that failed with the database up */
+	double		 finish_next;	/* then: when its end is sent again, alone */
 	TAILQ_ENTRY(job) link;		/* in the list of its state */
 };
 TAILQ_HEAD(jobq, job);

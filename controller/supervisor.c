@@ -223,12 +223,22 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	while ((jb = TAILQ_FIRST(job_list(J_FINISHING))) != NULL) {
 		if (res != NULL) {
 			job_done(jb);
-		} else if (db_up_on(DB_ENDS) && ++jb->finish_errors >= 3) {
-			/* the database keeps refusing this one: leave it to expiry and orphan checks */
-			jlog_warnx(jb, "giving up recording its end: %s", why);
-			job_done(jb);
-		} else {
-			job_set_state(jb, J_ENDED);
+			continue;
+		}
+		job_set_state(jb, J_ENDED);
+		if (db_up_on(DB_ENDS)) {
+			/*
+			 * The database refused the statement (a trigger, a full disk): each job
+			 * of it is sent again alone, so one bad job holds up no other, with a
+			 * growing pause; never given up, or its row stays active for good.
+			 */
+			jb->finish_errors++;
+			jb->finish_next = ev_now(sup.loop) +
+			    (jb->finish_errors > 5 ? 30.0 : (double)(1 << (jb->finish_errors - 1)));
+			if (jb->finish_errors == 1 || jb->finish_errors % 10 == 0)
+				jlog_warnx(jb, "recording its end failed %d time%s (%s): trying "
+				    "again alone", jb->finish_errors, jb->finish_errors == 1 ? "" :
+				    "s", why);
 		}
 	}
 	if (res == NULL)
@@ -237,10 +247,36 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	claim_maybe();
 }
 
+/* What the end statement records of a job; *tail gets its log's tail when it failed. */
+static void
+end_of(struct job *jb, etl_end *e, char **tail)
+{
+	memset(e, 0, sizeof(*e));
+	e->id = jb->j->id;
+	e->etl_context_id = jb->j->etl_context_id;
+	e->since = jb->j->since;
+	e->task = jb->j->task;
+	e->wstatus = jb->wstatus;
+	e->unknown = jb->unknown;
+	e->reason = jb->stop_reason;
+	e->no_retry = jb->no_retry;
+	e->core_file = jb->core_file;
+	e->limits = jb->limits;
+	e->final = jb->final;
+	*tail = NULL;
+	if (etl_outcome_of(end_status(jb)) != ETL_OUT_OK)
+		e->log_tail = *tail = log_tail(jb->log_path, 2048);
+}
+
+/*
+ * Send the ends of the jobs that ended: all of them in one statement, except those whose
+ * end the database refused before, which go alone once their pause is over (first), so
+ * that one job the database keeps refusing holds up no other.
+ */
 static void
 flush_finish(void)
 {
-	struct job *jb, *next;
+	struct job *jb, *next, *alone = NULL;
 	etl_end *ends;
 	etl_stmt st;
 	etl_error err;
@@ -250,11 +286,17 @@ flush_finish(void)
 	if (job_count(J_FINISHING) > 0 || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
-		if (remote_is_local(jb->j))
+		if (!remote_is_local(jb->j)) {
+			if (finish_remote(jb) == 0)
+				job_done(jb);
+		} else if (jb->finish_errors == 0) {
 			n++;
-		else if (finish_remote(jb) == 0)
-			job_done(jb);
+		} else if (alone == NULL && jb->finish_next <= ev_now(sup.loop)) {
+			alone = jb;
+		}
 	}
+	if (alone != NULL)
+		n = 1;
 	if (n == 0) {
 		claim_maybe();
 		return;
@@ -263,23 +305,9 @@ flush_finish(void)
 	tails = xcalloc(n, sizeof(*tails));
 	n = 0;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
-		etl_end *e = &ends[n];
-
-		if (!remote_is_local(jb->j))
+		if (alone != NULL ? jb != alone : !remote_is_local(jb->j) || jb->finish_errors > 0)
 			continue;
-		e->id = jb->j->id;
-		e->etl_context_id = jb->j->etl_context_id;
-		e->since = jb->j->since;
-		e->task = jb->j->task;
-		e->wstatus = jb->wstatus;
-		e->unknown = jb->unknown;
-		e->reason = jb->stop_reason;
-		e->no_retry = jb->no_retry;
-		e->core_file = jb->core_file;
-		e->limits = jb->limits;
-		e->final = jb->final;
-		if (etl_outcome_of(end_status(jb)) != ETL_OUT_OK)
-			e->log_tail = tails[n] = log_tail(jb->log_path, 2048);
+		end_of(jb, &ends[n], &tails[n]);
 		job_set_state(jb, J_FINISHING);
 		n++;
 	}

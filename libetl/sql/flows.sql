@@ -119,6 +119,11 @@ CREATE OR REPLACE FUNCTION etl.batch_callback(b etl.batch, p_queue text, p_event
 RETURNS void LANGUAGE plpgsql AS
 $fn$
 BEGIN
+  -- a callback queue removed since: the batch's end must not fail the job that ended it
+  IF NOT EXISTS (SELECT 1 FROM etl.queue q WHERE q.name = p_queue) THEN
+    RAISE WARNING 'batch %: no queue % for its % callback', b.id, p_queue, p_event;
+    RETURN;
+  END IF;
   PERFORM etl.send(p_queue, jsonb_build_object('batch_id', b.id, 'event', p_event,
       'jobs', b.jobs, 'completed', b.completed, 'failed', b.failed,
       'cancelled', b.cancelled, 'pending', b.pending, 'data', b.data), '{}');
@@ -276,10 +281,19 @@ $fn$;
 
 
 -- Remove queue p_name; jobs still waiting in it would wait forever: they are cancelled
--- with it.  Whether it existed.
+-- with it.  A queue a schedule sends to is kept (remove the schedule first).  Whether it
+-- existed.
 CREATE OR REPLACE FUNCTION etl.queue_rm(p_name text) RETURNS bool LANGUAGE plpgsql AS
 $fn$
+DECLARE
+  s text;
 BEGIN
+  SELECT string_agg(x.name, ', ' ORDER BY x.name) INTO s FROM etl.schedule x
+   WHERE x.queue = p_name;
+  IF s IS NOT NULL THEN
+    RAISE EXCEPTION 'queue % is used by schedule %: remove it first (etl schedule rm)',
+      p_name, s USING ERRCODE = 'ET012';
+  END IF;
   DELETE FROM etl.queue q WHERE q.name = p_name;
   IF NOT FOUND THEN
     RETURN false;
@@ -290,3 +304,28 @@ BEGIN
   RETURN true;
 END
 $fn$;
+
+-- A queue's dead letters never come back to it: A -> B -> A would turn one failure into
+-- jobs without end.  Changes of dead letters are serialised, so two at once cannot close
+-- a cycle neither sees.
+CREATE OR REPLACE FUNCTION etl.queue_dead_letter_rule() RETURNS trigger LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  path text[] := ARRAY[NEW.name];
+  q    text := NEW.dead_letter;
+BEGIN
+  PERFORM pg_advisory_xact_lock(hashtext('etl.dead_letter'));
+  WHILE q IS NOT NULL LOOP
+    path := path || q;
+    IF q = NEW.name THEN
+      RAISE EXCEPTION 'dead letter cycle: % (a queue''s dead letters must not come back to it)',
+        array_to_string(path, ' -> ') USING ERRCODE = 'ET011';
+    END IF;
+    EXIT WHEN cardinality(path) > 1000;	-- a chain made before this rule: stop looking
+    SELECT x.dead_letter INTO q FROM etl.queue x WHERE x.name = q;
+  END LOOP;
+  RETURN NEW;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER queue_dead_letter BEFORE INSERT OR UPDATE OF dead_letter ON etl.queue
+  FOR EACH ROW WHEN (NEW.dead_letter IS NOT NULL) EXECUTE FUNCTION etl.queue_dead_letter_rule();

@@ -37,8 +37,14 @@ BEGIN
     UPDATE etl.schedule x SET last_tick = date_trunc('minute', p_now), last_tick_local = tick
      WHERE x.name = s.name AND (x.last_tick_local IS NULL OR x.last_tick_local < tick);
     IF FOUND THEN
-      PERFORM etl.send(s.queue, s.data, s.options);
-      ticks := ticks + 1;
+      -- one schedule that cannot send (its queue removed, bad options) skips its tick;
+      -- the others and retention go on
+      BEGIN
+        PERFORM etl.send(s.queue, s.data, s.options);
+        ticks := ticks + 1;
+      EXCEPTION WHEN OTHERS THEN
+        RAISE WARNING 'schedule %: tick % not sent: %', s.name, tick, SQLERRM;
+      END;
     END IF;
   END LOOP;
   UPDATE etl.maintenance m SET last_run = now()
