@@ -144,25 +144,52 @@ read_stdin_limited(size_t max, size_t *lenp)
 	return buf;
 }
 
+/* ARG, or stdin for "-", as text (caller frees); a payload over the limit is refused. */
+static char *
+json_arg_text(const struct cli *cl, const char *arg, size_t *lenp)
+{
+	size_t max = etl_payload_max();
+	char *buf;
+
+	if (strcmp(arg, "-") != 0) {
+		*lenp = strlen(arg);
+		return xstrdup(arg);
+	}
+	buf = read_stdin_limited(max, lenp);
+	if (*lenp > max) {
+		free(buf);
+		cli_usage_error(cl, "the payload on stdin is over the limit of %zu bytes "
+		    "(ETL_MAX_PAYLOAD)", max);
+	}
+	return buf;
+}
+
 cJSON *
 cli_json_arg(const struct cli *cl, const char *arg)
 {
-	size_t len, max = etl_payload_max();
 	etl_error err;
-	char *buf = NULL;
-	cJSON *j;
+	size_t len;
+	char *buf = json_arg_text(cl, arg, &len);
+	cJSON *j = etl_json_parse(buf, len, etl_payload_max(), &err);
 
-	if (strcmp(arg, "-") == 0) {
-		buf = read_stdin_limited(max, &len);
-		arg = buf;
-	} else {
-		len = strlen(arg);
-	}
-	j = etl_json_parse(arg, len, max, &err);
 	free(buf);
 	if (j == NULL)
 		cli_usage_error(cl, "%s", err.message);
 	return j;
+}
+
+char *
+cli_json_text(const struct cli *cl, const char *arg)
+{
+	etl_error err;
+	size_t len;
+	char *buf = json_arg_text(cl, arg, &len);
+
+	if (etl_json_check(buf, len, etl_payload_max(), &err) != 0) {
+		free(buf);
+		cli_usage_error(cl, "%s", err.message);
+	}
+	return buf;
 }
 
 void

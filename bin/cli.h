@@ -46,6 +46,8 @@ long	 cli_long(const struct cli *, const char *s, long min, long max, const char
 double	 cli_double(const struct cli *, const char *s, double min, double max, const char *what);
 /* A JSON argument: the text itself or "-" for stdin; exits 2 when malformed or too large. */
 cJSON	*cli_json_arg(const struct cli *, const char *arg);
+/* The same checked (etl_json_check) but kept as written, numbers exact (caller frees). */
+char	*cli_json_text(const struct cli *, const char *arg);
 /* Print a JSON value on stdout, pretty, and free it. */
 void	 cli_print_json(cJSON *);
 /* The string, number or null member k of o as text into buf ("" for null/absent). */

@@ -67,6 +67,22 @@ static const struct qopt {
 };
 #define NQOPTS (sizeof(qopts) / sizeof(qopts[0]))
 
+/* The least value of an int option, as the schema's CHECKs have it (said here first). */
+static long
+qopt_min(const char *col)
+{
+	static const char *const positive[] = { "concurrency", "expire_seconds",
+	    "heartbeat_seconds", "rlimit_as", "rlimit_cpu", "rlimit_nofile", NULL };
+	size_t i;
+
+	if (strcmp(col, "nice") == 0)
+		return -20;
+	for (i = 0; positive[i] != NULL; i++)
+		if (strcmp(col, positive[i]) == 0)
+			return 1;
+	return 0;
+}
+
 static const char queue_usage[] =
     "usage: etl queue add NAME [--task TASK] [options]\n"
     "       etl queue ls [--json]\n"
@@ -134,8 +150,8 @@ queue_add(struct cli *cl, int argc, char **argv)
 			cJSON_AddNullToObject(opts, q->col);
 		else if (q->kind == 'i')
 			cJSON_AddNumberToObject(opts, q->col, (double)cli_long(cl, optarg,
-			    strcmp(q->col, "nice") == 0 ? -20 : 0,
-			    strcmp(q->col, "rlimit_as") == 0 ? 0x7fffffffffffffffL : 2147483647,
+			    qopt_min(q->col), strcmp(q->col, "rlimit_as") == 0 ?
+			    0x7fffffffffffffffL : strcmp(q->col, "nice") == 0 ? 19 : 2147483647,
 			    q->opt));
 		else
 			cJSON_AddStringToObject(opts, q->col, optarg);

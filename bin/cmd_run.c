@@ -158,18 +158,13 @@ cmd_run(int argc, char **argv)
 			cli_fail(&cl, &err);
 		taskname = job->task;
 	} else {
-		cJSON *payload;
 		char *data;
 
 		if (argc - optind < 1 || argc - optind > 2)
 			cli_usage_error(&cl, "want a TASK and at most one JSON payload");
 		if (etl_task_resolve(NULL, argv[optind], 0, path, sizeof(path), &err) != 0)
 			cli_fail(&cl, &err);
-		payload = argc - optind == 2 ? cli_json_arg(&cl, argv[optind + 1]) :
-		    cJSON_CreateObject();
-		if ((data = cJSON_PrintUnformatted(payload)) == NULL)
-			fatalx("out of memory");
-		cJSON_Delete(payload);
+		data = argc - optind == 2 ? cli_json_text(&cl, argv[optind + 1]) : xstrdup("{}");
 		c = cli_connect(&cl);
 		cc = c;
 		if (job_pg_env != NULL) {

@@ -139,6 +139,7 @@ read_results(struct dbc *d)
 {
 	PGconn *pg = etl_conn_pg(d->conn);
 	PGresult *r;
+	int readonly;
 
 	while (d->inflight != NULL && !PQisBusy(pg)) {
 		r = PQgetResult(pg);
@@ -156,15 +157,24 @@ read_results(struct dbc *d)
 
 		d->inflight = NULL;
 		d->result = NULL;
-		if (res != NULL && etl_result_ok(res, pg, &err) == 0)
+		readonly = 0;
+		if (res != NULL && etl_result_ok(res, pg, &err) == 0) {
 			p->cb(res, NULL, p->arg);
-		else
+		} else {
 			p->cb(NULL, res ? err.message : "no result", p->arg);
+			/* 25006: a failover left us on a standby, or the server turned read-only */
+			readonly = res != NULL && strcmp(err.sqlstate, "25006") == 0;
+		}
 		PQclear(res);
 		etl_stmt_clear(&p->st);
 		free(p);
 		if (d->conn == NULL)	/* the callback may have shut us down */
 			return;
+		if (readonly) {
+			/* a new session finds a writable server, or waits for one */
+			db_lost(d, "the database is read-only");
+			return;
+		}
 		pg = etl_conn_pg(d->conn);
 		db_kick(d);
 	}

@@ -20,6 +20,7 @@
 
 #include "etl_stmt.h"
 #include "log.h"
+#include "logcap.h"
 
 enum jstate { J_SPAWNED, J_STARTING, J_RUNNING, J_ENDED, J_FINISHING, J_NSTATES };
 
@@ -35,6 +36,7 @@ struct job {
 	struct inproc_job *ij;		/* inproc: while it runs */
 	cJSON		*final;		/* inproc: the result its FINAL records */
 	char		*log_path;
+	struct logcap	 logcap;	/* its log's hole, when over --log-max */
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */
 	char		*limits;	/* the limits it runs under, for its ERROR */

@@ -44,6 +44,8 @@ static const char usage_text[] =
     "  --shutdown-timeout SEC  longest graceful stop (default 30)\n"
     "  --stop-tasks            on SIGTERM stop the tasks too (default: leave them)\n"
     "  --kill-grace SEC        SIGTERM to SIGKILL for stopped tasks (default 10)\n"
+    "  --log-max BYTES         cap each job's log at about BYTES: its head and tail are\n"
+    "                          kept, the middle dropped (default 67108864; 0: no cap)\n"
     "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
     "  --heartbeat SEC         controller heartbeat (default 10)\n"
     "  --dead-after SEC        a controller silent this long is dead (default 60)\n"
@@ -63,7 +65,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX };
 
 static struct {
 	struct ev_loop	*loop;
@@ -303,6 +305,7 @@ main(int argc, char **argv, char **envp)
 		{ "shutdown-timeout", required_argument, NULL, O_SHUTDOWN },
 		{ "stop-tasks", no_argument, NULL, O_STOP_TASKS },
 		{ "kill-grace", required_argument, NULL, O_GRACE },
+		{ "log-max", required_argument, NULL, O_LOG_MAX },
 		{ "poll-interval", required_argument, NULL, O_POLL },
 		{ "heartbeat", required_argument, NULL, O_BEAT },
 		{ "dead-after", required_argument, NULL, O_DEAD },
@@ -336,6 +339,7 @@ main(int argc, char **argv, char **envp)
 	memset(&cfg, 0, sizeof(cfg));
 	cfg.concurrency = 8;
 	cfg.kill_grace = 10;
+	cfg.log_max = 64LL * 1024 * 1024;
 	cfg.dead_after = 60;
 	wd = getenv("ETL_DEBUG_WAIT_SECONDS");
 	cfg.debug_wait = wd != NULL && atof(wd) > 0 ? atof(wd) : 300;
@@ -385,6 +389,12 @@ main(int argc, char **argv, char **envp)
 			break;
 		case O_GRACE:
 			cfg.kill_grace = num_arg(optarg, 0, 86400, "--kill-grace");
+			break;
+		case O_LOG_MAX:
+			/* under 64 KiB the head and tail would be a few lines */
+			cfg.log_max = (long long)num_arg(optarg, 0, 1e15, "--log-max");
+			if (cfg.log_max > 0 && cfg.log_max < 65536)
+				usage_error("%s must be 0 (no cap) or at least 65536", "--log-max");
 			break;
 		case O_POLL:
 			poll_interval = num_arg(optarg, 0.01, 3600, "--poll-interval");

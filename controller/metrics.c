@@ -30,12 +30,17 @@ struct mconn {
 	size_t	 outlen, outoff;
 };
 
+/* At most this many connections at once; more wait in the kernel's backlog. */
+#define METRICS_MAX_CONNS 32
+
 static struct {
 	struct ev_loop	*loop;
 	int		 fd;
 	ev_io		 accept_w;
+	ev_timer	 resume_w;	/* out of descriptors: accept again later */
 	double		 started;
-} m = { NULL, -1, { 0 }, 0 };
+	int		 nconns;
+} m = { .fd = -1 };
 
 /* A label value escaped for the text format (queue names are safe; be sure). */
 static void
@@ -89,6 +94,9 @@ mconn_free(struct mconn *c)
 	close(c->fd);
 	free(c->out);
 	free(c);
+	/* a slot is free: accept again (unless waiting for descriptors) */
+	if (m.nconns-- == METRICS_MAX_CONNS && m.fd >= 0 && !ev_is_active(&m.resume_w))
+		ev_io_start(m.loop, &m.accept_w);
 }
 
 /* Append printf output to a growing buffer. */
@@ -252,7 +260,14 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 
 	(void)w;
 	(void)revents;
-	while ((fd = accept4(m.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+	for (;;) {
+		if (m.nconns >= METRICS_MAX_CONNS) {
+			ev_io_stop(loop, &m.accept_w);
+			return;
+		}
+		if ((fd = accept4(m.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) < 0)
+			break;
+		m.nconns++;
 		c = xcalloc(1, sizeof(*c));
 		c->fd = fd;
 		ev_io_init(&c->io, conn_cb, fd, EV_READ);
@@ -262,6 +277,21 @@ accept_cb(struct ev_loop *loop, ev_io *w, int revents)
 		c->timer.data = c;
 		ev_timer_start(loop, &c->timer);
 	}
+	if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+		/* the pending connection stays readable: without a pause this would spin */
+		log_warnx("metrics: accept: %s; pausing for 1 s", strerror(errno));
+		ev_io_stop(loop, &m.accept_w);
+		ev_timer_start(loop, &m.resume_w);
+	}
+}
+
+static void
+resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)w;
+	(void)revents;
+	if (m.nconns < METRICS_MAX_CONNS)
+		ev_io_start(loop, &m.accept_w);
 }
 
 int
@@ -270,10 +300,17 @@ metrics_init(struct ev_loop *loop, const char *addr)
 	struct sockaddr_in sa;
 	char host[64];
 	const char *colon = strrchr(addr, ':');
-	int one = 1, port;
+	char *end;
+	long port;
+	int one = 1;
 
-	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host) ||
-	    (port = atoi(colon + 1)) <= 0 || port > 65535) {
+	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+		errno = EINVAL;
+		return -1;
+	}
+	errno = 0;
+	port = strtol(colon + 1, &end, 10);
+	if (errno != 0 || end == colon + 1 || *end != '\0' || port <= 0 || port > 65535) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -301,6 +338,7 @@ metrics_init(struct ev_loop *loop, const char *addr)
 	m.started = ev_now(loop);
 	ev_io_init(&m.accept_w, accept_cb, m.fd, EV_READ);
 	ev_io_start(loop, &m.accept_w);
+	ev_timer_init(&m.resume_w, resume_cb, 1.0, 0);
 	return 0;
 }
 
@@ -310,6 +348,7 @@ metrics_close(void)
 	if (m.fd < 0)
 		return;
 	ev_io_stop(m.loop, &m.accept_w);
+	ev_timer_stop(m.loop, &m.resume_w);
 	close(m.fd);
 	m.fd = -1;
 }

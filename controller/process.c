@@ -36,6 +36,7 @@ static struct {
 	struct ev_loop		*loop;
 	struct proc_config	 cfg;
 	void			(*on_end)(void);
+	ev_timer		 logcap_w;
 } P;
 
 static void	inproc_done(void *owner, int status, cJSON *final, const char *why);
@@ -75,6 +76,9 @@ job_ended(struct job *jb, int wstatus, int unknown)
 		if (find_core(jb->core_dir, core, sizeof(core)) == 0)
 			jb->core_file = xstrdup(core);
 	}
+	if (!jb->inproc && jb->log_path != NULL && logcap_finish(jb->log_path, P.cfg.log_max,
+	    &jb->logcap) != 0)
+		jlog_warnx(jb, "cannot cap its log %s: %s", jb->log_path, strerror(errno));
 	if (unknown)
 		jlog_info(jb, "ended while unwatched%s%s", jb->stop_reason ? ": " : "",
 		    jb->stop_reason ? jb->stop_reason : "");
@@ -338,6 +342,8 @@ job_initial(struct job *jb)
 		return -1;
 	}
 	jb->ilen = strlen(jb->initial);
+	/* the INITIAL holds the payload now: a large one is not kept twice */
+	FREE(ej->data);
 	return 0;
 }
 
@@ -536,6 +542,24 @@ proc_release(struct job *jb)
 	jb->pidfd = -1;
 }
 
+/* Twice a second: the logs of running tasks stay within --log-max. */
+static void
+logcap_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct job *jb;
+	int s;
+
+	(void)loop;
+	(void)w;
+	(void)revents;
+	for (s = J_SPAWNED; s <= J_RUNNING; s++)
+		TAILQ_FOREACH(jb, job_list((enum jstate)s), link)
+			if (!jb->inproc && jb->log_path != NULL &&
+			    logcap_trim(jb->log_path, P.cfg.log_max, &jb->logcap) != 0)
+				jlog_warnx(jb, "cannot cap its log %s: %s", jb->log_path,
+				    strerror(errno));
+}
+
 void
 proc_init(struct ev_loop *loop, const struct proc_config *cfg, void (*on_end)(void))
 {
@@ -543,4 +567,8 @@ proc_init(struct ev_loop *loop, const struct proc_config *cfg, void (*on_end)(vo
 	P.cfg = *cfg;
 	P.on_end = on_end;
 	inproc_init(loop, cfg->concurrency, inproc_done);
+	if (cfg->log_max > 0) {
+		ev_timer_init(&P.logcap_w, logcap_cb, 0.5, 0.5);
+		ev_timer_start(loop, &P.logcap_w);
+	}
 }

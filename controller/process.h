@@ -17,6 +17,7 @@ struct proc_config {
 	double		 kill_grace;	/* SIGTERM -> SIGKILL */
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	int		 concurrency;	/* in-process worker threads */
+	off_t		 log_max;	/* a job's log is capped at about this (0: no cap) */
 };
 
 void	proc_init(struct ev_loop *, const struct proc_config *, void (*on_end)(void));

@@ -634,6 +634,7 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	pc.kill_grace = cfg->kill_grace;
 	pc.debug_wait = cfg->debug_wait;
 	pc.concurrency = cfg->concurrency;
+	pc.log_max = (off_t)cfg->log_max;
 	proc_init(loop, &pc, on_end);
 	remote_init(cfg->pg_env);
 	update_title();

@@ -22,6 +22,7 @@ struct sup_config {
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	const char	*user;		/* as root: tasks run as this user unless the queue says */
 	int		 count_jobs;	/* count jobs by queue and state (for the metrics) */
+	long long	 log_max;	/* cap of a job's log, bytes (0: none) */
 };
 
 void	sup_init(struct ev_loop *, const struct sup_config *);

@@ -37,7 +37,7 @@ ignore_notice(void *arg, const char *message)
 static etl_conn *
 conn_open(const char *pg_env, int nonblock, etl_error *err)
 {
-	const char *keys[3], *vals[3];
+	const char *keys[4], *vals[4];
 	etl_conn *c;
 	int n = 0;
 
@@ -58,6 +58,15 @@ conn_open(const char *pg_env, int nonblock, etl_error *err)
 	if (*pg_env != '\0') {
 		keys[n] = "service";
 		vals[n++] = pg_env;
+	}
+	if (nonblock) {
+		/*
+		 * A controller writes: a read-only server (a standby after a failover, or
+		 * default_transaction_read_only) is refused at connect, so it keeps trying
+		 * until a writable one answers instead of holding a session that cannot claim.
+		 */
+		keys[n] = "target_session_attrs";
+		vals[n++] = "read-write";
 	}
 	keys[n] = "fallback_application_name";
 	vals[n++] = "etl";

@@ -93,6 +93,21 @@ field_parse(const char *s, const char *end, int field, int lo, int hi, uint64_t 
 	return *bits ? 0 : -1;
 }
 
+/* With days of month restricted alone: does some month allowed have one of them? */
+static int
+cron_can_fire(const etl_cron *c)
+{
+	/* February counts 29 days: a leap year comes */
+	static const int mdays[13] = { 0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	int m, d;
+
+	for (m = 1; m <= 12; m++)
+		for (d = 1; d <= mdays[m]; d++)
+			if ((c->months >> m & 1) && (c->doms >> d & 1))
+				return 1;
+	return 0;
+}
+
 int
 etl_cron_parse(const char *expr, etl_cron *c, etl_error *err)
 {
@@ -144,6 +159,11 @@ etl_cron_parse(const char *expr, etl_cron *c, etl_error *err)
 	c->dows = (uint8_t)(bits[4] & 0x7f);
 	c->dom_any = any[2];
 	c->dow_any = any[4];
+	if (!c->dom_any && c->dow_any && !cron_can_fire(c)) {
+		etl__err(err, ETL_EINVAL, "bad cron '%.80s': it never fires (no month it allows "
+		    "has any of its days of month)", expr);
+		return -1;
+	}
 	return 0;
 }
 

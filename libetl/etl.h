@@ -83,7 +83,16 @@ const char *etl_task_path_default(void);
 
 /* The largest payload accepted by send/run ($ETL_MAX_PAYLOAD bytes, default 1 MiB). */
 size_t	etl_payload_max(void);
-/* Parse TEXT (length len) as a JSON value, with size limit; NULL and err on failure. */
+/* The deepest nesting of arrays and objects a payload may have. */
+#define ETL_JSON_MAX_DEPTH 1000
+/*
+ * 0 when TEXT (length len) is one JSON value etl accepts as a payload: at most max
+ * bytes, nested at most ETL_JSON_MAX_DEPTH deep, no \u0000 (jsonb cannot store it);
+ * else -1 with a one-line reason.  The text is not rewritten: etl passes payloads on as
+ * they were written, numbers exact.
+ */
+int	etl_json_check(const char *text, size_t len, size_t max, etl_error *);
+/* Parse TEXT (length len) as a JSON value, with those limits; NULL and err on failure. */
 cJSON	*etl_json_parse(const char *text, size_t len, size_t max, etl_error *);
 
 /* ---- EtlContext (SPEC section 2) ---- */
@@ -168,6 +177,9 @@ typedef struct etl_send_opts {
  * cancelled at once (a job it waits for failed) returns 0 with the reason in err.
  */
 int	etl_send(etl_conn *, const char *queue, const cJSON *data,
+	    const etl_send_opts *, char id[ETL_ID_LEN], etl_error *);
+/* The same with data as JSON text (NULL: null), sent as it is written once checked. */
+int	etl_send_text(etl_conn *, const char *queue, const char *json,
 	    const etl_send_opts *, char id[ETL_ID_LEN], etl_error *);
 /*
  * Enqueue n jobs whose data are the JSON texts texts[0..n-1] (already valid JSON), in

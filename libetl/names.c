@@ -216,17 +216,118 @@ etl_payload_max(void)
 	return (size_t)v;
 }
 
+/* The length of the UTF-8 character at s (at most n bytes); 0 when it is not one. */
+static size_t
+utf8_len(const char *s, size_t n)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t len, i;
+	unsigned cp;
+
+	if (u[0] < 0x80)
+		return 1;
+	if (u[0] >= 0xc2 && u[0] <= 0xdf) {
+		len = 2;
+		cp = u[0] & 0x1f;
+	} else if (u[0] >= 0xe0 && u[0] <= 0xef) {
+		len = 3;
+		cp = u[0] & 0x0f;
+	} else if (u[0] >= 0xf0 && u[0] <= 0xf4) {
+		len = 4;
+		cp = u[0] & 0x07;
+	} else {
+		return 0;
+	}
+	if (len > n)
+		return 0;
+	for (i = 1; i < len; i++) {
+		if ((u[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (u[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, past U+10FFFF */
+	if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+		return 0;
+	return len;
+}
+
+/*
+ * What a payload may be beyond JSON's grammar: at most max bytes, nested at most
+ * ETL_JSON_MAX_DEPTH deep (the depth cJSON reads), valid UTF-8, and no \u0000, which
+ * PostgreSQL's jsonb cannot store.  A scan of the text, outside and inside strings.
+ */
+static int
+json_limits(const char *text, size_t len, size_t max, etl_error *err)
+{
+	size_t i;
+	int depth = 0, deepest = 0, instr = 0;
+
+	if (len > max) {
+		etl__err(err, ETL_EINVAL, "payload is %zu bytes, over the limit of %zu "
+		    "(ETL_MAX_PAYLOAD)", len, max);
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		char ch = text[i];
+		size_t u = utf8_len(text + i, len - i);
+
+		if (u == 0) {
+			etl__err(err, ETL_EINVAL, "payload is not valid UTF-8 at byte %zu", i);
+			return -1;
+		}
+		if (u > 1) {
+			i += u - 1;	/* a multibyte character: only ever inside a string */
+			continue;
+		}
+		if (instr) {
+			if (ch == '"') {
+				instr = 0;
+			} else if (ch == '\\' && i + 1 < len) {
+				if (text[i + 1] == 'u' && i + 5 < len &&
+				    strncmp(text + i + 2, "0000", 4) == 0) {
+					etl__err(err, ETL_EINVAL, "payload has \\u0000 at byte %zu: "
+					    "PostgreSQL cannot store a NUL character in jsonb", i);
+					return -1;
+				}
+				i++;
+			}
+		} else if (ch == '"') {
+			instr = 1;
+		} else if (ch == '[' || ch == '{') {
+			if (++depth > deepest)
+				deepest = depth;
+		} else if (ch == ']' || ch == '}') {
+			depth--;
+		}
+	}
+	if (deepest > ETL_JSON_MAX_DEPTH) {
+		etl__err(err, ETL_EINVAL, "payload is nested %d deep, over the limit of %d",
+		    deepest, ETL_JSON_MAX_DEPTH);
+		return -1;
+	}
+	return 0;
+}
+
+int
+etl_json_check(const char *text, size_t len, size_t max, etl_error *err)
+{
+	cJSON *j = etl_json_parse(text, len, max, err);
+
+	if (j == NULL)
+		return -1;
+	cJSON_Delete(j);
+	return 0;
+}
+
 cJSON *
 etl_json_parse(const char *text, size_t len, size_t max, etl_error *err)
 {
 	const char *end = NULL;
 	cJSON *j;
 
-	if (len > max) {
-		etl__err(err, ETL_EINVAL, "payload is %zu bytes, over the limit of %zu "
-		    "(ETL_MAX_PAYLOAD)", len, max);
+	if (json_limits(text, len, max, err) != 0)
 		return NULL;
-	}
 	j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (j == NULL) {
 		/* on failure cJSON points end at the error (thread-safe, unlike GetErrorPtr) */

@@ -311,9 +311,25 @@ int
 etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts *o,
     char id[ETL_ID_LEN], etl_error *err)
 {
+	char *text;
+	int rc;
+
+	if ((text = etl__json_text(data)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	rc = etl_send_text(c, queue, text, o, id, err);
+	free(text);
+	return rc;
+}
+
+int
+etl_send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
+    char id[ETL_ID_LEN], etl_error *err)
+{
 	static const etl_send_opts none;
 	const char *p[3];
-	char *text, *opts;
+	char *opts;
 	PGresult *res;
 	int rc;
 
@@ -322,25 +338,17 @@ etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts 
 	id[0] = '\0';
 	if (send_opts_valid(queue, o, err) != 0)
 		return -1;
-	if ((text = etl__json_text(data)) == NULL) {
-		etl__err(err, ETL_ESYS, "out of memory");
+	if (json == NULL)
+		json = "null";
+	/* checked, never rewritten: PostgreSQL reads the text itself, numbers exact */
+	if (etl_json_check(json, strlen(json), etl_payload_max(), err) != 0)
 		return -1;
-	}
-	if (strlen(text) > etl_payload_max()) {
-		etl__err(err, ETL_EINVAL, "payload is %zu bytes, over the limit of %zu "
-		    "(ETL_MAX_PAYLOAD)", strlen(text), etl_payload_max());
-		free(text);
+	if ((opts = send_opts_json(o, err)) == NULL)
 		return -1;
-	}
-	if ((opts = send_opts_json(o, err)) == NULL) {
-		free(text);
-		return -1;
-	}
 	p[0] = queue;
-	p[1] = text;
+	p[1] = json;
 	p[2] = opts;
 	res = etl__exec(c, "SELECT id, note FROM etl.send($1, $2::jsonb, $3::jsonb)", 3, p, err);
-	free(text);
 	free(opts);
 	if (res == NULL) {
 		if (err->code == ETL_ENOTFOUND && strstr(err->message, "no queue named") != NULL)

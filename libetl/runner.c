@@ -61,21 +61,15 @@ etl_wstatus_text(int wstatus, char *buf, size_t bufsz)
 char *
 etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
 {
-	char type[256];
-	cJSON *ev, *meta, *payload;
-	char *s;
+	char type[256], *head = NULL, *mtext = NULL, *s = NULL;
+	cJSON *ev, *meta;
+	size_t hlen;
 
 	snprintf(type, sizeof(type), "%s:INITIAL", etl__task_base(job->task));
-	if ((payload = cJSON_Parse(job->data)) == NULL)
-		payload = cJSON_CreateNull();
 	ev = cJSON_CreateObject();
 	meta = cJSON_CreateObject();
-	if (ev == NULL || meta == NULL || payload == NULL)
-		goto oom;
-	cJSON_AddStringToObject(ev, "type", type);
-	cJSON_AddItemToObject(ev, "payload", payload);
-	payload = NULL;
-	cJSON_AddItemToObject(ev, "meta", meta);
+	if (ev == NULL || meta == NULL || cJSON_AddStringToObject(ev, "type", type) == NULL)
+		goto done;
 	cJSON_AddNumberToObject(meta, "etl_context_id", (double)job->etl_context_id);
 	cJSON_AddStringToObject(meta, "pg_env", job->pg_env[0] ? job->pg_env :
 	    (queue_pg_env ? queue_pg_env : ""));
@@ -84,15 +78,26 @@ etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
 	cJSON_AddStringToObject(meta, "task", etl__task_base(job->task));
 	cJSON_AddNumberToObject(meta, "attempt", job->retry_count + 1);
 	cJSON_AddStringToObject(meta, "queue_pg_env", queue_pg_env ? queue_pg_env : "");
-	if ((s = cJSON_PrintUnformatted(ev)) == NULL)
-		goto oom;
+	if ((head = cJSON_PrintUnformatted(ev)) == NULL ||
+	    (mtext = cJSON_PrintUnformatted(meta)) == NULL)
+		goto done;
+	/*
+	 * The payload goes in as the database gave it (jsonb's text), never through a
+	 * parser: what the task reads is exactly what its INITIAL event records, big
+	 * integers and deep nesting included.
+	 */
+	hlen = strlen(head) - 1;	/* without its closing brace */
+	if (asprintf(&s, "%.*s,\"payload\":%s,\"meta\":%s}", (int)hlen, head,
+	    job->data != NULL && job->data[0] != '\0' ? job->data : "null", mtext) < 0)
+		s = NULL;
+done:
 	cJSON_Delete(ev);
+	cJSON_Delete(meta);
+	free(head);
+	free(mtext);
+	if (s == NULL)
+		etl__err(err, ETL_ESYS, "out of memory");
 	return s;
-oom:
-	cJSON_Delete(ev);
-	cJSON_Delete(payload);
-	etl__err(err, ETL_ESYS, "out of memory");
-	return NULL;
 }
 
 int
@@ -143,8 +148,8 @@ etl_job_prepare(etl_conn *qconn, etl_conn *cconn, etl_job *job, char **initial,
 	} else {
 		snprintf(idbuf, sizeof(idbuf), "%lld", (long long)job->etl_context_id);
 		p[0] = idbuf;
-		res = etl__exec(cconn, "SELECT coalesce(latest_event_id, 0) FROM etl.etl_context "
-		    "WHERE etl_context_id = $1::bigint", 1, p, err);
+		res = etl__exec(cconn, "SELECT etl.context_latest(etl_context_id) FROM "
+		    "etl.etl_context WHERE etl_context_id = $1::bigint", 1, p, err);
 		if (res == NULL)
 			return -1;
 		if (PQntuples(res) != 1) {

@@ -4,7 +4,7 @@
 # INITIAL {"name": "x"} -> FINAL {"greeting": "hello, x"}.
 set -eu
 initial=$(cat)
-name=$(printf '%s' "$initial" | sed -n 's/.*"payload":{[^}]*"name":"\([^"\\]*\)".*/\1/p')
+name=$(printf '%s' "$initial" | sed -n 's/.*"payload": *{[^}]*"name": *"\([^"\\]*\)".*/\1/p')
 if [ -z "$name" ]; then
 	echo "hello_sh wants {\"name\": \"...\"} (plain letters)" >&2
 	exit 65

@@ -104,7 +104,7 @@ CREATE TABLE etl.job (
   -- the context's latest event when this run began: events after it are this run's
   event_since       bigint,
   -- flows: the queue's policy when sent, the throttle slot, prerequisites still
-  -- unfinished (the job waits with start_after = infinity), sub-task identity, the
+  -- unfinished (no claim takes a job while waiting > 0), sub-task identity, the
   -- context a sub-task's context hangs under, and a dead-letter copy's source
   policy            text NOT NULL DEFAULT 'standard',
   singleton_on      timestamptz,

@@ -31,6 +31,10 @@ BEGIN
   END IF;
   v_start := CASE WHEN o ? 'start_at' THEN (o->>'start_at')::timestamptz
                   ELSE now() + coalesce((o->>'start_after')::float8, 0) * interval '1 second' END;
+  IF NOT isfinite(v_start) THEN
+    RAISE EXCEPTION 'start time % would never come: want a finite time', o->>'start_at'
+      USING ERRCODE = '22023';
+  END IF;
   IF o ? 'batch_id' AND NOT EXISTS (SELECT 1 FROM etl.batch b WHERE b.id = (o->>'batch_id')::uuid) THEN
     RAISE EXCEPTION 'no batch %', o->>'batch_id' USING ERRCODE = 'ET001';
   END IF;
@@ -69,8 +73,7 @@ BEGIN
     VALUES (q.name, coalesce((o->>'priority')::int, 0), p_data, v_state, q.retry_limit,
         q.retry_delay, q.retry_backoff, q.retry_delay_max, q.expire_seconds,
         q.heartbeat_seconds, q.dead_letter, coalesce(o->>'pg_env', q.pg_env),
-        CASE WHEN v_wait > 0 AND v_state = 'created' THEN 'infinity'
-             ELSE greatest(v_start, coalesce(v_slot, v_start)) END,
+        greatest(v_start, coalesce(v_slot, v_start)),
         clock_timestamp(), v_key, v_slot, coalesce((o->>'debug_wait')::bool, false),
         (o->>'parent_id')::uuid, o->>'run_on_host', (o->>'batch_id')::uuid, q.policy,
         CASE WHEN v_state = 'created' THEN v_wait ELSE 0 END, o->>'idempotency_key',
@@ -200,8 +203,7 @@ BEGIN
   IF NEW.has_dependents AND is_final AND NOT was_final THEN
     IF NEW.state = 'completed' THEN
       UPDATE etl.job j
-         SET waiting = j.waiting - 1,
-             start_after = CASE WHEN j.waiting = 1 THEN now() ELSE j.start_after END
+         SET waiting = j.waiting - 1
         FROM etl.job_dep d
        WHERE d.after_id = NEW.id AND j.id = d.job_id AND j.state IN ('created', 'retry') AND j.waiting > 0;
     ELSE
@@ -268,8 +270,13 @@ BEGIN
               AND j.state <> 'completed'
               FOR UPDATE SKIP LOCKED
   LOOP
+    -- back under its key: the queue's policy holds for a redriven job too
     SELECT s.id INTO n FROM etl.send(r.source->>'queue', r.data,
-                                     jsonb_build_object('priority', r.priority)) s;
+                                     jsonb_strip_nulls(jsonb_build_object(
+                                       'priority', r.priority,
+                                       'singleton_key', r.singleton_key))) s;
+    -- kept out by the policy (its key's job is there): it stays, for a later redrive
+    CONTINUE WHEN n IS NULL;
     UPDATE etl.job j
        SET state = 'completed', output = jsonb_build_object('redriven_to', n)
      WHERE j.id = r.id;

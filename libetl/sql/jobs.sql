@@ -64,7 +64,7 @@ LANGUAGE plpgsql AS $fn$
 DECLARE q text;
 BEGIN
   FOR q IN SELECT DISTINCT n.queue FROM new_jobs n
-            WHERE n.state IN ('created', 'retry') AND n.start_after <= now()
+            WHERE n.state IN ('created', 'retry') AND n.start_after <= now() AND n.waiting = 0
   LOOP
     PERFORM pg_notify('etl_job', q);
   END LOOP;
@@ -86,12 +86,18 @@ $fn$ SELECT ('x' || substr(replace($1::text, '-', ''), 1, 16))::bit(64)::bigint 
 
 -- Seconds before retry number (count + 1): the fixed delay, or with backoff
 -- delay * 2^count capped at delay_max, with "equal jitter" (half fixed, half random).
+-- Never a runaway: with backoff a delay of 0 counts from 1 s (pg-boss's floor); without,
+-- a delay of 0 retries at once three times, then waits 1, 2, 4 ... s up to delay_max, so
+-- a failing task on a queue with a large retry limit does not run thousands of times.
 CREATE OR REPLACE FUNCTION etl.retry_seconds(delay int, count int, backoff bool, delay_max int)
 RETURNS double precision LANGUAGE sql VOLATILE AS
 $fn$
-  SELECT CASE WHEN NOT backoff THEN delay::double precision
-         ELSE least(delay_max::double precision, delay * power(2, least(count, 30)))
-              * (0.5 + random() / 2) END
+  SELECT CASE WHEN backoff
+              THEN least(delay_max::double precision,
+                         greatest(delay, 1) * power(2, least(count, 30)))
+                   * (0.5 + random() / 2)
+              WHEN delay > 0 OR count < 3 THEN delay::double precision
+              ELSE least(delay_max::double precision, power(2, least(count - 3, 30))) END
 $fn$;
 
 -- The controller's hot statements are set-based: a claim of n jobs is a
@@ -111,7 +117,8 @@ $fn$;
 -- taken in a statement of its own: in READ COMMITTED each statement of a function gets a
 -- fresh snapshot, so the count of active jobs below sees every claim committed before.
 -- Jobs of queues in mode inprocess run in the claiming process: p_pid and p_pid_start
--- are recorded as theirs at once.
+-- are recorded as theirs at once.  A claim carries at most 16 MiB of payloads (as
+-- stored) beyond its first job.
 CREATE OR REPLACE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
                                      p_host text, p_pg_env text, p_pid int DEFAULT NULL,
                                      p_pid_start bigint DEFAULT NULL)
@@ -141,9 +148,10 @@ BEGIN
         FROM etl.queue q
        WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
     ), cand AS (
-      SELECT j.id, j.queue, j.priority, j.created_on, j.policy, j.singleton_key
+      SELECT j.id, j.queue, j.priority, j.created_on, j.policy, j.singleton_key,
+             coalesce(pg_column_size(j.data), 0) AS bytes
         FROM etl.job j
-       WHERE j.state IN ('created', 'retry') AND j.start_after <= now()
+       WHERE j.state IN ('created', 'retry') AND j.start_after <= now() AND j.waiting = 0
          AND (p_queues IS NULL OR j.queue = ANY (p_queues))
          AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
@@ -158,10 +166,18 @@ BEGIN
                                row_number() OVER (PARTITION BY c.queue
                                    ORDER BY c.priority DESC, c.created_on, c.id) AS rn,
                                row_number() OVER (PARTITION BY c.queue, c.singleton_key
-                                   ORDER BY c.priority DESC, c.created_on, c.id) AS keyrn
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS keyrn,
+                               coalesce(sum(c.bytes) OVER (ORDER BY c.priority DESC,
+                                   c.created_on, c.id ROWS BETWEEN UNBOUNDED PRECEDING
+                                   AND 1 PRECEDING), 0) AS before,
+                               c.bytes
                           FROM cand c) x
         LEFT JOIN cap ON cap.name = x.queue
        WHERE (cap.free IS NULL OR x.rn <= cap.free)
+         -- at most 16 MiB of payloads a claim (the first job whatever its size), beside
+         -- jobs of 64 KiB or less: large payloads come a claim at a time, and small jobs
+         -- behind them are not held up
+         AND (x.before < 16777216 OR x.bytes <= 65536)
          AND NOT (x.policy IN ('singleton', 'stately', 'exclusive')
                   AND x.singleton_key IS NOT NULL AND x.keyrn > 1)
     ), prev AS (
@@ -180,8 +196,8 @@ BEGIN
                                    ELSE j.etl_context_id END,
              event_since = CASE WHEN NOT prev.here THEN NULL
                                 WHEN prev.old_ctx IS NULL THEN nextval('etl.event_event_id_seq')
-                                ELSE (SELECT coalesce(x.latest_event_id, 0) FROM etl.etl_context x
-                                       WHERE x.etl_context_id = prev.old_ctx) END
+                                ELSE (SELECT coalesce(max(e.event_id), 0) FROM etl.event e
+                                       WHERE e.etl_context_id = prev.old_ctx) END
         FROM prev, etl.queue q
        WHERE j.id = prev.id AND q.name = j.queue
       RETURNING j.id, j.queue, j.task, coalesce(j.data::text, 'null'), coalesce(j.pg_env, ''),
@@ -321,10 +337,10 @@ BEGIN
   ), dead AS (
     INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff,
                          retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter,
-                         pg_env, parent_id, policy, source)
+                         pg_env, parent_id, policy, singleton_key, source)
     SELECT q.name, u.priority, u.data, q.retry_limit, q.retry_delay, q.retry_backoff,
            q.retry_delay_max, q.expire_seconds, q.heartbeat_seconds, q.dead_letter,
-           coalesce(u.pg_env, q.pg_env), u.id, q.policy,
+           coalesce(u.pg_env, q.pg_env), u.id, q.policy, u.singleton_key,
            jsonb_build_object('queue', u.queue, 'id', u.id, 'retry_count', u.retry_count)
       FROM upd u JOIN etl.queue q ON q.name = u.dead_letter
      WHERE u.state = 'failed'
@@ -486,9 +502,9 @@ BEGIN
            task = coalesce(x.task, base)
      WHERE x.id = j.id RETURNING * INTO j;
   END IF;
-  UPDATE etl.job x SET event_since = c.latest_event_id WHERE x.id = j.id;
+  UPDATE etl.job x SET event_since = etl.context_latest(p_ctx) WHERE x.id = j.id;
   id := j.id; queue := j.queue; task := j.task; data := coalesce(ini.payload::text, 'null');
-  pg_env := coalesce(j.pg_env, ''); since := c.latest_event_id;
+  pg_env := coalesce(j.pg_env, ''); since := etl.context_latest(p_ctx);
   RETURN NEXT;
 END
 $fn$;

@@ -245,5 +245,81 @@ if want_s 10; then
 	burst "${BURST_INPROC:-50000}" 16 "in-process jobs"
 fi
 
+# 11: the database refuses every end statement for 10 s (a trigger raising), then accepts
+if want_s 11; then
+	fresh; send 500 20
+	q "CREATE TABLE public.refuse (on_ bool);
+	   CREATE OR REPLACE FUNCTION public.refuse_fn() RETURNS trigger LANGUAGE plpgsql AS \$\$
+	   BEGIN
+	     IF EXISTS (SELECT 1 FROM public.refuse) THEN RAISE EXCEPTION 'chaos: end refused'; END IF;
+	     RETURN NEW;
+	   END \$\$;
+	   CREATE TRIGGER refuse BEFORE UPDATE OF state ON etl.job FOR EACH ROW
+	     WHEN (OLD.state = 'active' AND NEW.state <> 'active') EXECUTE FUNCTION public.refuse_fn()" >/dev/null
+	start_controller a --concurrency 8
+	wait_until 30 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" 100
+	q "INSERT INTO public.refuse VALUES (true)" >/dev/null
+	sleep 10
+	q "DELETE FROM public.refuse" >/dev/null
+	wait_until 120 settled
+	verdict "11 every end refused for 10 s" 500
+	grep -q "recording its end failed" "$tmp/a.log"
+	ok $? "11: the controller said it kept trying"
+	stop_controller a TERM
+	q "DROP TABLE public.refuse; DROP FUNCTION public.refuse_fn()" >/dev/null 2>&1
+fi
+
+# 12: the database read-only for 10 s (as after a failover to a standby), then writable
+if want_s 12; then
+	fresh; send 500 20
+	rw() { PGOPTIONS="-c default_transaction_read_only=off" q "$1" >/dev/null; }
+	port=$((20000 + RANDOM % 20000))
+	start_controller a --concurrency 8 --metrics "127.0.0.1:$port"
+	health() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$port/healthz"; }
+	wait_until 30 qge "SELECT count(*) FROM etl.job WHERE state = 'completed'" 100
+	rw "ALTER SYSTEM SET default_transaction_read_only = on"; rw "SELECT pg_reload_conf()"
+	wait_until 10 eval '[ "$(health)" = 503 ]'
+	ok $? "12: /healthz answers 503 while the database is read-only"
+	sleep 8
+	is "$(health)" 503 "12: and still after 8 s"
+	rw "ALTER SYSTEM RESET default_transaction_read_only"; rw "SELECT pg_reload_conf()"
+	wait_until 20 eval '[ "$(health)" = 200 ]'
+	ok $? "12: 200 again once writable"
+	wait_until 120 settled
+	verdict "12 read-only for 10 s" 500
+	stop_controller a TERM
+fi
+
+# 13: a dead-letter cycle is refused, however long
+if want_s 13; then
+	fresh
+	for x in d1 d2 d3; do etl queue add $x --task chaos_task >/dev/null; done
+	etl queue add d1 --dead-letter d2 >/dev/null; etl queue add d2 --dead-letter d3 >/dev/null
+	etl queue add d3 --dead-letter d1 >/dev/null 2>&1
+	is "$?" 2 "13: d1 -> d2 -> d3 -> d1 is refused"
+	is "$(q "SELECT dead_letter FROM etl.queue WHERE name = 'd3'")" "" "13: d3 keeps no dead letter"
+fi
+
+# 14: four 50 MB payloads beside a stream of small jobs: the small ones keep flowing, and
+# the controller's memory stays bounded
+if want_s 14; then
+	fresh; etl queue add big --task drain >/dev/null
+	for i in 1 2 3 4; do
+		q "SELECT etl.send('big', to_jsonb((SELECT string_agg(md5(random()::text), '') FROM generate_series(1, 1600000))))" >/dev/null
+	done
+	start_controller a --concurrency 8
+	for i in $(seq 1 40); do send 5 10; sleep 0.25; done
+	wait_until 120 settled
+	wait_until 120 qis "SELECT count(*) FROM etl.job WHERE queue = 'big' AND state = 'completed'" 4
+	ok $? "14: the four large jobs complete"
+	verdict "14 four 50 MB payloads beside 200 small jobs" 200
+	wait_s=$(q "SELECT round(max(extract(epoch FROM started_on - created_on))::numeric, 2) FROM etl.job WHERE queue = 'chaos'")
+	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$CTL_PID_a/status")
+	echo "# 14: small jobs waited at most $wait_s s; controller peak RSS $hwm KiB"
+	ok "$(awk -v w="$wait_s" 'BEGIN { exit !(w < 8) }'; echo $?)" "14: no small job waited 8 s or more"
+	ok "$([ "$hwm" -lt 409600 ]; echo $?)" "14: the controller's peak RSS stays under 400 MiB"
+	stop_controller a TERM
+fi
+
 echo "# chaos summary: sent $total_sent completed $total_completed failed $total_failed lost $total_lost double-active $total_double"
 done_testing

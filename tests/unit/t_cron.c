@@ -1,6 +1,8 @@
 /*
  * t_cron: unit tests of the cron parser and matcher (libetl/cron.c).
  */
+#include <string.h>
+
 #include "etl_admin.h"
 #include "tap.h"
 
@@ -67,5 +69,11 @@ main(void)
 	ok(etl_cron_parse("mon * * * *", &c, &err) != 0, "a day name in the minute is refused");
 	ok(etl_cron_parse("* * * * *; DROP", &c, &err) != 0 && err.code == ETL_EINVAL,
 	    "trailing junk is refused as bad input");
+	ok(etl_cron_parse("0 0 31 2 *", &c, &err) != 0 && strstr(err.message, "never fires"),
+	    "February 31 is refused: it never fires");
+	ok(etl_cron_parse("0 0 30,31 2,4 *", &c, &err) == 0, "April 30 fires");
+	ok(etl_cron_parse("0 0 29 2 *", &c, &err) == 0, "February 29 fires (in leap years)");
+	ok(etl_cron_parse("0 0 31 2 mon", &c, &err) == 0,
+	    "February 31 or a Monday fires (vixie cron OR)");
 	return done_testing();
 }

@@ -3,7 +3,7 @@
 # records progress and the FINAL with `etl progress` and `etl dispatch`.
 set -eu
 initial=$(cat)
-file=$(printf '%s' "$initial" | sed -n 's/.*"payload":{"file":"\([^"]*\)".*/\1/p')
+file=$(printf '%s' "$initial" | sed -n 's/.*"payload": *{ *"file": *"\([^"]*\)".*/\1/p')
 if [ -z "$file" ] || [ ! -r "$file" ]; then
 	echo "line_count wants {\"file\": PATH} of a readable file" >&2
 	exit 65
