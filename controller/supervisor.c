@@ -41,6 +41,9 @@ static struct {
 	int			 backlog;	/* the last claim filled every free slot */
 	int			 shutting_down;
 	int			 stop_tasks;
+	int			 locked_once;	/* our id's liveness lock was ours once */
+	int			 lock_tries;
+	ev_timer		 lock_w;	/* at start: try the lock again */
 } sup;
 
 static void	claim_maybe(void);
@@ -371,24 +374,88 @@ ignore_cb(PGresult *res, const char *why, void *arg)
 		log_warnx("%s: %s", (const char *)arg, why);
 }
 
+static void	db_up_locked(void);
+static void	lock_try(void);
+
+/*
+ * Our id's liveness lock.  At start it must be ours: another live controller with this
+ * id (on any host) would adopt, record and rerun the jobs of the first.  A holder that
+ * just died may keep it a moment (its session not yet gone): a few tries, a second apart.
+ * Once started, a reconnection that finds it held says so and tries again at each beat.
+ */
 static void
 lock_cb(PGresult *res, const char *why, void *arg)
 {
+	etl_lock_holder h;
 	etl_error err;
-	int held;
 
 	(void)arg;
-	if (res == NULL)
+	if (res == NULL) {
 		log_warnx("taking the controller's liveness lock failed: %s", why);
-	else if (etl_lock_result(res, &held, &err) != 0)
+		return;		/* tried again when the database is back */
+	}
+	if (etl_lock_result(res, &h, &err) != 0) {
 		log_warnx("taking the controller's liveness lock failed: %s", err.message);
-	else if (!held)
-		log_warnx("another session holds the liveness lock of controller id '%s': is a "
-		    "second controller running with this --id?", sup.cfg.id);
+		return;
+	}
+	if (h.held) {
+		sup.lock_tries = 0;
+		if (!sup.locked_once) {
+			sup.locked_once = 1;
+			db_up_locked();
+		}
+		return;
+	}
+	if (sup.locked_once) {
+		log_warnx("another session holds the liveness lock of controller id '%s' "
+		    "(pid %d on %s): trying again", sup.cfg.id, h.pid, h.host);
+		sup.lock_tries = 1;	/* the heartbeat tries again */
+		return;
+	}
+	if (++sup.lock_tries < 5) {
+		ev_timer_set(&sup.lock_w, 1.0, 0);
+		ev_timer_start(sup.loop, &sup.lock_w);
+		return;
+	}
+	fatalx("controller id '%s' is in use by pid %d on %s (it holds the id's liveness "
+	    "lock): stop that controller or give this one another --id", sup.cfg.id, h.pid,
+	    h.host);
 }
 
+static void
+lock_try(void)
+{
+	etl_stmt st;
+	etl_error err;
+
+	if (!db_is_up())
+		return;
+	if (etl_stmt_controller_lock(&st, sup.cfg.id, &err) == 0)
+		db_submit(&st, lock_cb, NULL);
+	else
+		log_warnx("controller lock: %s", err.message);
+}
+
+static void
+lock_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	lock_try();
+}
+
+/* Connected: our liveness lock first; the rest once it is ours (db_up_locked). */
 void
 sup_db_up(void)
+{
+	lock_try();
+	if (sup.locked_once)
+		db_up_locked();
+}
+
+static void
+db_up_locked(void)
 {
 	const char **keep;
 	struct job *jb;
@@ -398,9 +465,6 @@ sup_db_up(void)
 	int i;
 
 	sup_heartbeat();
-	/* our in-process tasks live as long as this lock (etl.reap_orphans) */
-	if (etl_stmt_controller_lock(&st, sup.cfg.id, &err) == 0)
-		db_submit(&st, lock_cb, NULL);
 	for (i = 0; i < 2; i++) {
 		etl_stmt_listen(&st, i);
 		db_submit(&st, ignore_cb, "LISTEN");
@@ -487,10 +551,13 @@ sup_heartbeat(void)
 	etl_stmt st;
 	etl_error err;
 
-	if (!db_is_up())
+	if (!db_is_up() || !sup.locked_once)
 		return;
 	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(), &err) == 0)
 		db_submit(&st, ignore_cb, "heartbeat");
+	/* a reconnection that found our lock held by a lingering session: until it is ours */
+	if (sup.lock_tries > 0 || !sup.locked_once)
+		lock_try();
 }
 
 static void
@@ -558,7 +625,7 @@ sup_maintenance(void)
 	etl_stmt st;
 	etl_error err;
 
-	if (!db_is_up() || sup.shutting_down)
+	if (!db_is_up() || sup.shutting_down || !sup.locked_once)
 		return;
 	if (etl_stmt_reap_orphans(&st, sup.cfg.dead_after, sup.cfg.id, sup.cfg.pg_env,
 	    &err) == 0)
@@ -627,6 +694,7 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	sup.loop = loop;
 	sup.cfg = *cfg;
 	sup.start_time = etl_pid_start_time(getpid());
+	ev_init(&sup.lock_w, lock_timer_cb);
 	memset(&pc, 0, sizeof(pc));
 	pc.pg_env = cfg->pg_env;
 	pc.log_dir = cfg->log_dir;

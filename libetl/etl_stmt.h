@@ -61,8 +61,8 @@ int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);
 int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
 	    const char *const *log_paths, const char *host, size_t n, etl_error *);
 /*
- * The controller's liveness lock, held by its connection (result: one bool, false when
- * another session holds it: a second controller with the same id).
+ * The controller's liveness lock, held by its connection (result: etl_lock_result; not
+ * held when another session holds it: a second controller with the same id).
  */
 int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
 /* Upsert the controller's row with a fresh heartbeat. */
@@ -102,8 +102,14 @@ typedef struct etl_job_count {
 long	etl_job_counts_result(PGresult *, etl_job_count **out, etl_error *);
 /* What a maintenance run did: cron jobs sent, finished jobs deleted. */
 int	etl_maintain_result(PGresult *, long *cron_ticks, long *deleted, etl_error *);
-/* Whether the controller's liveness lock was taken (0: another session holds it). */
-int	etl_lock_result(PGresult *, int *held, etl_error *);
+/* The controller's liveness lock: taken, or held by another session (whose controller's
+ * row names its host and pid, as last recorded). */
+typedef struct etl_lock_holder {
+	int	held;		/* we hold it now */
+	char	host[256];	/* else: the holder's, "?" when it has no row */
+	int	pid;
+} etl_lock_holder;
+int	etl_lock_result(PGresult *, etl_lock_holder *, etl_error *);
 /* Rows returned (or affected) by a result, or -1. */
 long	etl_count_result(PGresult *);
 

@@ -455,7 +455,9 @@ int
 etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "SELECT pg_try_advisory_lock(etl.controller_lock_key($1))";
+	/* the row read is the holder's: it is ours only once this lock is held */
+	st->sql = "SELECT pg_try_advisory_lock(etl.controller_lock_key($1)), c.host, c.pid "
+	    "FROM (VALUES (1)) v LEFT JOIN etl.controller c ON c.id = $1";
 	st->nparams = 1;
 	own(st, 0, etl__strdup(id));
 	if (st->params[0] == NULL) {
@@ -671,10 +673,18 @@ etl_maintain_result(PGresult *res, long *cron_ticks, long *deleted, etl_error *e
 }
 
 int
-etl_lock_result(PGresult *res, int *held, etl_error *err)
+etl_lock_result(PGresult *res, etl_lock_holder *h, etl_error *err)
 {
+	memset(h, 0, sizeof(*h));
 	if (etl_result_ok(res, NULL, err) != 0)
 		return -1;
-	*held = PQntuples(res) == 1 && PQgetvalue(res, 0, 0)[0] == 't';
+	if (PQntuples(res) != 1) {
+		etl__err(err, ETL_EDB, "the liveness lock's statement returned %d rows",
+		    PQntuples(res));
+		return -1;
+	}
+	h->held = PQgetvalue(res, 0, 0)[0] == 't';
+	strlcpy(h->host, PQgetisnull(res, 0, 1) ? "?" : PQgetvalue(res, 0, 1), sizeof(h->host));
+	h->pid = PQgetisnull(res, 0, 2) ? 0 : atoi(PQgetvalue(res, 0, 2));
 	return 0;
 }
