@@ -38,6 +38,13 @@ id3=$(q "SELECT id FROM etl.send('pl', '{\"n\": 9007199254740993, \"s\": \"é\\\
 is "$(same "$id3")" t "a job sent by SQL: the task reads exactly its data"
 like "$(initial_of "$id3")" '9007199254740993' "2^53 + 1 unrounded"
 
+# strings: control characters, escapes, astral characters (as escapes and as UTF-8)
+id6=$(q "SELECT id FROM etl.send('pl', \$j\${\"c\": \"\\u0001\\t\\n\\r\\b\\f\\u001f\", \"e\": \"\\ud83d\\ude00 😀 \\\" \\\\ \\/\", \"z\": \"\u2028\u2029 \\u00ff ÿ\"}\$j\$)")
+is "$(same "$id6")" t "control characters, escapes and astral characters reach the task as sent"
+strs='{"s": "tab\there \u0001 \ud83d\ude00 \u00e9 é \\\\ \\\" end"}'
+id7=$(etl send pl "$strs")
+is "$(same "$id7")" t "the same through etl send"
+
 # nesting: up to the documented limit through the CLI; deeper is refused clearly, and a
 # deeper payload sent by SQL still reaches its task as its INITIAL records it
 deep() { printf "%${1}s" "" | tr ' ' '['; printf "%${1}s" "" | tr ' ' ']'; }
