@@ -55,6 +55,7 @@ struct job {
 	int		 wstatus;
 	int		 unknown;	/* ended unwatched: status unknown */
 	int		 no_retry;
+	int		 release;	/* could not start here: for another controller */
 	int		 finish_errors;	/* end statements that failed with the database up */
 	double		 finish_next;	/* then: when its end is sent again, alone */
 	TAILQ_ENTRY(job) link;		/* in the list of its state */

@@ -100,6 +100,30 @@ job_refuse(struct job *jb, const char *why)
 	job_ended(jb, 0, 1);
 }
 
+/*
+ * A job that cannot start on this host (its task or user missing here, a spawn refused
+ * for want of processes, descriptors or memory): not the job's fault.  It goes back to
+ * the queue for another controller (etl.release); failed for good only when every live
+ * controller has tried it.
+ */
+static void
+job_release(struct job *jb, const char *why)
+{
+	jlog_warnx(jb, "cannot start here: %s: back to the queue for another controller", why);
+	strlcpy(jb->reason_buf, why, sizeof(jb->reason_buf));
+	jb->stop_reason = jb->reason_buf;
+	jb->release = 1;
+	job_ended(jb, 0, 1);
+}
+
+/* Whether a failed spawn is this host's trouble (transient or local), not the task's. */
+static int
+host_trouble(int err)
+{
+	return err == EAGAIN || err == EMFILE || err == ENFILE || err == ENOMEM ||
+	    err == ENOENT;
+}
+
 /* Stop the task's process group: SIGTERM now, SIGKILL after the grace period. */
 void
 proc_stop(struct job *jb, const char *reason)
@@ -247,6 +271,7 @@ task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
 
 	if (geteuid() != 0 || strcmp(name, "root") == 0)
 		return 1;
+	errno = 0;	/* tells "no such user" from a failed lookup */
 	if ((pw = getpwnam(name)) == NULL)
 		return -1;
 	u->name = name;
@@ -372,7 +397,7 @@ job_start_inproc(struct job *jb, const char *path)
 	char why[PATH_MAX + 128];
 
 	if ((jb->fn = inproc_lookup(path, why, sizeof(why))) == NULL) {
-		job_refuse(jb, why);
+		job_release(jb, why);
 		return;
 	}
 	if (job_initial(jb) != 0)
@@ -402,7 +427,11 @@ proc_start(etl_job *ej)
 
 	watch_init(jb);
 	if (etl_task_resolve(NULL, ej->task, 1, path, sizeof(path), &err) != 0) {
-		job_refuse(jb, err.message);
+		/* missing here may be there; a bad name is bad everywhere */
+		if (err.code == ETL_ENOTFOUND)
+			job_release(jb, err.message);
+		else
+			job_refuse(jb, err.message);
 		return;
 	}
 	if (ej->inprocess) {
@@ -412,9 +441,10 @@ proc_start(etl_job *ej)
 	if ((as = task_user(ej, &user, home, sizeof(home))) < 0) {
 		char why[160];
 
-		snprintf(why, sizeof(why), "no user '%s' to run as on this host",
-		    ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody");
-		job_refuse(jb, why);
+		snprintf(why, sizeof(why), "no user '%s' to run as on this host%s%s",
+		    ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody",
+		    errno != 0 ? ": " : "", errno != 0 ? strerror(errno) : "");
+		job_release(jb, why);
 		return;
 	}
 	if (job_initial(jb) != 0)
@@ -430,11 +460,11 @@ proc_start(etl_job *ej)
 			log_warn("job %s: chown %s", ej->id, logp);
 	}
 	if (pipe2(fds, O_CLOEXEC) != 0) {
-		log_warn("job %s: pipe", ej->id);
+		char why[160];
+
+		snprintf(why, sizeof(why), "pipe: %s", strerror(errno));
 		close(logfd);
-		snprintf(jb->reason_buf, sizeof(jb->reason_buf), "pipe: %s", strerror(errno));
-		jb->stop_reason = jb->reason_buf;
-		job_ended(jb, 0, 1);
+		job_release(jb, why);
 		return;
 	}
 	if (ej->keep_cores) {
@@ -460,10 +490,15 @@ proc_start(etl_job *ej)
 	if (jb->pid < 0) {
 		char why[PATH_MAX + 128];
 
+		int e = errno;
+
 		jb->pid = 0;
-		snprintf(why, sizeof(why), "cannot execute %s: %s", path, strerror(errno));
+		snprintf(why, sizeof(why), "cannot execute %s: %s", path, strerror(e));
 		close(fds[1]);
-		job_refuse(jb, why);
+		if (host_trouble(e))
+			job_release(jb, why);
+		else
+			job_refuse(jb, why);
 		return;
 	}
 	jb->stdin_fd = fds[1];

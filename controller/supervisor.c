@@ -263,6 +263,7 @@ end_of(struct job *jb, etl_end *e, char **tail)
 	e->unknown = jb->unknown;
 	e->reason = jb->stop_reason;
 	e->no_retry = jb->no_retry;
+	e->release = jb->release;
 	e->core_file = jb->core_file;
 	e->limits = jb->limits;
 	e->final = jb->final;
@@ -289,7 +290,8 @@ flush_finish(void)
 	if (job_count(J_FINISHING) > 0 || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
-		if (!remote_is_local(jb->j)) {
+		/* a release touches only the job's row: ours, whatever its pg_env */
+		if (!remote_is_local(jb->j) && !jb->release) {
 			if (finish_remote(jb) == 0)
 				job_done(jb);
 		} else if (jb->finish_errors == 0) {
@@ -308,7 +310,8 @@ flush_finish(void)
 	tails = xcalloc(n, sizeof(*tails));
 	n = 0;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
-		if (alone != NULL ? jb != alone : !remote_is_local(jb->j) || jb->finish_errors > 0)
+		if (alone != NULL ? jb != alone : (!remote_is_local(jb->j) && !jb->release) ||
+		    jb->finish_errors > 0)
 			continue;
 		end_of(jb, &ends[n], &tails[n]);
 		job_set_state(jb, J_FINISHING);

@@ -308,7 +308,7 @@ end_verdict(const etl_end *e, int *ok, int *no_retry)
 	    (!e->unknown && (oc == ETL_OUT_PERMFAIL || oc == ETL_OUT_EXEC));
 }
 
-/* The [{id, ctx, since, ok, task, error, no_retry}] array for etl.finish. */
+/* The [{id, ctx, since, ok, task, error, no_retry, release}] array for etl.finish. */
 static char *
 ends_json(const etl_end *ends, size_t n, etl_error *err)
 {
@@ -346,6 +346,8 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 		    !cJSON_AddItemReferenceToObject(o, "output", (cJSON *)e->final))
 			goto oom;
 		if (cJSON_AddBoolToObject(o, "no_retry", no_retry) == NULL)
+			goto oom;
+		if (e->release && cJSON_AddBoolToObject(o, "release", 1) == NULL)
 			goto oom;
 	}
 	return etl__json_take(arr, err);

@@ -152,6 +152,8 @@ BEGIN
              coalesce(pg_column_size(j.data), 0) AS bytes
         FROM etl.job j
        WHERE j.state IN ('created', 'retry') AND j.start_after <= now() AND j.waiting = 0
+         -- a job this controller released (its task or user missing here) is for others
+         AND NOT coalesce(j.output->'released_by' ? p_controller, false)
          AND (p_queues IS NULL OR j.queue = ANY (p_queues))
          AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
@@ -250,6 +252,7 @@ DECLARE
   ok   jsonb;
   done jsonb := '[]';
   fail jsonb := '[]';
+  rel  jsonb := '[]';
 BEGIN
   SELECT coalesce(jsonb_agg(x), '[]') INTO ok
     FROM jsonb_array_elements(p_jobs) x
@@ -272,9 +275,18 @@ BEGIN
   END IF;
   FOR v IN SELECT * FROM jsonb_to_recordset(p_jobs)
                   AS x(id uuid, ctx bigint, since bigint, ok bool, task text,
-                       error jsonb, no_retry bool)
+                       error jsonb, no_retry bool, release bool)
             WHERE NOT (coalesce(x.ok, false) AND x.ctx IS NOT NULL)
   LOOP
+    IF v.release THEN
+      -- a problem of this host (its task or user missing here): back to the queue for
+      -- another controller, if a live one has not tried it yet; else a failure for good
+      IF etl.release_ok(v.id) THEN
+        rel := rel || jsonb_build_object('id', v.id, 'message', v.error->>'message');
+        CONTINUE;
+      END IF;
+      v.no_retry := true;
+    END IF;
     IF v.ctx IS NULL THEN
       -- it never started (no task to run): nothing to record but the failure
       fail := fail || jsonb_build_object('id', v.id, 'output', v.error, 'no_retry', v.no_retry);
@@ -289,7 +301,48 @@ BEGIN
   END LOOP;
   RETURN QUERY SELECT c.id, 'completed'::etl.job_state FROM etl.complete(done) c;
   RETURN QUERY SELECT f.id, f.state FROM etl.fail(fail) f;
+  IF jsonb_array_length(rel) > 0 THEN
+    RETURN QUERY SELECT r.id, r.state FROM etl.release(rel) r;
+  END IF;
 END
+$fn$;
+
+-- Whether active job p_id may go back to the queue for another controller: some live
+-- controller (it holds its liveness lock) has not tried it yet.  A free lock is taken
+-- for this transaction only.
+CREATE OR REPLACE FUNCTION etl.release_ok(p_id uuid) RETURNS bool LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  c record;
+BEGIN
+  FOR c IN SELECT x.id FROM etl.job j, etl.controller x
+            WHERE j.id = p_id AND x.heartbeat_on > now() - interval '10 minutes'
+              AND x.id IS DISTINCT FROM j.controller_id
+              AND NOT coalesce(j.output->'released_by' ? x.id, false)
+  LOOP
+    IF NOT pg_try_advisory_xact_lock(etl.controller_lock_key(c.id)) THEN
+      RETURN true;
+    END IF;
+  END LOOP;
+  RETURN false;
+END
+$fn$;
+
+-- Put active jobs back to the queue, not counted as a retry, for any controller but
+-- those that released them (output.released_by, which their claims skip).  p_jobs:
+-- [{id, message}].
+CREATE OR REPLACE FUNCTION etl.release(p_jobs jsonb)
+RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE sql AS
+$fn$
+  UPDATE etl.job j
+     SET state = CASE WHEN j.retry_count > 0 THEN 'retry' ELSE 'created' END::etl.job_state,
+         started_on = NULL, controller_id = NULL, host = NULL, pid = NULL,
+         pid_start_time = NULL, log_path = NULL, start_after = now(),
+         output = jsonb_build_object('message', v.message, 'released_by',
+                    coalesce(j.output->'released_by', '[]') || to_jsonb(j.controller_id))
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, message text)
+   WHERE j.id = v.id AND j.state = 'active'
+  RETURNING j.id, j.state
 $fn$;
 
 CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql AS
