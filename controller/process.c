@@ -89,32 +89,26 @@ job_ended(struct job *jb, int wstatus, int unknown)
 	P.on_end();
 }
 
-/* A job that cannot start at all (no such task, ...): fail it for good. */
-static void
-job_refuse(struct job *jb, const char *why)
-{
-	jlog_warnx(jb, "cannot start: %s", why);
-	strlcpy(jb->reason_buf, why, sizeof(jb->reason_buf));
-	jb->stop_reason = jb->reason_buf;
-	jb->no_retry = 1;
-	job_ended(jb, 0, 1);
-}
-
 /*
- * A job that cannot start on this host (its task or user missing here, a spawn refused
- * for want of processes, descriptors or memory): not the job's fault.  It goes back to
- * the queue for another controller (etl.release); failed for good only when every live
- * controller has tried it.
+ * A job that cannot start.  Refused: bad everywhere (a bad task name, a task that cannot
+ * be executed): failed for good.  Released: a problem of this host (its task or user
+ * missing here, a spawn refused for want of processes, descriptors or memory), not the
+ * job's fault: back to the queue for another controller (etl.release), failed for good
+ * only when every live controller has tried it.
  */
 static void
-job_release(struct job *jb, const char *why)
+job_not_started(struct job *jb, const char *why, int release)
 {
-	jlog_warnx(jb, "cannot start here: %s: back to the queue for another controller", why);
+	jlog_warnx(jb, "cannot start%s: %s%s", release ? " here" : "", why,
+	    release ? ": back to the queue for another controller" : "");
 	strlcpy(jb->reason_buf, why, sizeof(jb->reason_buf));
 	jb->stop_reason = jb->reason_buf;
-	jb->release = 1;
+	jb->release = release;
+	jb->no_retry = !release;
 	job_ended(jb, 0, 1);
 }
+#define job_refuse(jb, why)	job_not_started((jb), (why), 0)
+#define job_release(jb, why)	job_not_started((jb), (why), 1)
 
 /* Whether a failed spawn is this host's trouble (transient or local), not the task's. */
 static int
