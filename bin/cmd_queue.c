@@ -116,6 +116,7 @@ queue_add(struct cli *cl, int argc, char **argv)
 {
 	struct option lo[NQOPTS + 4];
 	cJSON *opts = cJSON_CreateObject();
+	const cJSON *run_as;
 	etl_error err;
 	etl_conn *c;
 	size_t i;
@@ -162,6 +163,17 @@ queue_add(struct cli *cl, int argc, char **argv)
 	if (etl_queue_add(c, argv[optind], opts, &created, &err) != 0) {
 		etl_disconnect(c);
 		cli_fail(cl, &err);
+	}
+	run_as = cJSON_GetObjectItemCaseSensitive(opts, "run_as");
+	if (cJSON_IsString(run_as)) {
+		/* a row never chooses who a task runs as: say who would refuse this one */
+		char *refusers = etl_run_as_refused(c, run_as->valuestring, &err);
+
+		if (refusers != NULL)
+			fprintf(stderr, "etl queue add: note: these controllers do not allow run_as "
+			    "'%s' (their --user and --allow-user) and would fail its jobs: %s\n",
+			    run_as->valuestring, refusers);
+		free(refusers);
 	}
 	etl_disconnect(c);
 	cJSON_Delete(opts);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -55,6 +56,8 @@ static const char usage_text[] =
     "  --metrics ADDR:PORT     serve GET /metrics (Prometheus) and GET /healthz\n"
     "  --user NAME             as root, tasks run as NAME unless their queue says (run_as);\n"
     "                          default nobody: never root unless asked (--user root)\n"
+    "  --allow-user U1,U2      as root, the users a queue's run_as may name besides\n"
+    "                          --user (default none): a database row never chooses root\n"
     "  --task-path DIRS        where tasks are found (sets ETL_TASK_PATH)\n"
     "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
     "                          exists, or $ETL_CONFIG); the command line wins\n"
@@ -65,7 +68,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER };
 
 static struct {
 	struct ev_loop	*loop;
@@ -293,6 +296,43 @@ mkdirs(const char *path, mode_t mode)
 	return mkdir(tmp, mode) != 0 && errno != EEXIST ? -1 : 0;
 }
 
+/* A user name as etl.queue.run_as may hold it. */
+static int
+user_name_ok(const char *s)
+{
+	size_t i, n = strlen(s);
+
+	if (n == 0 || n > 32 || !(islower((unsigned char)s[0]) || s[0] == '_'))
+		return 0;
+	for (i = 1; i < n; i++)
+		if (!islower((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) &&
+		    s[i] != '_' && s[i] != '-')
+			return 0;
+	return 1;
+}
+
+/* The users tasks may run as: the default user and --allow-user's, comma-separated. */
+static char *
+allow_list(const char *user, const char *arg)
+{
+	char *list = xstrdup(user), *s, *tok, *save = NULL, *next;
+
+	if (!user_name_ok(user))
+		usage_error("bad --user '%s'", user);
+	if (arg == NULL)
+		return list;
+	s = xstrdup(arg);
+	for (tok = strtok_r(s, ",", &save); tok != NULL; tok = strtok_r(NULL, ",", &save)) {
+		if (!user_name_ok(tok))
+			usage_error("bad --allow-user name '%s'", tok);
+		xasprintf(&next, "%s,%s", list, tok);
+		free(list);
+		list = next;
+	}
+	free(s);
+	return list;
+}
+
 int
 main(int argc, char **argv, char **envp)
 {
@@ -314,6 +354,7 @@ main(int argc, char **argv, char **envp)
 		{ "log-file", required_argument, NULL, O_LOG_FILE },
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "user", required_argument, NULL, O_USER },
+		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -331,6 +372,7 @@ main(int argc, char **argv, char **envp)
 	int ch, daemonize = 0;
 	pid_t otherpid;
 	etl_error err;
+	const char *allow_arg = NULL;
 
 	/* it moves the environment: no getenv() result from before it survives */
 	setproctitle_init(argc, argv, envp);
@@ -420,6 +462,9 @@ main(int argc, char **argv, char **envp)
 		case O_USER:
 			cfg.user = optarg;
 			break;
+		case O_ALLOW_USER:
+			allow_arg = optarg;
+			break;
 		case O_TASK_PATH:
 			if (setenv("ETL_TASK_PATH", optarg, 1) != 0)
 				fatal("setenv");
@@ -467,6 +512,9 @@ main(int argc, char **argv, char **envp)
 	if (geteuid() == 0 && cfg.user == NULL)
 		log_warnx("running as root with no --user: tasks of queues without run_as run as "
 		    "nobody (--user root to run them as root)");
+	/* as root: who tasks may run as is this configuration's to say, never a row's */
+	if (geteuid() == 0)
+		cfg.allow_users = allow_list(cfg.user ? cfg.user : "nobody", allow_arg);
 	if (mkdirs(cfg.log_dir, 0750) != 0)
 		fatal("cannot create the log folder %s", cfg.log_dir);
 	if (access(cfg.log_dir, W_OK) != 0)

@@ -251,11 +251,29 @@ start_expiry(struct job *jb, double after)
 	ev_timer_start(P.loop, &jb->expire_w);
 }
 
+/* Whether this controller's configuration lets a task run as name (--user, --allow-user). */
+static int
+user_allowed(const char *name)
+{
+	const char *p = P.cfg.allow_users;
+	size_t n = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		if (strncmp(p, name, n) == 0 && (p[n] == ',' || p[n] == '\0'))
+			return 1;
+		p = strchr(p, ',');
+		p = p != NULL ? p + 1 : NULL;
+	}
+	return 0;
+}
+
 /*
  * The user a job's task runs as: as root, the queue's run_as, else --user, else nobody:
  * never root unless asked ("root").  Not root: the controller's own user, whatever the
  * queue says.
- * 0 and *u filled, 1 for no change, -1 when the user does not exist.
+ * The user must be one this controller's configuration allows (--user, --allow-user).
+ * 0 and *u filled, 1 for no change, -1 when the user does not exist, -2 when it is not
+ * allowed.
  */
 static int
 task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
@@ -263,7 +281,11 @@ task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
 	const char *name = ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody";
 	struct passwd *pw;
 
-	if (geteuid() != 0 || strcmp(name, "root") == 0)
+	if (geteuid() != 0)
+		return 1;
+	if (!user_allowed(name))
+		return -2;
+	if (strcmp(name, "root") == 0)
 		return 1;
 	errno = 0;	/* tells "no such user" from a failed lookup */
 	if ((pw = getpwnam(name)) == NULL)
@@ -432,7 +454,17 @@ proc_start(etl_job *ej)
 		job_start_inproc(jb, path);
 		return;
 	}
-	if ((as = task_user(ej, &user, home, sizeof(home))) < 0) {
+	if ((as = task_user(ej, &user, home, sizeof(home))) == -2) {
+		char why[256];
+
+		/* a row in the database (a queue's run_as) never chooses who a task runs as */
+		snprintf(why, sizeof(why), "run_as '%s' is not allowed by this controller "
+		    "(--user and --allow-user allow: %s)", ej->run_as ? ej->run_as : "?",
+		    P.cfg.allow_users);
+		job_refuse(jb, why);
+		return;
+	}
+	if (as < 0) {
 		char why[160];
 
 		snprintf(why, sizeof(why), "no user '%s' to run as on this host%s%s",

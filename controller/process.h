@@ -14,6 +14,7 @@ struct proc_config {
 	const char	*pg_env;	/* the controller database */
 	const char	*log_dir;
 	const char	*user;		/* as root: tasks run as this user unless the queue says */
+	const char	*allow_users;	/* as root: who they may run as (comma-separated) */
 	double		 kill_grace;	/* SIGTERM -> SIGKILL */
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	int		 concurrency;	/* in-process worker threads */

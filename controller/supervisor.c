@@ -556,7 +556,8 @@ sup_heartbeat(void)
 
 	if (!db_is_up() || !sup.locked_once)
 		return;
-	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(), &err) == 0)
+	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(),
+	    sup.cfg.allow_users, &err) == 0)
 		db_submit(&st, ignore_cb, "heartbeat");
 	/* a reconnection that found our lock held by a lingering session: until it is ours */
 	if (sup.lock_tries > 0 || !sup.locked_once)
@@ -702,6 +703,7 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	pc.pg_env = cfg->pg_env;
 	pc.log_dir = cfg->log_dir;
 	pc.user = cfg->user;
+	pc.allow_users = cfg->allow_users;
 	pc.kill_grace = cfg->kill_grace;
 	pc.debug_wait = cfg->debug_wait;
 	pc.concurrency = cfg->concurrency;

@@ -21,6 +21,8 @@ struct sup_config {
 	int		 dead_after;	/* a controller silent this long is dead */
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	const char	*user;		/* as root: tasks run as this user unless the queue says */
+	const char	*allow_users;	/* as root: who they may run as, comma-separated (NULL:
+					 * not root, every task runs as the controller's user) */
 	int		 count_jobs;	/* count jobs by queue and state (for the metrics) */
 	long long	 log_max;	/* cap of a job's log, bytes (0: none) */
 };

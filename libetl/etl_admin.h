@@ -54,6 +54,12 @@ int	etl_schema_check(etl_conn *, etl_error *);
 int	 etl_queue_add(etl_conn *, const char *name, const cJSON *opts, int *created,
 	     etl_error *);
 int	 etl_queue_rm(etl_conn *, const char *name, etl_error *);
+/*
+ * The live controllers (seen in the last 10 minutes) that run as root and would refuse
+ * to run a task as user (not in their --user/--allow-user), as "id (on host), ..."
+ * (caller frees); NULL when none, or on error (err->code set).
+ */
+char	*etl_run_as_refused(etl_conn *, const char *user, etl_error *);
 /* All queues as an array of objects (caller frees). */
 cJSON	*etl_queue_list(etl_conn *, etl_error *);
 

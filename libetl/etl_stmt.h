@@ -67,9 +67,10 @@ int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
  * held when another session holds it: a second controller with the same id).
  */
 int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
-/* Upsert the controller's row with a fresh heartbeat. */
+/* Upsert the controller's row with a fresh heartbeat and the users it allows its tasks
+ * to run as (comma-separated; NULL: it runs every task as itself). */
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
-	    etl_error *);
+	    const char *allow_users, etl_error *);
 /* The controller's active jobs; result: etl_mine_result. */
 int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
 long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);

@@ -193,6 +193,25 @@ etl_queue_rm(etl_conn *c, const char *name, etl_error *err)
 	return 0;
 }
 
+char *
+etl_run_as_refused(etl_conn *c, const char *user, etl_error *err)
+{
+	const char *p[1] = { user };
+	PGresult *res;
+	char *s;
+
+	/* controllers seen in the last 10 minutes that run as root and do not allow user */
+	res = etl__exec(c, "SELECT string_agg(id || ' (on ' || host || ')', ', ' ORDER BY id) "
+	    "FROM etl.controller WHERE heartbeat_on > now() - interval '10 minutes' "
+	    "AND allow_users IS NOT NULL AND NOT ($1 = ANY (allow_users))", 1, p, err);
+	if (res == NULL)
+		return NULL;
+	etl_error_clear(err);
+	s = PQgetisnull(res, 0, 0) ? NULL : etl__strdup(PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return s;
+}
+
 cJSON *
 etl_queue_list(etl_conn *c, etl_error *err)
 {

@@ -472,20 +472,25 @@ etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
 
 int
 etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t pid,
-    etl_error *err)
+    const char *allow_users, etl_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "INSERT INTO etl.controller (id, host, pid, version) VALUES ($1, $2, $3::int, $4) "
+	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users) "
+	    "VALUES ($1, $2, $3::int, $4, string_to_array($5, ',')) "
 	    "ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
 	    "version = EXCLUDED.version, heartbeat_on = now(), "
+	    "allow_users = EXCLUDED.allow_users, "
 	    "started_on = CASE WHEN etl.controller.pid = EXCLUDED.pid "
 	    "THEN etl.controller.started_on ELSE now() END";
-	st->nparams = 4;
+	st->nparams = 5;
 	own(st, 0, etl__strdup(id));
 	own(st, 1, etl__strdup(host));
 	own(st, 2, fmt_long(pid));
 	own(st, 3, etl__strdup(ETL_VERSION));
-	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3]) {
+	if (allow_users != NULL)
+		own(st, 4, etl__strdup(allow_users));
+	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3] ||
+	    (allow_users != NULL && !st->params[4])) {
 		etl_stmt_clear(st);
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;

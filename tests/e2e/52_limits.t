@@ -8,7 +8,7 @@ etl queue add hello --task hello >/dev/null
 etl queue add mem --task probe --rlimit-as 104857600 --retry-limit 0 >/dev/null
 etl queue add cpu --task probe --rlimit-cpu 1 --retry-limit 0 >/dev/null
 etl queue add nice5 --task probe --nice 5 >/dev/null
-start_controller c1 --concurrency 4
+start_controller c1 --concurrency 4 --allow-user nobody,ghostuser
 m=$(etl send mem '{"hog": "memory"}')
 cpu=$(etl send cpu '{"hog": "cpu"}')
 h=$(etl send hello '{"name": "bystander"}')
