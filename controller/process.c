@@ -577,6 +577,9 @@ proc_adopt(etl_job *ej)
 	left = ej->started_on + ej->expire_seconds - ev_now(P.loop);
 	start_expiry(jb, left);
 	jlog_info(jb, "adopted (%s)", jb->pidfd >= 0 ? "pidfd" : "polling");
+	/* cancelled while nobody watched it: it still has to stop */
+	if (ej->cancelled)
+		proc_stop(jb, "cancelled");
 }
 
 static void

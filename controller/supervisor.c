@@ -218,8 +218,13 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	if (res != NULL && (n = etl_moved_result(res, &moved, &err)) < 0)
 		log_warnx("recording ended jobs: %s", err.message);
 	for (i = 0; i < n; i++) {
-		log_debug("job %s: %s", moved[i].id, etl_job_state_name(moved[i].state) ?
-		    etl_job_state_name(moved[i].state) : "?");
+		if (moved[i].state == ETL_JOB_NSTATES) {
+			/* fenced: its job moved on (cancelled, retried, rescued) */
+			log_info("job %s: the end of its run was not recorded: the job has moved "
+			    "on", moved[i].id);
+			continue;
+		}
+		log_debug("job %s: %s", moved[i].id, etl_job_state_name(moved[i].state));
 		stats_moved(moved[i].state);
 	}
 	free(moved);
@@ -264,6 +269,7 @@ end_of(struct job *jb, etl_end *e, char **tail)
 	e->reason = jb->stop_reason;
 	e->no_retry = jb->no_retry;
 	e->release = jb->release;
+	e->run = jb->j->run;
 	e->core_file = jb->core_file;
 	e->limits = jb->limits;
 	e->final = jb->final;

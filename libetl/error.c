@@ -40,6 +40,8 @@ code_of_sqlstate(const char *st)
 		return ETL_EDONE;
 	if (strcmp(st, "ET001") == 0)
 		return ETL_ENOTFOUND;
+	if (strcmp(st, "ET013") == 0)	/* a job still stopping: a state, not bad usage */
+		return ETL_EDB;
 	if (strncmp(st, "ET", 2) == 0)
 		return ETL_EINVAL;
 	if (strcmp(st, "42P01") == 0 || strcmp(st, "3F000") == 0 || strcmp(st, "42883") == 0)

@@ -68,7 +68,8 @@ typedef struct etl_job {
 	char	 id[ETL_ID_LEN];
 	char	*queue;
 	char	*task;
-	char	*data;		/* JSON text, never NULL ("null") */
+	char	*data;		/* JSON text ("null" for none; the controller frees it once
+				 * its INITIAL holds it) */
 	char	*pg_env;	/* "" = the controller's */
 	int64_t	 etl_context_id;	/* 0 = none yet */
 	int64_t	 since;		/* events after this are this run's; -1: not prepared */
@@ -86,11 +87,13 @@ typedef struct etl_job {
 	int	 nice;		/* 0 unless the queue says */
 	int	 inprocess;	/* the queue's mode: run TASK.so on a controller thread */
 	int	 fresh;		/* the claim opened its context (this is its first run) */
+	int	 run;		/* the run this claim started: its writes carry it (0: none) */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;
 	double	 started_on;	/* epoch seconds */
 	int	 lock_held;
+	int	 cancelled;	/* cancelled while it ran: its task is to be stopped */
 } etl_job;
 
 void	etl_job_free(etl_job *);

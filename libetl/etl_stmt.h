@@ -44,6 +44,7 @@ typedef struct etl_end {
 	const char	*core_file;	/* NULL or the core it dumped */
 	const char	*limits;	/* NULL or the resource limits it ran under */
 	int		 no_retry;	/* fail for good whatever the status */
+	int		 run;		/* the run that ended (0: not fenced) */
 	int		 release;	/* it could not start here (reason): back to the queue
 					 * for another controller, not counted as a retry */
 	const cJSON	*final;		/* NULL, or the FINAL payload to record when it ended well */

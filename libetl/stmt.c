@@ -117,7 +117,7 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run "
 	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint)";
 	st->nparams = 7;	/* $6, $7: see etl_stmt_claim_pid */
 	own(st, 0, ql);
@@ -155,6 +155,11 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		return -1;
 	if ((n = PQntuples(res)) == 0)
 		return 0;
+	if (PQnfields(res) < (mine ? 18 : 22)) {
+		etl__err(err, ETL_ESCHEMA, "a job statement returned %d columns, not %d: is the "
+		    "schema this etl's? (etl migrate)", PQnfields(res), mine ? 18 : 22);
+		return -1;
+	}
 	if ((jobs = calloc((size_t)n + 1, sizeof(etl_job *))) == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
@@ -192,6 +197,7 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->nice = atoi(PQgetvalue(res, r, 18));
 			j->inprocess = strcmp(PQgetvalue(res, r, 19), "inprocess") == 0;
 			j->fresh = PQgetvalue(res, r, 20)[0] == 't';
+			j->run = atoi(PQgetvalue(res, r, 21));
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
@@ -199,6 +205,8 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			    strtoll(PQgetvalue(res, r, 13), NULL, 10);
 			j->started_on = strtod(PQgetvalue(res, r, 14), NULL);
 			j->lock_held = PQgetvalue(res, r, 15)[0] == 't';
+			j->run = atoi(PQgetvalue(res, r, 16));
+			j->cancelled = PQgetvalue(res, r, 17)[0] == 't';
 		}
 	}
 	*out = jobs;
@@ -223,8 +231,8 @@ etl_stmt_mine(etl_stmt *st, const char *controller_id, etl_error *err)
 	st->sql = "SELECT id, queue, coalesce(task, ''), data::text, coalesce(pg_env, ''), "
 	    "coalesce(etl_context_id, 0), coalesce(event_since, -1), retry_count, retry_limit, "
 	    "expire_seconds, priority, debug_wait, coalesce(pid, 0), pid_start_time, "
-	    "extract(epoch FROM started_on), lock_held "
-	    "FROM etl.job WHERE controller_id = $1 AND state = 'active'";
+	    "extract(epoch FROM started_on), lock_held, run, state = 'cancelled' "
+	    "FROM etl.job WHERE controller_id = $1 AND (state = 'active' OR stopping)";
 	st->nparams = 1;
 	own(st, 0, etl__strdup(controller_id));
 	if (st->params[0] == NULL) {
@@ -349,6 +357,8 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 			goto oom;
 		if (e->release && cJSON_AddBoolToObject(o, "release", 1) == NULL)
 			goto oom;
+		if (e->run > 0 && cJSON_AddNumberToObject(o, "run", e->run) == NULL)
+			goto oom;
 	}
 	return etl__json_take(arr, err);
 oom:
@@ -437,6 +447,8 @@ etl_stmt_started(etl_stmt *st, etl_job *const *jobs, const pid_t *pids,
 			    (double)etl_pid_start_time(pids[i]));
 		if (log_paths != NULL && log_paths[i] != NULL)
 			cJSON_AddStringToObject(o, "log_path", log_paths[i]);
+		if (jobs[i]->run > 0)
+			cJSON_AddNumberToObject(o, "run", jobs[i]->run);
 		if (host != NULL && cJSON_AddStringToObject(o, "host", host) == NULL)
 			goto oom;
 	}

@@ -119,6 +119,8 @@ $fn$;
 -- Jobs of queues in mode inprocess run in the claiming process: p_pid and p_pid_start
 -- are recorded as theirs at once.  A claim carries at most 16 MiB of payloads (as
 -- stored) beyond its first job.
+-- (its result gained a column: dropped first, as CREATE OR REPLACE cannot change that)
+DROP FUNCTION IF EXISTS etl.claim(text[], int, text, text, text, int, bigint);
 CREATE OR REPLACE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
                                      p_host text, p_pg_env text, p_pid int DEFAULT NULL,
                                      p_pid_start bigint DEFAULT NULL)
@@ -126,7 +128,7 @@ RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
-               rlimit_nofile int, nice int, mode text, fresh bool)
+               rlimit_nofile int, nice int, mode text, fresh bool, run int)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
@@ -188,7 +190,7 @@ BEGIN
         FROM pick JOIN etl.job j ON j.id = pick.id
     ), u AS (
       UPDATE etl.job j
-         SET state = 'active', started_on = now(), heartbeat_on = now(),
+         SET state = 'active', started_on = now(), heartbeat_on = now(), run = j.run + 1,
              controller_id = p_controller, host = p_host, task = q.task,
              pid = CASE WHEN q.mode = 'inprocess' THEN p_pid END,
              pid_start_time = CASE WHEN q.mode = 'inprocess' THEN p_pid_start END,
@@ -201,12 +203,15 @@ BEGIN
                                 ELSE (SELECT coalesce(max(e.event_id), 0) FROM etl.event e
                                        WHERE e.etl_context_id = prev.old_ctx) END
         FROM prev, etl.queue q
-       WHERE j.id = prev.id AND q.name = j.queue
+       -- the ids as an array too: the jobs are found by their key whatever join order
+       -- the planner picks (with sorts disabled, it once scanned every job instead)
+       WHERE j.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND j.id = prev.id
+         AND q.name = j.queue
       RETURNING j.id, j.queue, j.task, coalesce(j.data::text, 'null'), coalesce(j.pg_env, ''),
                 j.etl_context_id, j.event_since, j.retry_count, j.retry_limit,
                 j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
                 q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
-                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.data
+                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.data, j.run
   )
   SELECT array_agg(u::etl.claimed) INTO rows FROM u;
   IF rows IS NULL THEN
@@ -230,7 +235,7 @@ BEGIN
   RETURN QUERY SELECT r.id, r.queue, r.task, r.data, r.pg_env, r.etl_context_id, r.since,
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
-                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx
+                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run
                  FROM unnest(rows) r;
 END
 $fn$;
@@ -250,12 +255,30 @@ DECLARE
   v    record;
   e    record;
   ok   jsonb;
+  cur  jsonb;
   done jsonb := '[]';
   fail jsonb := '[]';
   rel  jsonb := '[]';
 BEGIN
+  -- The ends of current runs only: a run whose job has moved on (cancelled, or retried,
+  -- or rescued by another controller, or an end already recorded) writes nothing,
+  -- neither events nor the job's state; it is answered with a null state.
+  SELECT coalesce(jsonb_agg(x), '[]') INTO cur
+    FROM jsonb_array_elements(p_jobs) x JOIN etl.job j ON j.id = (x->>'id')::uuid
+   WHERE (x->>'run' IS NULL OR j.run = (x->>'run')::int)
+     AND (j.state = 'active' OR j.stopping);
+  IF jsonb_array_length(cur) < jsonb_array_length(p_jobs) THEN
+    RETURN QUERY SELECT (x->>'id')::uuid, NULL::etl.job_state
+                   FROM jsonb_array_elements(p_jobs) x
+                  WHERE NOT EXISTS (SELECT 1 FROM jsonb_array_elements(cur) y
+                                     WHERE y->>'id' = x->>'id');
+  END IF;
+  -- a cancelled job's task has ended: it may be retried now
+  UPDATE etl.job j SET stopping = false
+    FROM jsonb_array_elements(cur) x
+   WHERE j.id = (x->>'id')::uuid AND j.stopping;
   SELECT coalesce(jsonb_agg(x), '[]') INTO ok
-    FROM jsonb_array_elements(p_jobs) x
+    FROM jsonb_array_elements(cur) x
    WHERE (x->>'ok')::bool AND x->>'ctx' IS NOT NULL;
   IF jsonb_array_length(ok) > 0 THEN
     PERFORM 1 FROM etl.etl_context c
@@ -267,15 +290,16 @@ BEGIN
       JOIN etl.etl_context c ON c.etl_context_id = y.ctx
      WHERE c.status <> 'DONE'
      ORDER BY y.ctx;
-    SELECT coalesce(jsonb_agg(jsonb_build_object('id', y.id, 'output', le.payload)), '[]')
+    SELECT coalesce(jsonb_agg(jsonb_build_object('id', y.id, 'output', le.payload,
+                                                 'run', y.run)), '[]')
       INTO done
-      FROM jsonb_to_recordset(ok) AS y(id uuid, ctx bigint)
+      FROM jsonb_to_recordset(ok) AS y(id uuid, ctx bigint, run int)
       JOIN etl.etl_context c ON c.etl_context_id = y.ctx
       LEFT JOIN etl.event le ON le.event_id = c.latest_event_id;
   END IF;
-  FOR v IN SELECT * FROM jsonb_to_recordset(p_jobs)
+  FOR v IN SELECT * FROM jsonb_to_recordset(cur)
                   AS x(id uuid, ctx bigint, since bigint, ok bool, task text,
-                       error jsonb, no_retry bool, release bool)
+                       error jsonb, no_retry bool, release bool, run int)
             WHERE NOT (coalesce(x.ok, false) AND x.ctx IS NOT NULL)
   LOOP
     IF v.release THEN
@@ -289,14 +313,16 @@ BEGIN
     END IF;
     IF v.ctx IS NULL THEN
       -- it never started (no task to run): nothing to record but the failure
-      fail := fail || jsonb_build_object('id', v.id, 'output', v.error, 'no_retry', v.no_retry);
+      fail := fail || jsonb_build_object('id', v.id, 'output', v.error, 'no_retry', v.no_retry,
+                                         'run', v.run);
       CONTINUE;
     END IF;
     SELECT * INTO e FROM etl.record_end(v.ctx, v.since, v.ok, v.task, v.error);
     IF e.done THEN
-      done := done || jsonb_build_object('id', v.id, 'output', e.output);
+      done := done || jsonb_build_object('id', v.id, 'output', e.output, 'run', v.run);
     ELSE
-      fail := fail || jsonb_build_object('id', v.id, 'output', e.output, 'no_retry', v.no_retry);
+      fail := fail || jsonb_build_object('id', v.id, 'output', e.output, 'no_retry', v.no_retry,
+                                         'run', v.run);
     END IF;
   END LOOP;
   RETURN QUERY SELECT c.id, 'completed'::etl.job_state FROM etl.complete(done) c;
@@ -352,8 +378,8 @@ BEGIN
      SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
          host = coalesce(v.host, j.host)
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
-                                         log_path text, host text)
-   WHERE j.id = v.id AND j.state = 'active';
+                                         log_path text, host text, run int)
+   WHERE j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run);
 END
 $fn$;
 CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
@@ -372,8 +398,8 @@ BEGIN
                     AND EXISTS (SELECT 1 FROM etl.job o WHERE o.queue = j.queue
                                    AND o.singleton_key = j.singleton_key
                                    AND o.state IN ('created', 'retry') AND o.id <> j.id)) AS again
-      FROM jsonb_to_recordset(p_jobs) AS x(id uuid, output jsonb, no_retry bool)
-      JOIN etl.job j ON j.id = x.id
+      FROM jsonb_to_recordset(p_jobs) AS x(id uuid, output jsonb, no_retry bool, run int)
+      JOIN etl.job j ON j.id = x.id AND (x.run IS NULL OR j.run = x.run)
   ), upd AS (
     UPDATE etl.job j
        SET state = CASE WHEN v.again THEN 'retry' ELSE 'failed' END::etl.job_state,
@@ -411,8 +437,8 @@ BEGIN
   RETURN QUERY
   UPDATE etl.job j
      SET state = 'completed', output = v.output
-    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb)
-   WHERE j.id = v.id AND j.state = 'active'
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb, run int)
+   WHERE j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run)
   RETURNING j.id;
 END
 $fn$;
@@ -460,7 +486,7 @@ DECLARE
 BEGIN
   FOR r IN
     SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
-           j.expire_seconds, j.controller_id,
+           j.expire_seconds, j.controller_id, j.run,
            c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc
       FROM etl.job j LEFT JOIN etl.controller c ON c.id = j.controller_id
      WHERE j.state = 'active' AND j.controller_id IS DISTINCT FROM p_me
@@ -486,9 +512,18 @@ BEGIN
     IF why IS NOT NULL THEN
       ends := ends || jsonb_build_object('id', r.id, 'ctx', r.etl_context_id,
           'since', r.event_since, 'ok', false, 'task', regexp_replace(r.task, '^.*/', ''),
-          'error', jsonb_build_object('message', why), 'no_retry', false);
+          'error', jsonb_build_object('message', why), 'no_retry', false, 'run', r.run);
     END IF;
   END LOOP;
+  -- cancelled jobs of dead controllers whose tasks are gone: no longer stopping
+  UPDATE etl.job j SET stopping = false
+    FROM (SELECT x.id FROM etl.job x LEFT JOIN etl.controller c ON c.id = x.controller_id
+           WHERE x.stopping AND x.controller_id IS DISTINCT FROM p_me
+             AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
+             AND CASE WHEN x.lock_held THEN pg_try_advisory_xact_lock(etl.job_lock_key(x.id))
+                      ELSE x.started_on + x.expire_seconds * interval '1 second' < now() END
+             FOR UPDATE OF x SKIP LOCKED) d
+   WHERE j.id = d.id;
   RETURN QUERY SELECT * FROM etl.finish(ends);
 END
 $fn$;
@@ -586,6 +621,8 @@ BEGIN
     )
     UPDATE etl.job j
        SET state = 'cancelled',
+           -- its task may still run: held until its end is recorded (etl.finish)
+           stopping = old.state = 'active',
            output = CASE WHEN p_replace THEN jsonb_build_object('message', p_message)
                          ELSE coalesce(j.output, jsonb_build_object('message', p_message)) END
       FROM old WHERE j.id = old.id
@@ -600,14 +637,24 @@ BEGIN
 END
 $fn$;
 
--- Queue failed or cancelled jobs among p_ids again, ready now.  Returns their ids.
-CREATE OR REPLACE FUNCTION etl.retry(p_ids uuid[]) RETURNS SETOF uuid LANGUAGE sql AS
+-- Queue failed or cancelled jobs among p_ids again, ready now.  Returns their ids.  A
+-- cancelled job whose task has not stopped yet is refused: its retry would run beside it.
+CREATE OR REPLACE FUNCTION etl.retry(p_ids uuid[]) RETURNS SETOF uuid LANGUAGE plpgsql AS
 $fn$
+DECLARE
+  s uuid;
+BEGIN
+  SELECT j.id INTO s FROM etl.job j WHERE j.id = ANY (p_ids) AND j.stopping LIMIT 1;
+  IF FOUND THEN
+    RAISE EXCEPTION 'job % is still stopping (its cancelled task has not exited yet): '
+      'retry it once it has', s USING ERRCODE = 'ET013';
+  END IF;
+  RETURN QUERY
   UPDATE etl.job j SET state = 'retry', start_after = now()
    WHERE j.id = ANY (p_ids) AND j.state IN ('failed', 'cancelled')
-  RETURNING j.id
+  RETURNING j.id;
+END
 $fn$;
-
 -- A job for a task run in the foreground (etl run): active from the start, on p_host,
 -- no retries.
 CREATE OR REPLACE FUNCTION etl.run_here(p_queue text, p_task text, p_data jsonb,

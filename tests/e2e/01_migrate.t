@@ -7,11 +7,11 @@ dump() { pg_dump -s -n etl "service=test" | grep -Ev "^(--|\\\\(un)?restrict)" |
 
 run etl migrate
 is "$rc" 0 "first migrate exits 0"
-like "$out" "upgraded from version 0 to 2" "first migrate creates version 2"
+like "$out" "upgraded from version 0 to 3" "first migrate creates version 3"
 schema1=$(dump)
 run etl migrate
 is "$rc" 0 "second migrate exits 0"
-like "$out" "is at version 2" "second migrate changes nothing"
+like "$out" "is at version 3" "second migrate changes nothing"
 is "$(dump)" "$schema1" "same schema after migrating twice"
 
 q 'DROP SCHEMA etl CASCADE' >/dev/null
@@ -25,14 +25,14 @@ for p in "${pids[@]}"; do wait "$p" || fails=$((fails + 1)); done
 is "$fails" 0 "five concurrent migrates all exit 0"
 is "$(cat "$ETL_TMP"/m?.out | grep -c 'upgraded from version 0')" 1 "exactly one of them created the schema"
 is "$(dump)" "$schema1" "same schema after concurrent migrates"
-is "$(q 'SELECT version FROM etl.version')" 2 "version row is 2"
+is "$(q 'SELECT version FROM etl.version')" 3 "version row is 3"
 
-# an older schema is upgraded: version 1 lacks etl.controller.allow_users
-q 'ALTER TABLE etl.controller DROP COLUMN allow_users; UPDATE etl.version SET version = 1' >/dev/null
+# an older schema is upgraded: version 1 lacks what 0002 and 0003 add
+q 'ALTER TABLE etl.controller DROP COLUMN allow_users; ALTER TABLE etl.job DROP COLUMN run, DROP COLUMN stopping; ALTER TYPE etl.claimed DROP ATTRIBUTE run; UPDATE etl.version SET version = 1' >/dev/null
 run etl ls
-like "$err" "version 1, older than this etl's 2: run .etl migrate." "an older schema is refused until migrated"
+like "$err" "version 1, older than this etl's 3: run .etl migrate." "an older schema is refused until migrated"
 run etl migrate
-like "$out" "upgraded from version 1 to 2" "etl migrate upgrades it"
+like "$out" "upgraded from version 1 to 3" "etl migrate upgrades it"
 is "$(dump)" "$schema1" "to the same schema as a fresh one"
 
 q 'UPDATE etl.version SET version = 99' >/dev/null
