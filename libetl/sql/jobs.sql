@@ -133,7 +133,8 @@ LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
-  rows etl.claimed[];
+  rows   etl.claimed[];
+  inproc bool;
 BEGIN
   IF EXISTS (SELECT 1 FROM etl.queue q
               WHERE (q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive'))
@@ -207,13 +208,15 @@ BEGIN
        -- the planner picks (with sorts disabled, it once scanned every job instead)
        WHERE j.id = ANY (ARRAY(SELECT pick.id FROM pick)) AND j.id = prev.id
          AND q.name = j.queue
-      RETURNING j.id, j.queue, j.task, coalesce(j.data::text, 'null'), coalesce(j.pg_env, ''),
+      -- no payload here: a large one would be copied at each step below; it is read
+      -- from the job's row once, where it is needed (the INITIAL, the answer)
+      RETURNING j.id, j.queue, j.task, NULL::text, coalesce(j.pg_env, ''),
                 j.etl_context_id, j.event_since, j.retry_count, j.retry_limit,
                 j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
                 q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
-                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.data, j.run
+                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, NULL::jsonb, j.run
   )
-  SELECT array_agg(u::etl.claimed) INTO rows FROM u;
+  SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess') INTO rows, inproc FROM u;
   IF rows IS NULL THEN
     RETURN;
   END IF;
@@ -221,7 +224,7 @@ BEGIN
   -- pid) has committed, synchronously: that commit flushes this one's WAL too.  So a
   -- claim of detached jobs need not wait for its own flush; a crash before loses the
   -- claim and nothing ran.  In-process jobs start on the answer: they wait.
-  IF NOT EXISTS (SELECT 1 FROM unnest(rows) r WHERE r.mode = 'inprocess') THEN
+  IF NOT inproc THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
   INSERT INTO etl.etl_context (etl_context_id, parent_context_id, meta)
@@ -229,10 +232,13 @@ BEGIN
          jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
     FROM unnest(rows) r WHERE r.new_ctx;
   INSERT INTO etl.event (event_id, etl_context_id, type, payload, meta)
-  SELECT r.since, r.etl_context_id, regexp_replace(r.task, '^.*/', '') || ':INITIAL', r.jdata,
+  SELECT r.since, r.etl_context_id, regexp_replace(r.task, '^.*/', '') || ':INITIAL',
+         (SELECT x.data FROM etl.job x WHERE x.id = r.id),
          jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
     FROM unnest(rows) r WHERE r.new_ctx;
-  RETURN QUERY SELECT r.id, r.queue, r.task, r.data, r.pg_env, r.etl_context_id, r.since,
+  RETURN QUERY SELECT r.id, r.queue, r.task,
+                      (SELECT coalesce(x.data::text, 'null') FROM etl.job x WHERE x.id = r.id),
+                      r.pg_env, r.etl_context_id, r.since,
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
                       r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run

@@ -316,6 +316,16 @@ if want_s 14; then
 	wait_s=$(q "SELECT round(max(extract(epoch FROM started_on - created_on))::numeric, 2) FROM etl.job WHERE queue = 'chaos'")
 	hwm=$(awk '/VmHWM/ { print $2 }' "/proc/$CTL_PID_a/status")
 	echo "# 14: small jobs waited at most $wait_s s; controller peak RSS $hwm KiB"
+	q "SELECT '# 14: small job waits p50 ' || round(percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM started_on - created_on))::numeric, 2)
+	     || ' p90 ' || round(percentile_cont(0.9) WITHIN GROUP (ORDER BY extract(epoch FROM started_on - created_on))::numeric, 2) || ' s'
+	   FROM etl.job WHERE queue = 'chaos'"
+	q "SELECT '# 14: large jobs started ' || string_agg(round(extract(epoch FROM j.started_on - t0.t)::numeric, 2)::text, ', ' ORDER BY j.started_on) || ' s after the first small job was sent'
+	   FROM etl.job j, (SELECT min(created_on) AS t FROM etl.job WHERE queue = 'chaos') t0 WHERE j.queue = 'big'"
+	# flowing: small jobs start between the large ones, not all after the last
+	between=$(q "SELECT count(*) FROM etl.job s WHERE s.queue = 'chaos' AND s.started_on <
+	    (SELECT max(b.started_on) FROM etl.job b WHERE b.queue = 'big')")
+	echo "# 14: $between small jobs started before the last large one"
+	ok "$([ "$between" -gt 0 ]; echo $?)" "14: small jobs keep flowing between the large ones"
 	ok "$(awk -v w="$wait_s" 'BEGIN { exit !(w < 8) }'; echo $?)" "14: no small job waited 8 s or more"
 	ok "$([ "$hwm" -lt 409600 ]; echo $?)" "14: the controller's peak RSS stays under 400 MiB"
 	stop_controller a TERM
