@@ -192,9 +192,13 @@ if want scale; then
 	for size in 10000 "$N_SCALE"; do
 		say "claim time with $size finished jobs"
 		fresh_db; etl queue add s --task noop >/dev/null
-		q "INSERT INTO etl.job (queue, data, state, started_on, completed_on, keep_until)
+		# a fixture of finished jobs, written past the state rule (no job is born
+		# completed: only a run gets there) in one statement
+		q "ALTER TABLE etl.job DISABLE TRIGGER job_state_birth;
+		   INSERT INTO etl.job (queue, data, state, started_on, completed_on, keep_until)
 		   SELECT 's', jsonb_build_object('n', g), 'completed', now(), now(), now() + interval '14 days'
-		     FROM generate_series(1, $size) g" >/dev/null
+		     FROM generate_series(1, $size) g;
+		   ALTER TABLE etl.job ENABLE TRIGGER job_state_birth" >/dev/null
 		bulk_send s 3000 >/dev/null
 		q "VACUUM ANALYZE etl.job" >/dev/null
 		lat=$("$BENCH_PGBIN/pgbench" -n -t 2000 -f "$work/claim.sql" "service=bench" 2>/dev/null |

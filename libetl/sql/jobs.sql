@@ -269,10 +269,13 @@ BEGIN
   -- The ends of current runs only: a run whose job has moved on (cancelled, or retried,
   -- or rescued by another controller, or an end already recorded) writes nothing,
   -- neither events nor the job's state; it is answered with a null state.
+  -- (each job looked up by its key: a join here could be planned as a scan of every job)
   SELECT coalesce(jsonb_agg(x), '[]') INTO cur
-    FROM jsonb_array_elements(p_jobs) x JOIN etl.job j ON j.id = (x->>'id')::uuid
-   WHERE (x->>'run' IS NULL OR j.run = (x->>'run')::int)
-     AND (j.state = 'active' OR j.stopping);
+    FROM jsonb_array_elements(p_jobs) x
+   WHERE EXISTS (SELECT 1 FROM etl.job j
+                  WHERE j.id = (x->>'id')::uuid
+                    AND (x->>'run' IS NULL OR j.run = (x->>'run')::int)
+                    AND (j.state = 'active' OR j.stopping));
   IF jsonb_array_length(cur) < jsonb_array_length(p_jobs) THEN
     RETURN QUERY SELECT (x->>'id')::uuid, NULL::etl.job_state
                    FROM jsonb_array_elements(p_jobs) x
@@ -281,8 +284,8 @@ BEGIN
   END IF;
   -- a cancelled job's task has ended: it may be retried now
   UPDATE etl.job j SET stopping = false
-    FROM jsonb_array_elements(cur) x
-   WHERE j.id = (x->>'id')::uuid AND j.stopping;
+   WHERE j.id = ANY (ARRAY(SELECT (x->>'id')::uuid FROM jsonb_array_elements(cur) x))
+     AND j.stopping;
   SELECT coalesce(jsonb_agg(x), '[]') INTO ok
     FROM jsonb_array_elements(cur) x
    WHERE (x->>'ok')::bool AND x->>'ctx' IS NOT NULL;
