@@ -375,5 +375,6 @@ int
 cmd_retry(int argc, char **argv)
 {
 	return ids_command(argc, argv, "retry", "usage: etl retry JOB...\n\n"
-	    "Queue failed or cancelled jobs again, to run now.\n", etl_retry, "re-queued");
+	    "Queue failed or cancelled jobs again, to run now.  A job cancelled while its task\n"
+	    "runs is refused until that task has ended (exit 1).\n", etl_retry, "re-queued");
 }
