@@ -38,6 +38,10 @@ int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_er
 cJSON	*etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t,
 	    etl_error *);
 
+/* A payload's limits beyond JSON's grammar (see etl_json_check): size, depth, UTF-8, no
+ * \u0000.  0, or -1 with err. */
+int	 etl__json_limits(const char *text, size_t len, size_t max, etl_error *);
+
 /* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
 const char *etl__task_base(const char *task);
 

@@ -257,8 +257,8 @@ utf8_len(const char *s, size_t n)
  * ETL_JSON_MAX_DEPTH deep (the depth cJSON reads), valid UTF-8, and no \u0000, which
  * PostgreSQL's jsonb cannot store.  A scan of the text, outside and inside strings.
  */
-static int
-json_limits(const char *text, size_t len, size_t max, etl_error *err)
+int
+etl__json_limits(const char *text, size_t len, size_t max, etl_error *err)
 {
 	size_t i;
 	int depth = 0, deepest = 0, instr = 0;
@@ -326,7 +326,7 @@ etl_json_parse(const char *text, size_t len, size_t max, etl_error *err)
 	const char *end = NULL;
 	cJSON *j;
 
-	if (json_limits(text, len, max, err) != 0)
+	if (etl__json_limits(text, len, max, err) != 0)
 		return NULL;
 	j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (j == NULL) {

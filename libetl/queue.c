@@ -326,6 +326,9 @@ no_queue(const char *queue, etl_error *err)
 	    "--task TASK`)", queue, queue);
 }
 
+static int	send_text(etl_conn *, const char *, const char *, const etl_send_opts *,
+		    char [ETL_ID_LEN], int, etl_error *);
+
 int
 etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts *o,
     char id[ETL_ID_LEN], etl_error *err)
@@ -337,7 +340,8 @@ etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts 
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
 	}
-	rc = etl_send_text(c, queue, text, o, id, err);
+	/* printed by cJSON: valid JSON already; only the limits are checked again */
+	rc = send_text(c, queue, text, o, id, 0, err);
 	free(text);
 	return rc;
 }
@@ -345,6 +349,14 @@ etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts 
 int
 etl_send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
     char id[ETL_ID_LEN], etl_error *err)
+{
+	return send_text(c, queue, json, o, id, 1, err);
+}
+
+/* Send json (NULL: null), checked in full (grammar too) when parse, else its limits. */
+static int
+send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
+    char id[ETL_ID_LEN], int parse, etl_error *err)
 {
 	static const etl_send_opts none;
 	const char *p[3];
@@ -360,7 +372,8 @@ etl_send_text(etl_conn *c, const char *queue, const char *json, const etl_send_o
 	if (json == NULL)
 		json = "null";
 	/* checked, never rewritten: PostgreSQL reads the text itself, numbers exact */
-	if (etl_json_check(json, strlen(json), etl_payload_max(), err) != 0)
+	if ((parse ? etl_json_check(json, strlen(json), etl_payload_max(), err) :
+	    etl__json_limits(json, strlen(json), etl_payload_max(), err)) != 0)
 		return -1;
 	if ((opts = send_opts_json(o, err)) == NULL)
 		return -1;

@@ -5,4 +5,5 @@
 -- before then.
 ALTER TABLE etl.job ADD COLUMN run int NOT NULL DEFAULT 0;
 ALTER TABLE etl.job ADD COLUMN stopping bool NOT NULL DEFAULT false;
-ALTER TYPE etl.claimed ADD ATTRIBUTE run int;
+-- The claim reads a payload from its job's row where it needs it, no longer carries it.
+ALTER TYPE etl.claimed DROP ATTRIBUTE data, DROP ATTRIBUTE jdata, ADD ATTRIBUTE run int;

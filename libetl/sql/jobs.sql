@@ -210,11 +210,11 @@ BEGIN
          AND q.name = j.queue
       -- no payload here: a large one would be copied at each step below; it is read
       -- from the job's row once, where it is needed (the INITIAL, the answer)
-      RETURNING j.id, j.queue, j.task, NULL::text, coalesce(j.pg_env, ''),
+      RETURNING j.id, j.queue, j.task, coalesce(j.pg_env, ''),
                 j.etl_context_id, j.event_since, j.retry_count, j.retry_limit,
                 j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
                 q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
-                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, NULL::jsonb, j.run
+                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.run
   )
   SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess') INTO rows, inproc FROM u;
   IF rows IS NULL THEN

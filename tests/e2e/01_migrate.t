@@ -28,7 +28,7 @@ is "$(dump)" "$schema1" "same schema after concurrent migrates"
 is "$(q 'SELECT version FROM etl.version')" 4 "version row is 4"
 
 # an older schema is upgraded: version 1 lacks what 0002 to 0004 add
-q 'ALTER TABLE etl.controller DROP COLUMN allow_users; ALTER TABLE etl.job DROP COLUMN run, DROP COLUMN stopping; ALTER TYPE etl.claimed DROP ATTRIBUTE run; ALTER TABLE etl.job ALTER COLUMN data SET COMPRESSION default, ALTER COLUMN output SET COMPRESSION default; ALTER TABLE etl.event ALTER COLUMN payload SET COMPRESSION default; UPDATE etl.version SET version = 1' >/dev/null
+q 'ALTER TABLE etl.controller DROP COLUMN allow_users; ALTER TABLE etl.job DROP COLUMN run, DROP COLUMN stopping; ALTER TYPE etl.claimed DROP ATTRIBUTE run, ADD ATTRIBUTE data text, ADD ATTRIBUTE jdata jsonb; ALTER TABLE etl.job ALTER COLUMN data SET COMPRESSION default, ALTER COLUMN output SET COMPRESSION default; ALTER TABLE etl.event ALTER COLUMN payload SET COMPRESSION default; UPDATE etl.version SET version = 1' >/dev/null
 run etl ls
 like "$err" "version 1, older than this etl's 4: run .etl migrate." "an older schema is refused until migrated"
 run etl migrate
