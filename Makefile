@@ -60,7 +60,9 @@ SO_TASKS := $(C_TASKS:%=%.so) $(foreach f,$(EX_C),$(O)/tasks/$(basename $(notdir
 T_SO     := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%.so,$(wildcard tests/tasks/*.c))
 
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
-ALL      := $(LIBS) $(PROGS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
+# the parent of each detached task; found by the controller at ../libexec/etl/ from its own
+KEEPER   := $(O)/libexec/etl/etl-keeper
+ALL      := $(LIBS) $(PROGS) $(KEEPER) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
@@ -110,6 +112,11 @@ $(O)/obj/controller/%.o: controller/%.c $(wildcard controller/*.h) libetl/etl.h 
 $(O)/bin/etl-controller: $(CTL_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(COMMON_OBJ) $(LINK_ETL) -lev
+
+# libc only, and small: it is exec'd once per detached task
+$(KEEPER): controller/keeper/keeper.c
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $<
 
 $(O)/tasks/%: tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
@@ -204,7 +211,7 @@ demo: deps
 
 # make lint: cppcheck with the repository's configuration (lint/), and clang-tidy with
 # .clang-tidy; both must be clean.
-LINT_SRC := $(wildcard libetl/*.c bin/*.c controller/*.c common/*.c tasks/*.c \
+LINT_SRC := $(wildcard libetl/*.c bin/*.c controller/*.c controller/keeper/*.c common/*.c tasks/*.c \
             tasks/examples/*/*.c tests/tools/*.c tests/unit/*.c tests/fuzz/*.c \
             bench/tasks/*.c bench/tools/*.c)
 lint:
@@ -263,7 +270,7 @@ INCDIR    = $(DESTDIR)$(PREFIX)/include
 TASKDIR   = $(DESTDIR)$(PREFIX)/libexec/etl/tasks
 MANDIR    = $(DESTDIR)$(PREFIX)/share/man
 SHAREDIR  = $(DESTDIR)$(PREFIX)/share/etl
-MANPAGES  = contrib/man/etl.1 contrib/man/etl-controller.8 contrib/man/libetl.3 contrib/man/etl-task.7
+MANPAGES  = contrib/man/etl.1 contrib/man/etl-controller.8 contrib/man/etl-keeper.8 contrib/man/libetl.3 contrib/man/etl-task.7
 
 install: all
 	install -d $(BINDIR) $(LIBDIR)/pkgconfig $(INCDIR) $(TASKDIR) $(MANDIR)/man1 \
@@ -271,6 +278,7 @@ install: all
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions
 	install -m 0755 $(PROGS) $(BINDIR)/
+	install -m 0755 $(KEEPER) $(DESTDIR)$(PREFIX)/libexec/etl/
 	install -m 0755 $(SOLIB) $(LIBDIR)/
 	ln -sf libetl.so.$(SOVER) $(LIBDIR)/libetl.so.$(SOMAJOR)
 	ln -sf libetl.so.$(SOMAJOR) $(LIBDIR)/libetl.so
@@ -295,6 +303,7 @@ uninstall:
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done
 	rm -rf $(TASKDIR) $(SHAREDIR)
+	rm -f $(DESTDIR)$(PREFIX)/libexec/etl/etl-keeper
 	-rmdir $(DESTDIR)$(PREFIX)/libexec/etl 2>/dev/null
 
 clean:

@@ -3,6 +3,7 @@
  * with the task's executable and the etl gdb helper loaded.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,35 @@ shell_quote(const char *s)
 	putchar('\'');
 }
 
+/*
+ * When pid is an etl-keeper: the pid of its task (its first child), or -1 when it has
+ * none left; 0 when pid is no keeper (an in-process job's controller, a foreground run).
+ */
+static pid_t
+keeper_child(pid_t pid)
+{
+	char path[64], buf[64];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0 || strncmp(buf, "etl-keeper\n", 11) != 0)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return atoi(buf) > 0 ? (pid_t)atoi(buf) : -1;
+}
+
 int
 cmd_debug(int argc, char **argv)
 {
@@ -52,7 +82,7 @@ cmd_debug(int argc, char **argv)
 	etl_conn *c;
 	cJSON *job;
 	long long want_start;
-	pid_t pid;
+	pid_t pid, tpid;
 	int ch, print = 0, n = 0, i;
 
 	optind = 0;
@@ -105,6 +135,16 @@ cmd_debug(int argc, char **argv)
 		fprintf(stderr, "etl debug: job %s: its process %d is gone\n", argv[optind],
 		    (int)pid);
 		return 1;
+	}
+	/* a detached task's recorded pid is its keeper's (etl-keeper(8)): its child is it */
+	if ((tpid = keeper_child(pid)) < 0) {
+		fprintf(stderr, "etl debug: job %s: its task has ended (its keeper %d is "
+		    "finishing)\n", argv[optind], (int)pid);
+		return 1;
+	}
+	if (tpid > 0) {
+		pid = tpid;
+		snprintf(pidbuf, sizeof(pidbuf), "%d", (int)pid);
 	}
 	snprintf(exe, sizeof(exe), "/proc/%d/exe", (int)pid);
 	args[n++] = "gdb";

@@ -97,7 +97,7 @@ static const char queue_usage[] =
     "  --no-retry-backoff\n"
     "  --retry-delay-max SEC     cap of the backoff (3600)\n"
     "  --expire-seconds SEC      a job running longer is stopped (900)\n"
-    "  --heartbeat-seconds SEC|none\n"
+    "  --heartbeat-seconds SEC|none  a job whose task does not beat this often is stopped\n"
     "  --retention-seconds SEC   finished jobs are kept this long (1209600)\n"
     "  --dead-letter QUEUE|none  failed jobs are copied there\n"
     "  --queue-pg-env NAME|none  default pg_env of the queue's jobs\n"

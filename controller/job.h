@@ -36,6 +36,7 @@ struct job {
 	struct inproc_job *ij;		/* inproc: while it runs */
 	cJSON		*final;		/* inproc: the result its FINAL records */
 	char		*log_path;
+	char		*status_path;	/* its keeper's status file */
 	struct logcap	 logcap;	/* its log's hole, when over --log-max */
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */

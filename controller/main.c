@@ -50,6 +50,9 @@ static const char usage_text[] =
     "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
     "  --heartbeat SEC         controller heartbeat (default 10)\n"
     "  --dead-after SEC        a controller silent this long is dead (default 60)\n"
+    "  --lease SEC             our tasks are stopped (by their keepers) when no beat of\n"
+    "                          ours was recorded for SEC (default 60; at least twice\n"
+    "                          --heartbeat); others rescue their jobs only after it\n"
     "  --pidfile FILE          write and lock a pidfile\n"
     "  --daemon                detach (needs --log-file)\n"
     "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
@@ -68,7 +71,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE };
 
 static struct {
 	struct ev_loop	*loop;
@@ -333,6 +336,16 @@ allow_list(const char *user, const char *arg)
 	return list;
 }
 
+/* An id that is no file name, or an odd one. */
+static int
+id_bad(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n == 0 || n > 63 || id[0] == '.' || id[0] == '-' ||
+	    strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") != n;
+}
+
 int
 main(int argc, char **argv, char **envp)
 {
@@ -355,6 +368,7 @@ main(int argc, char **argv, char **envp)
 		{ "metrics", required_argument, NULL, O_METRICS },
 		{ "user", required_argument, NULL, O_USER },
 		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
+		{ "lease", required_argument, NULL, O_LEASE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -373,6 +387,7 @@ main(int argc, char **argv, char **envp)
 	pid_t otherpid;
 	etl_error err;
 	const char *allow_arg = NULL;
+	char *keeper_dir = NULL;
 
 	/* it moves the environment: no getenv() result from before it survives */
 	setproctitle_init(argc, argv, envp);
@@ -383,6 +398,7 @@ main(int argc, char **argv, char **envp)
 	cfg.kill_grace = 10;
 	cfg.log_max = 64LL * 1024 * 1024;
 	cfg.dead_after = 60;
+	cfg.lease = 60;
 	wd = getenv("ETL_DEBUG_WAIT_SECONDS");
 	cfg.debug_wait = wd != NULL && atof(wd) > 0 ? atof(wd) : 300;
 	ctl.shutdown_timeout = 30;
@@ -465,6 +481,9 @@ main(int argc, char **argv, char **envp)
 		case O_ALLOW_USER:
 			allow_arg = optarg;
 			break;
+		case O_LEASE:
+			cfg.lease = num_arg(optarg, 0.2, 86400, "--lease");
+			break;
 		case O_TASK_PATH:
 			if (setenv("ETL_TASK_PATH", optarg, 1) != 0)
 				fatal("setenv");
@@ -509,6 +528,17 @@ main(int argc, char **argv, char **envp)
 	cfg.pg_env = pg_env;
 	if (daemonize && ctl.log_file == NULL)
 		usage_error("%s", "--daemon needs --log-file");
+	/* it names the keepers' folder, and rows of etl.controller */
+	if (id_bad(cfg.id))
+		usage_error("bad --id '%.64s': want 1 to 63 of A-Z a-z 0-9 . _ -, not starting "
+		    "with . or -", cfg.id);
+	if (cfg.lease < 2 * beat) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "--lease %g is shorter than two heartbeats (--heartbeat "
+		    "%g): one late beat would stop every task", cfg.lease, beat);
+		usage_error("%s", why);
+	}
 	if (geteuid() == 0 && cfg.user == NULL)
 		log_warnx("running as root with no --user: tasks of queues without run_as run as "
 		    "nobody (--user root to run them as root)");
@@ -519,6 +549,8 @@ main(int argc, char **argv, char **envp)
 		fatal("cannot create the log folder %s", cfg.log_dir);
 	if (access(cfg.log_dir, W_OK) != 0)
 		fatal("cannot write to the log folder %s", cfg.log_dir);
+	xasprintf(&keeper_dir, "%s/keeper-%s", cfg.log_dir, cfg.id);
+	cfg.keeper_dir = keeper_dir;
 	if (pidfile != NULL) {
 		struct stat lst;
 
@@ -608,6 +640,7 @@ main(int argc, char **argv, char **envp)
 		free(queues[--nqueues]);
 	free(queues);
 	free(ctl.notify_socket);
+	free(keeper_dir);
 	config_free(cargv);
 	return 0;
 }

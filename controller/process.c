@@ -1,11 +1,12 @@
 /*
  * process.c: one job's process, from spawn to reaping: its environment, user and limits,
  * its log, the writer of its INITIAL on stdin (only once its pid is recorded: a task
- * never does work the database does not know is running), the watchers of its end (our
- * child, or an adopted one by pidfd or polling), its expiry, and stopping its process
- * group with escalation.  In-process jobs run on inproc.c's threads instead.  It moves
- * a job to ENDED and calls back; it never talks to the database (remote.c prepares
- * jobs of other pg_envs).
+ * never does work the database does not know is running), the watchers of its end (its
+ * keeper, our child, or an adopted one by pidfd or polling), the exact end its keeper
+ * wrote, its expiry, stopping it (its keeper escalates), and our lease, which the
+ * keepers hold us to.  In-process jobs run on inproc.c's threads instead.  It moves a
+ * job to ENDED and calls back; it never talks to the database (remote.c prepares jobs
+ * of other pg_envs).
  */
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include <sys/types.h>
 #include <sys/wait.h>
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,7 +39,18 @@ static struct {
 	struct proc_config	 cfg;
 	void			(*on_end)(void);
 	ev_timer		 logcap_w;
+	char			 lease_path[PATH_MAX];	/* in cfg.keeper_dir */
 } P;
+
+/* Where the keeper of a job's run writes its end: keeper_dir/JOB.RUN (caller frees). */
+static char *
+status_path(const etl_job *ej)
+{
+	char *p;
+
+	xasprintf(&p, "%s/%s.%d", P.cfg.keeper_dir, ej->id, ej->run);
+	return p;
+}
 
 static void	inproc_done(void *owner, int status, cJSON *final, const char *why);
 static void	stdin_cb(struct ev_loop *, ev_io *, int);
@@ -132,9 +145,11 @@ proc_stop(struct job *jb, const char *reason)
 			inproc_cancel(jb->ij);
 		return;
 	}
-	if (jb->pid > 0 && killpg(jb->pid, SIGTERM) != 0 && errno != ESRCH)
-		jlog_warnx(jb, "killpg SIGTERM: %s", strerror(errno));
-	ev_timer_set(&jb->kill_w, P.cfg.kill_grace, 0);
+	/* its keeper stops the task's group and all it left, SIGKILL after the grace */
+	if (jb->pid > 0 && kill(jb->pid, SIGTERM) != 0 && errno != ESRCH)
+		jlog_warnx(jb, "kill SIGTERM: %s", strerror(errno));
+	/* a keeper that does not end after its grace is past saving: the group goes */
+	ev_timer_set(&jb->kill_w, P.cfg.kill_grace + 5, 0);
 	ev_timer_start(P.loop, &jb->kill_w);
 }
 
@@ -150,7 +165,8 @@ kill_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		    "task cannot be killed", P.cfg.kill_grace);
 		return;
 	}
-	jlog_info(jb, "still running %.1f s after SIGTERM: SIGKILL", P.cfg.kill_grace);
+	jlog_warnx(jb, "its keeper still runs %.1f s after SIGTERM: SIGKILL to the job's group",
+	    P.cfg.kill_grace + 5);
 	if (killpg(jb->pid, SIGKILL) != 0 && errno != ESRCH)
 		jlog_warnx(jb, "killpg SIGKILL: %s", strerror(errno));
 }
@@ -167,23 +183,66 @@ expire_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	proc_stop(jb, jb->reason_buf);
 }
 
+/*
+ * Its keeper has exited (kws: its wait status when it was our child, else -1): the task
+ * and all it left are gone, and the keeper's status file says exactly how it ended.
+ * Without the file (the keeper was killed, or could not write it), the keeper's own
+ * exit status mirrors the task's when we have it; else the end is unknown.
+ */
+static void
+keeper_ended(struct job *jb, int kws)
+{
+	struct keeper_end ke;
+	char why[PATH_MAX + 128];
+
+	if (keeper_status(jb->status_path, &ke) == 0) {
+		if (ke.exec_errno != 0) {
+			snprintf(why, sizeof(why), "cannot execute %s: %s", jb->j->task,
+			    strerror(ke.exec_errno));
+			if (host_trouble(ke.exec_errno))
+				job_release(jb, why);
+			else
+				job_refuse(jb, why);
+			return;
+		}
+		if (jb->stop_reason == NULL && strcmp(ke.stopped, "lease") == 0)
+			jb->stop_reason = "stopped by its keeper: this controller's lease ran out";
+		job_ended(jb, ke.wstatus, 0);
+		return;
+	}
+	if (kws >= 0 && WIFEXITED(kws) && WEXITSTATUS(kws) != KEEPER_TROUBLE) {
+		int code = WEXITSTATUS(kws);
+
+		jlog_warnx(jb, "its keeper left no status file: its end is taken from the "
+		    "keeper's exit status");
+		job_ended(jb, code > 128 ? W_EXITCODE(0, code - 128) : W_EXITCODE(code, 0), 0);
+		return;
+	}
+	if (kws >= 0 && WIFSIGNALED(kws)) {
+		/* the task dies with its keeper (its parent-death signal is SIGKILL) */
+		jlog_warnx(jb, "its keeper was killed by signal %d: its task with it",
+		    WTERMSIG(kws));
+		job_ended(jb, kws, 0);
+		return;
+	}
+	job_ended(jb, 0, 1);
+}
+
 static void
 child_cb(struct ev_loop *loop, ev_child *w, int revents)
 {
-	struct job *jb = w->data;
-
 	(void)loop;
 	(void)revents;
-	job_ended(jb, w->rstatus, 0);
+	keeper_ended(w->data, w->rstatus);
 }
 
-/* An adopted task is not our child: its pidfd turns readable when it exits. */
+/* An adopted keeper is not our child: its pidfd turns readable when it exits. */
 static void
 pidfd_cb(struct ev_loop *loop, ev_io *w, int revents)
 {
 	(void)loop;
 	(void)revents;
-	job_ended(w->data, 0, 1);
+	keeper_ended(w->data, -1);
 }
 
 static void
@@ -194,7 +253,7 @@ poll_cb(struct ev_loop *loop, ev_timer *w, int revents)
 	(void)loop;
 	(void)revents;
 	if (kill(jb->pid, 0) != 0 && errno == ESRCH)
-		job_ended(jb, 0, 1);
+		keeper_ended(jb, -1);
 }
 
 /* Write what is left of the INITIAL; the task may close its stdin early (EPIPE). */
@@ -297,40 +356,37 @@ task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
 	return 0;
 }
 
-/* Apply the queue's limits and nice value to a task that waits for its INITIAL. */
+/*
+ * The queue's limits, for its keeper to set in the task before exec (-r) and for its
+ * ERROR (jb->limits).
+ */
 static void
-apply_limits(struct job *jb)
+limits_of(struct job *jb, char *arg, size_t argsz)
 {
 	const etl_job *ej = jb->j;
-	struct rlimit rl;
 	char buf[160];
-	size_t n = 0;
+	size_t n = 0, a = 0;
 
-	buf[0] = '\0';
+	buf[0] = arg[0] = '\0';
 	if (ej->rlimit_as > 0) {
-		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_as;
-		if (prlimit(jb->pid, RLIMIT_AS, &rl, NULL) != 0)
-			jlog_warnx(jb, "RLIMIT_AS: %s", strerror(errno));
+		a += (size_t)snprintf(arg + a, argsz - a, "as=%lld,", (long long)ej->rlimit_as);
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_AS %lld bytes",
 		    n ? ", " : "", (long long)ej->rlimit_as);
 	}
-	if (ej->rlimit_cpu > 0) {
-		rl.rlim_cur = (rlim_t)ej->rlimit_cpu;
-		rl.rlim_max = (rlim_t)ej->rlimit_cpu + 5;	/* SIGXCPU first, SIGKILL later */
-		if (prlimit(jb->pid, RLIMIT_CPU, &rl, NULL) != 0)
-			jlog_warnx(jb, "RLIMIT_CPU: %s", strerror(errno));
+	if (ej->rlimit_cpu > 0 && a < argsz) {
+		a += (size_t)snprintf(arg + a, argsz - a, "cpu=%d,", ej->rlimit_cpu);
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_CPU %d s", n ? ", " : "",
 		    ej->rlimit_cpu);
 	}
-	if (ej->rlimit_nofile > 0 && n < sizeof(buf)) {
-		rl.rlim_cur = rl.rlim_max = (rlim_t)ej->rlimit_nofile;
-		if (prlimit(jb->pid, RLIMIT_NOFILE, &rl, NULL) != 0)
-			jlog_warnx(jb, "RLIMIT_NOFILE: %s", strerror(errno));
+	if (ej->rlimit_nofile > 0 && n < sizeof(buf) && a < argsz) {
+		a += (size_t)snprintf(arg + a, argsz - a, "nofile=%d,", ej->rlimit_nofile);
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, "%sRLIMIT_NOFILE %d",
 		    n ? ", " : "", ej->rlimit_nofile);
 	}
-	if (ej->nice != 0 && setpriority(PRIO_PROCESS, (id_t)jb->pid, ej->nice) != 0)
-		jlog_warnx(jb, "nice %d: %s", ej->nice, strerror(errno));
+	if (jb->core_dir != NULL && a < argsz)
+		a += (size_t)snprintf(arg + a, argsz - a, "core=unlimited,");
+	if (a > 0 && a < argsz)
+		arg[a - 1] = '\0';
 	if (n > 0 && n < sizeof(buf))
 		jb->limits = xstrdup(buf);
 }
@@ -434,9 +490,10 @@ job_start_inproc(struct job *jb, const char *path)
 void
 proc_start(etl_job *ej)
 {
-	char path[PATH_MAX], logp[PATH_MAX], home[PATH_MAX], **env;
+	char path[PATH_MAX], logp[PATH_MAX], home[PATH_MAX], limits[128], **env;
 	struct job *jb = job_new(ej);
 	struct spawn_user user;
+	struct spawn_req req;
 	const char *job_pg_env;
 	etl_error err;
 	int fds[2], logfd, as;
@@ -509,7 +566,23 @@ proc_start(etl_job *ej)
 	}
 	job_pg_env = ej->pg_env[0] ? ej->pg_env : P.cfg.pg_env;
 	env = task_env(ej, job_pg_env, P.cfg.pg_env, as == 0 ? &user : NULL, home);
-	jb->pid = spawn_task(path, fds[0], logfd, jb->core_dir, env, as == 0 ? &user : NULL);
+	limits_of(jb, limits, sizeof(limits));
+	jb->status_path = status_path(ej);
+	(void)unlink(jb->status_path);	/* a stale one of a run that never started */
+	memset(&req, 0, sizeof(req));
+	req.path = path;
+	req.stdin_fd = fds[0];
+	req.log_fd = logfd;
+	req.cwd = jb->core_dir;
+	req.envp = env;
+	req.user = as == 0 ? &user : NULL;
+	req.status = jb->status_path;
+	req.lease = P.cfg.lease > 0 ? P.lease_path : NULL;
+	req.lease_len = P.cfg.lease;
+	req.grace = P.cfg.kill_grace;
+	req.limits = limits;
+	req.nice = ej->nice;
+	jb->pid = spawn_task(&req);
 	env_free(env);
 	close(fds[0]);
 	close(logfd);
@@ -519,7 +592,8 @@ proc_start(etl_job *ej)
 		int e = errno;
 
 		jb->pid = 0;
-		snprintf(why, sizeof(why), "cannot execute %s: %s", path, strerror(e));
+		snprintf(why, sizeof(why), "cannot execute %s: %s", spawn_keeper_path(),
+		    strerror(e));
 		close(fds[1]);
 		if (host_trouble(e))
 			job_release(jb, why);
@@ -529,14 +603,6 @@ proc_start(etl_job *ej)
 	}
 	jb->stdin_fd = fds[1];
 	(void)fcntl(jb->stdin_fd, F_SETFL, O_NONBLOCK);
-	/* before its INITIAL, so before it can do anything */
-	apply_limits(jb);
-	if (jb->core_dir != NULL) {
-		struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
-
-		if (prlimit(jb->pid, RLIMIT_CORE, &rl, NULL) != 0)
-			jlog_warnx(jb, "cannot raise its core limit: %s", strerror(errno));
-	}
 	/* libev reaps on the loop, so this watcher is in place before its SIGCHLD is seen */
 	ev_child_set(&jb->child_w, jb->pid, 0);
 	ev_child_start(P.loop, &jb->child_w);
@@ -545,7 +611,10 @@ proc_start(etl_job *ej)
 	jlog_info(jb, "started %s (queue %s, attempt %d)", path, ej->queue, ej->retry_count + 1);
 }
 
-/* Take over a job a previous run of this controller left running. */
+/*
+ * Take over a job a previous run of this controller left running: its keeper (the
+ * job's pid) if it still runs, else the end the keeper wrote.
+ */
 void
 proc_adopt(etl_job *ej)
 {
@@ -555,14 +624,14 @@ proc_adopt(etl_job *ej)
 	watch_init(jb);
 	jb->pid = ej->pid;
 	jb->adopted = 1;
+	jb->status_path = status_path(ej);
 	/* its pid is recorded (by the run that spawned it), its INITIAL long written */
 	job_set_state(jb, J_RUNNING);
 	if (ej->pid <= 0 || ej->pid_start_time < 0 ||
 	    etl_pid_start_time(ej->pid) != ej->pid_start_time) {
 		/* gone, or its pid now belongs to another process */
-		jlog_info(jb, "was running before we started; its process is gone");
-		jb->pid = 0;
-		job_ended(jb, 0, 1);
+		jlog_info(jb, "was running before we started; its keeper is gone");
+		keeper_ended(jb, -1);
 		return;
 	}
 	jb->pidfd = (int)syscall(SYS_pidfd_open, ej->pid, 0);
@@ -598,12 +667,73 @@ proc_write_initial(struct job *jb)
 }
 
 void
-proc_release(struct job *jb)
+proc_release(struct job *jb, int recorded)
 {
 	watchers_stop(jb);
 	if (jb->pidfd >= 0)
 		close(jb->pidfd);
 	jb->pidfd = -1;
+	/* the database has the end now: its keeper's word is no longer needed */
+	if (recorded && jb->status_path != NULL)
+		(void)unlink(jb->status_path);
+	FREE(jb->status_path);
+}
+
+/*
+ * Our beat sent at sent (CLOCK_BOOTTIME) was recorded: the keepers may let our tasks run
+ * for another lease from then.  The file is replaced, never written in place, so a
+ * keeper reads a whole one.
+ */
+void
+proc_lease_renew(double sent)
+{
+	char tmp[PATH_MAX + 8], buf[64];
+	int fd, n, ok;
+
+	if (P.cfg.lease <= 0)
+		return;
+	snprintf(tmp, sizeof(tmp), "%s.tmp", P.lease_path);
+	n = snprintf(buf, sizeof(buf), "%.3f\n", sent);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	ok = fd >= 0 && write(fd, buf, (size_t)n) == n;
+	if (fd >= 0 && close(fd) != 0)
+		ok = 0;
+	if (!ok || rename(tmp, P.lease_path) != 0) {
+		log_warn("cannot renew the lease in %s (our tasks stop when it runs out)",
+		    P.lease_path);
+		(void)unlink(tmp);
+	}
+}
+
+/*
+ * Once our jobs are adopted (and before we claim any): the status files of runs that are
+ * no longer ours to record (put back unstarted, rescued by another controller) go.
+ */
+void
+proc_sweep(void)
+{
+	struct dirent *d;
+	struct job *jb;
+	DIR *dp;
+	int s, mine;
+
+	if ((dp = opendir(P.cfg.keeper_dir)) == NULL)
+		return;
+	while ((d = readdir(dp)) != NULL) {
+		if (d->d_name[0] == '.' || strcmp(d->d_name, "lease") == 0)
+			continue;
+		mine = 0;
+		for (s = 0; s < J_NSTATES && !mine; s++)
+			TAILQ_FOREACH(jb, job_list((enum jstate)s), link)
+				if (jb->status_path != NULL && strcmp(strrchr(jb->status_path,
+				    '/') + 1, d->d_name) == 0) {
+					mine = 1;
+					break;
+				}
+		if (!mine && unlinkat(dirfd(dp), d->d_name, 0) == 0)
+			log_debug("removed the stale keeper status %s", d->d_name);
+	}
+	closedir(dp);
 }
 
 /* Twice a second: the logs of running tasks stay within --log-max. */
@@ -627,9 +757,23 @@ logcap_cb(struct ev_loop *loop, ev_timer *w, int revents)
 void
 proc_init(struct ev_loop *loop, const struct proc_config *cfg, void (*on_end)(void))
 {
+	struct stat st;
+
 	P.loop = loop;
 	P.cfg = *cfg;
 	P.on_end = on_end;
+	/* the keepers' folder: their status files and our lease, ours alone */
+	if (mkdir(cfg->keeper_dir, 0700) != 0 && errno != EEXIST)
+		fatal("cannot make the keepers' folder %s", cfg->keeper_dir);
+	if (lstat(cfg->keeper_dir, &st) != 0 || !S_ISDIR(st.st_mode) || st.st_uid != geteuid())
+		fatalx("the keepers' folder %s is not a folder of ours", cfg->keeper_dir);
+	if ((st.st_mode & 077) != 0 && chmod(cfg->keeper_dir, 0700) != 0)
+		fatal("chmod %s", cfg->keeper_dir);
+	if ((size_t)snprintf(P.lease_path, sizeof(P.lease_path), "%s/lease", cfg->keeper_dir) >=
+	    sizeof(P.lease_path))
+		fatalx("the keepers' folder's name is too long: %s", cfg->keeper_dir);
+	if (spawn_init() != 0)
+		fatal("cannot find etl-keeper (%s)", spawn_keeper_path());
 	inproc_init(loop, cfg->concurrency, inproc_done);
 	if (cfg->log_max > 0) {
 		ev_timer_init(&P.logcap_w, logcap_cb, 0.5, 0.5);

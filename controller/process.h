@@ -19,6 +19,8 @@ struct proc_config {
 	double		 debug_wait;	/* longest wait of a --debug-wait task */
 	int		 concurrency;	/* in-process worker threads */
 	off_t		 log_max;	/* a job's log is capped at about this (0: no cap) */
+	const char	*keeper_dir;	/* the keepers' status files and our lease */
+	double		 lease;		/* the keepers stop our tasks after this (0: never) */
 };
 
 void	proc_init(struct ev_loop *, const struct proc_config *, void (*on_end)(void));
@@ -30,7 +32,14 @@ void	proc_adopt(etl_job *ej);
 void	proc_write_initial(struct job *);
 /* Stop it: SIGTERM to its group, SIGKILL after the grace; in-process: ask it. */
 void	proc_stop(struct job *, const char *reason);
-/* Stop its watchers and close its descriptors, before job_free; the process lives on. */
-void	proc_release(struct job *);
+/*
+ * Stop its watchers and close its descriptors, before job_free; the process lives on.
+ * recorded: its end is in the database (its keeper's status file goes).
+ */
+void	proc_release(struct job *, int recorded);
+/* Remove the keepers' status files of runs not in our table (once, before claiming). */
+void	proc_sweep(void);
+/* Our beat sent at sent (CLOCK_BOOTTIME) was recorded: renew the lease from then. */
+void	proc_lease_renew(double sent);
 
 #endif

@@ -1,17 +1,21 @@
 /*
- * spawn.c: the one way the controller starts a task.  The child gets a new session
- * (so it outlives us and can be stopped as a group), default signals, an empty mask,
- * stdin from a pipe, stdout+stderr appended to its log, no other descriptor, and a
- * clean environment.  posix_spawn (CLONE_VFORK: no copy of the controller's memory),
- * except for a task that runs as another user, which needs fork (see spawn_as).
+ * spawn.c: the one way the controller starts a task: through etl-keeper, the task's
+ * parent that outlives us (see controller/keeper/keeper.c).  The keeper gets a new
+ * session (so it outlives us and the job can be stopped as a group), default signals,
+ * an empty mask, stdin from a pipe, stdout+stderr appended to the job's log, no other
+ * descriptor, and a clean environment, which it hands to the task with the task's user,
+ * limits and folder.  posix_spawn (CLONE_VFORK: no copy of the controller's memory).
+ * Also: the keeper's status file, the task's environment and log.
  */
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <libgen.h>
 #include <limits.h>
 #include <signal.h>
 #include <spawn.h>
@@ -19,8 +23,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <grp.h>
 
+#include <bsd/string.h>
 #include <bsd/unistd.h>
 
 #include "log.h"
@@ -29,69 +33,99 @@
 
 extern char **environ;
 
-/*
- * The same recipe with fork, for a task that runs as another user: posix_spawn cannot
- * change the user.  The child only calls async-signal-safe functions before execve.
- */
-static pid_t
-spawn_as(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[],
-    const struct spawn_user *u)
-{
-	char *argv[2] = { (char *)path, NULL };
-	struct sigaction dfl;
-	sigset_t none;
-	pid_t pid;
-	int sig;
+static char keeper_path[PATH_MAX];
 
-	if ((pid = fork()) != 0)
-		return pid;
-	memset(&dfl, 0, sizeof(dfl));
-	dfl.sa_handler = SIG_DFL;
-	for (sig = 1; sig < NSIG; sig++)
-		(void)sigaction(sig, &dfl, NULL);
-	sigemptyset(&none);
-	sigprocmask(SIG_SETMASK, &none, NULL);
-	if (setsid() < 0 || dup2(stdin_fd, STDIN_FILENO) < 0 ||
-	    dup2(log_fd, STDOUT_FILENO) < 0 || dup2(log_fd, STDERR_FILENO) < 0)
-		_exit(126);
-	closefrom(STDERR_FILENO + 1);
-	if (cwd != NULL && chdir(cwd) != 0)
-		_exit(126);
-	if (setgroups(1, &u->gid) != 0 || setgid(u->gid) != 0 || setuid(u->uid) != 0)
-		_exit(126);
-	execve(path, argv, envp);
-	_exit(127);
+int
+spawn_init(void)
+{
+	char self[PATH_MAX];
+	const char *env = getenv("ETL_KEEPER");
+	ssize_t n;
+
+	if (env != NULL && *env != '\0') {
+		strlcpy(keeper_path, env, sizeof(keeper_path));
+	} else {
+		if ((n = readlink("/proc/self/exe", self, sizeof(self) - 1)) < 0)
+			return -1;
+		self[n] = '\0';
+		/* bin/etl-controller and libexec/etl/etl-keeper, installed or in the build */
+		if ((size_t)snprintf(keeper_path, sizeof(keeper_path),
+		    "%s/../libexec/etl/etl-keeper", dirname(self)) >= sizeof(keeper_path)) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+	}
+	return access(keeper_path, X_OK);
+}
+
+const char *
+spawn_keeper_path(void)
+{
+	return keeper_path;
 }
 
 pid_t
-spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *const envp[],
-    const struct spawn_user *u)
+spawn_task(const struct spawn_req *r)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	char *argv[2] = { (char *)path, NULL };
+	char uid[32], gid[32], lease[32], grace[32], nice[16];
+	const char *argv[24];
 	sigset_t none, all;
 	pid_t pid;
-	int rc;
+	int rc, n = 0;
 
-	if (u != NULL)
-		return spawn_as(path, stdin_fd, log_fd, cwd, envp, u);
+	argv[n++] = "etl-keeper";
+	argv[n++] = "-s";
+	argv[n++] = r->status;
+	snprintf(grace, sizeof(grace), "%.3f", r->grace);
+	argv[n++] = "-g";
+	argv[n++] = grace;
+	if (r->lease != NULL) {
+		snprintf(lease, sizeof(lease), "%.3f", r->lease_len);
+		argv[n++] = "-l";
+		argv[n++] = r->lease;
+		argv[n++] = "-L";
+		argv[n++] = lease;
+	}
+	if (r->user != NULL) {
+		snprintf(uid, sizeof(uid), "%u", (unsigned)r->user->uid);
+		snprintf(gid, sizeof(gid), "%u", (unsigned)r->user->gid);
+		argv[n++] = "-u";
+		argv[n++] = uid;
+		argv[n++] = "-G";
+		argv[n++] = gid;
+	}
+	if (r->cwd != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = r->cwd;
+	}
+	if (r->limits != NULL && *r->limits != '\0') {
+		argv[n++] = "-r";
+		argv[n++] = r->limits;
+	}
+	if (r->nice != 0) {
+		snprintf(nice, sizeof(nice), "%d", r->nice);
+		argv[n++] = "-n";
+		argv[n++] = nice;
+	}
+	argv[n++] = "--";
+	argv[n++] = r->path;
+	argv[n] = NULL;
 	sigemptyset(&none);
 	sigfillset(&all);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawnattr_init(&attr);
-	posix_spawn_file_actions_adddup2(&fa, stdin_fd, STDIN_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, log_fd, STDOUT_FILENO);
-	posix_spawn_file_actions_adddup2(&fa, log_fd, STDERR_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, r->stdin_fd, STDIN_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, r->log_fd, STDOUT_FILENO);
+	posix_spawn_file_actions_adddup2(&fa, r->log_fd, STDERR_FILENO);
 	/* everything we open is O_CLOEXEC; this makes sure of it */
 	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
-	if (cwd != NULL)
-		posix_spawn_file_actions_addchdir_np(&fa, cwd);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
 	posix_spawnattr_setsigdefault(&attr, &all);
-	rc = posix_spawn(&pid, path, &fa, &attr, argv, envp);
+	rc = posix_spawn(&pid, keeper_path, &fa, &attr, (char *const *)argv, r->envp);
 	posix_spawn_file_actions_destroy(&fa);
 	posix_spawnattr_destroy(&attr);
 	if (rc != 0) {
@@ -99,6 +133,35 @@ spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd, char *co
 		return -1;
 	}
 	return pid;
+}
+
+int
+keeper_status(const char *path, struct keeper_end *e)
+{
+	char buf[256], *p, *nl;
+	ssize_t n;
+	int fd;
+
+	memset(e, 0, sizeof(*e));
+	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+		return -1;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	for (p = buf; *p != '\0'; p = nl + 1) {
+		if ((nl = strchr(p, '\n')) == NULL)
+			break;
+		*nl = '\0';
+		if (strncmp(p, "wstatus=", 8) == 0)
+			e->wstatus = atoi(p + 8);
+		else if (strncmp(p, "stopped=", 8) == 0)
+			strlcpy(e->stopped, p + 8, sizeof(e->stopped));
+		else if (strncmp(p, "exec_errno=", 11) == 0)
+			e->exec_errno = atoi(p + 11);
+	}
+	return strncmp(buf, "wstatus=", 8) == 0 ? 0 : -1;
 }
 
 /* What a task may inherit from the controller's environment. */
@@ -155,6 +218,8 @@ task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env,
 	xasprintf(&env[n++], "ETL_ATTEMPT=%d", j->retry_count + 1);
 	if (j->debug_wait)
 		env[n++] = xstrdup("ETL_DEBUG_WAIT=1");
+	if (j->heartbeat_seconds > 0)
+		xasprintf(&env[n++], "ETL_HEARTBEAT_SECONDS=%d", j->heartbeat_seconds);
 	if (j->batch_id != NULL)
 		xasprintf(&env[n++], "ETL_BATCH_ID=%s", j->batch_id);
 	env[n] = NULL;

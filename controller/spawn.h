@@ -9,20 +9,52 @@
 
 #include "etl_stmt.h"
 
-/*
- * Start path in a new session and process group with default signal dispositions and
- * an empty mask, stdin from stdin_fd, stdout and stderr to log_fd, no other descriptor.
- * posix_spawn, not fork: its cost does not grow with the controller's memory.
- * Returns the pid, or -1 with errno set.
- */
 /* Who a task runs as when the controller is root (NULL: as the controller). */
 struct spawn_user {
 	const char	*name;
 	uid_t		 uid;
 	gid_t		 gid;
 };
-pid_t	 spawn_task(const char *path, int stdin_fd, int log_fd, const char *cwd,
-	     char *const envp[], const struct spawn_user *);
+
+/* A task to start under its keeper. */
+struct spawn_req {
+	const char		*path;		/* the task's program */
+	int			 stdin_fd;	/* its INITIAL's pipe */
+	int			 log_fd;	/* its stdout and stderr */
+	const char		*cwd;		/* its folder (NULL: ours) */
+	char *const		*envp;
+	const struct spawn_user	*user;		/* NULL: as we are */
+	const char		*status;	/* the keeper's status file */
+	const char		*lease;		/* our lease file (NULL: no lease) */
+	double			 lease_len;
+	double			 grace;		/* SIGTERM -> SIGKILL */
+	const char		*limits;	/* "as=N,cpu=N,nofile=N,core=unlimited" */
+	int			 nice;
+};
+
+/* etl-keeper's exit status for its own trouble (keeper.c's EX_KEEPER) */
+#define KEEPER_TROUBLE	125
+
+/* How a task ended, as its keeper wrote it. */
+struct keeper_end {
+	int	wstatus;
+	int	exec_errno;	/* it could not be executed (0: it was) */
+	char	stopped[16];	/* why the keeper stopped it: "request", "lease", "" */
+};
+
+/* Find etl-keeper (next to us: ../libexec/etl/, or $ETL_KEEPER); -1 with errno. */
+int		 spawn_init(void);
+const char	*spawn_keeper_path(void);
+/*
+ * Start r->path under etl-keeper, in a new session and process group (the keeper is its
+ * leader) with default signal dispositions and an empty mask, stdin from stdin_fd,
+ * stdout and stderr to log_fd, no other descriptor.  posix_spawn, not fork: its cost
+ * does not grow with the controller's memory.  Returns the keeper's pid, the job's, or
+ * -1 with errno set.
+ */
+pid_t		 spawn_task(const struct spawn_req *);
+/* Read the keeper's status file; -1 when there is none (yet) or it is not whole. */
+int		 keeper_status(const char *path, struct keeper_end *);
 /* A core file (core, core.*) in dir, newest first, into out; -1 if none. */
 int	 find_core(const char *dir, char *out, size_t);
 /* The task's environment: an allow-list of ours plus the ETL_* of SPEC section 4. */

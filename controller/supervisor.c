@@ -13,6 +13,7 @@
  * Pids and ends go on the second connection (DB_ENDS), beside the claims.
  */
 #include <errno.h>
+#include <time.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -44,6 +45,8 @@ static struct {
 	int			 locked_once;	/* our id's liveness lock was ours once */
 	int			 lock_tries;
 	ev_timer		 lock_w;	/* at start: try the lock again */
+	int			 beats_checking;	/* stale_beats in flight */
+	double			 beats_checked;
 } sup;
 
 static void	claim_maybe(void);
@@ -60,9 +63,9 @@ update_title(void)
 
 /* A job leaves the table: its watchers first, then its row in the table. */
 static void
-job_done(struct job *jb)
+job_done(struct job *jb, int recorded)
 {
-	proc_release(jb);
+	proc_release(jb, recorded);
 	job_free(jb);
 }
 
@@ -230,7 +233,7 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	free(moved);
 	while ((jb = TAILQ_FIRST(job_list(J_FINISHING))) != NULL) {
 		if (res != NULL) {
-			job_done(jb);
+			job_done(jb, 1);
 			continue;
 		}
 		job_set_state(jb, J_ENDED);
@@ -299,7 +302,7 @@ flush_finish(void)
 		/* a release touches only the job's row: ours, whatever its pg_env */
 		if (!remote_is_local(jb->j) && !jb->release) {
 			if (finish_remote(jb) == 0)
-				job_done(jb);
+				job_done(jb, 1);
 		} else if (jb->finish_errors == 0) {
 			n++;
 		} else if (alone == NULL && jb->finish_next <= ev_now(sup.loop)) {
@@ -358,6 +361,8 @@ mine_cb(PGresult *res, const char *why, void *arg)
 	free(jobs);
 	if (n > 0)
 		log_info("found %ld job%s left by a previous run", n, n == 1 ? "" : "s");
+	if (!sup.adopted_once)
+		proc_sweep();
 	sup.adopted_once = 1;
 	update_title();
 	flush_finish();
@@ -546,12 +551,93 @@ sup_notify(const char *channel, const char *payload)
 	}
 }
 
+static void
+stale_cb(PGresult *res, const char *why, void *arg)
+{
+	etl_stale *stale;
+	struct job *jb;
+	etl_error err;
+	long i, n;
+
+	(void)arg;
+	sup.beats_checking = 0;
+	if (res == NULL) {
+		log_warnx("looking for jobs without a heartbeat failed: %s", why);
+		return;
+	}
+	if ((n = etl_stale_result(res, &stale, &err)) < 0) {
+		log_warnx("looking for jobs without a heartbeat: %s", err.message);
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if ((jb = job_by_id(stale[i].id)) == NULL || jb->state != J_RUNNING || jb->inproc)
+			continue;
+		snprintf(jb->reason_buf, sizeof(jb->reason_buf), "no heartbeat for %d s (its "
+		    "queue's heartbeat_seconds is %d)", stale[i].age, stale[i].seconds);
+		proc_stop(jb, jb->reason_buf);
+	}
+	free(stale);
+}
+
+/*
+ * Once a second while a running job has a heartbeat to keep (or was adopted, whose we
+ * do not know): stop those whose heartbeat is too old, like expired ones.
+ */
+static void
+check_beats(void)
+{
+	struct job *jb;
+	etl_stmt st;
+	etl_error err;
+	int any = 0;
+
+	if (sup.beats_checking || !db_is_up() || ev_now(sup.loop) - sup.beats_checked < 1.0)
+		return;
+	TAILQ_FOREACH(jb, job_list(J_RUNNING), link)
+		if (!jb->inproc && (jb->j->heartbeat_seconds > 0 || jb->adopted)) {
+			any = 1;
+			break;
+		}
+	if (!any)
+		return;
+	sup.beats_checked = ev_now(sup.loop);
+	if (etl_stmt_stale_beats(&st, sup.cfg.id, &err) != 0) {
+		log_warnx("heartbeats: %s", err.message);
+		return;
+	}
+	sup.beats_checking = 1;
+	db_submit(&st, stale_cb, NULL);
+}
+
 void
 sup_poll(void)
 {
 	claim_maybe();
 	flush_started();
 	flush_finish();
+	check_beats();
+}
+
+/* A beat is recorded: the keepers may let our tasks run a lease from when it was sent. */
+static void
+beat_cb(PGresult *res, const char *why, void *arg)
+{
+	double *sent = arg;
+
+	if (res == NULL)
+		log_warnx("heartbeat: %s", why);
+	else
+		proc_lease_renew(*sent);
+	free(sent);
+}
+
+static double
+boottime(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 void
@@ -562,9 +648,15 @@ sup_heartbeat(void)
 
 	if (!db_is_up() || !sup.locked_once)
 		return;
+	/* the bound after our last beat by which every task of ours is stopped */
 	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(),
-	    sup.cfg.allow_users, &err) == 0)
-		db_submit(&st, ignore_cb, "heartbeat");
+	    sup.cfg.allow_users, sup.cfg.lease > 0 ? sup.cfg.lease + sup.cfg.kill_grace + 2 : 0,
+	    &err) == 0) {
+		double *sent = xmalloc(sizeof(*sent));
+
+		*sent = boottime();
+		db_submit(&st, beat_cb, sent);
+	}
 	/* a reconnection that found our lock held by a lingering session: until it is ours */
 	if (sup.lock_tries > 0 || !sup.locked_once)
 		lock_try();
@@ -714,6 +806,8 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	pc.debug_wait = cfg->debug_wait;
 	pc.concurrency = cfg->concurrency;
 	pc.log_max = (off_t)cfg->log_max;
+	pc.keeper_dir = cfg->keeper_dir;
+	pc.lease = cfg->lease;
 	proc_init(loop, &pc, on_end);
 	remote_init(cfg->pg_env);
 	update_title();
@@ -729,7 +823,7 @@ sup_free(void)
 		while ((jb = TAILQ_FIRST(job_list((enum jstate)i))) != NULL) {
 			/* left running, detached: a restarted controller adopts them */
 			jb->child_w.pid = 0;
-			job_done(jb);
+			job_done(jb, 0);
 		}
 	remote_free();
 	stats_free();

@@ -27,6 +27,10 @@ struct etl_context {
 };
 
 etl_conn	*etl__context_qconn(etl_context *, etl_error *);
+/* The job's heartbeat (beat.c): a thread that beats while the task lives, and a beat
+ * with its events and progress, for jobs with $ETL_HEARTBEAT_SECONDS. */
+void		 etl__beat_start(const etl_context *);
+void		 etl__beat_maybe(etl_context *);
 
 extern etl_context *etl__task_context;	/* the task's context, for gdb */
 extern char *etl__task_initial;		/* the task's INITIAL text, for gdb */

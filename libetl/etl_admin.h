@@ -88,6 +88,7 @@ typedef struct etl_job {
 	int	 inprocess;	/* the queue's mode: run TASK.so on a controller thread */
 	int	 fresh;		/* the claim opened its context (this is its first run) */
 	int	 run;		/* the run this claim started: its writes carry it (0: none) */
+	int	 heartbeat_seconds;	/* the task must beat this often (0: no need) */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;

@@ -68,10 +68,11 @@ int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
  * held when another session holds it: a second controller with the same id).
  */
 int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
-/* Upsert the controller's row with a fresh heartbeat and the users it allows its tasks
- * to run as (comma-separated; NULL: it runs every task as itself). */
+/* Upsert the controller's row with a fresh heartbeat, the users it allows its tasks
+ * to run as (comma-separated; NULL: it runs every task as itself) and the bound after
+ * its beat by which its tasks are stopped if it beats no more (its lease; 0: none). */
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
-	    const char *allow_users, etl_error *);
+	    const char *allow_users, double lease_bound, etl_error *);
 /* The controller's active jobs; result: etl_mine_result. */
 int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
 long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);
@@ -81,6 +82,14 @@ int	etl_stmt_release(etl_stmt *, const char *controller_id, const char *const *k
 /* Finish jobs of controllers silent for bound seconds whose tasks are dead. */
 int	etl_stmt_reap_orphans(etl_stmt *, int bound, const char *me, const char *pg_env,
 	    etl_error *);
+/* A controller's running jobs whose heartbeat is older than their heartbeat_seconds. */
+int	etl_stmt_stale_beats(etl_stmt *, const char *me, etl_error *);
+typedef struct etl_stale {
+	char	id[ETL_ID_LEN];
+	int	age;		/* seconds since its last beat */
+	int	seconds;	/* its heartbeat_seconds */
+} etl_stale;
+long	etl_stale_result(PGresult *, etl_stale **out, etl_error *);
 /* LISTEN to the channel of ready jobs (which 0) or of cancelled jobs (which 1). */
 int	etl_stmt_listen(etl_stmt *, int which);
 /* Jobs by queue and state (rows: queue, state, count), for a controller's metrics. */

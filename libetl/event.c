@@ -72,6 +72,7 @@ etl_dispatch_ctx(etl_context *ctx, const char *type, const cJSON *payload, const
 		ctx->finaled = 1;
 	else if (strcmp(kind, "ERROR") == 0)
 		ctx->errored = 1;
+	etl__beat_maybe(ctx);	/* an event is a heartbeat too */
 	return id;
 oom:
 	free(ptext);
@@ -125,8 +126,10 @@ etl_progress_ctx(etl_context *ctx, double done, double total, const char *messag
 		} else {
 			p[0] = ctx->job_id;
 			p[1] = text;
-			rc = etl__exec_cmd(qc, "UPDATE etl.job SET progress = $2::jsonb "
-			    "WHERE id = $1::uuid", 2, p, err);
+			/* progress is a heartbeat too */
+			rc = etl__exec_cmd(qc, "UPDATE etl.job SET progress = $2::jsonb, "
+			    "heartbeat_on = now() WHERE id = $1::uuid AND state = 'active'", 2, p,
+			    err);
 			free(text);
 		}
 	}

@@ -105,6 +105,14 @@ fmt_long(long long v)
 	return asprintf(&s, "%lld", v) < 0 ? NULL : s;
 }
 
+static char *
+fmt_double(double v)
+{
+	char *s;
+
+	return asprintf(&s, "%.3f", v) < 0 ? NULL : s;
+}
+
 int
 etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
     const char *controller_id, const char *host, const char *pg_env, etl_error *err)
@@ -117,7 +125,7 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds "
 	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint)";
 	st->nparams = 7;	/* $6, $7: see etl_stmt_claim_pid */
 	own(st, 0, ql);
@@ -155,9 +163,9 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		return -1;
 	if ((n = PQntuples(res)) == 0)
 		return 0;
-	if (PQnfields(res) < (mine ? 18 : 22)) {
+	if (PQnfields(res) < (mine ? 18 : 23)) {
 		etl__err(err, ETL_ESCHEMA, "a job statement returned %d columns, not %d: is the "
-		    "schema this etl's? (etl migrate)", PQnfields(res), mine ? 18 : 22);
+		    "schema this etl's? (etl migrate)", PQnfields(res), mine ? 18 : 23);
 		return -1;
 	}
 	if ((jobs = calloc((size_t)n + 1, sizeof(etl_job *))) == NULL)
@@ -198,6 +206,8 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->inprocess = strcmp(PQgetvalue(res, r, 19), "inprocess") == 0;
 			j->fresh = PQgetvalue(res, r, 20)[0] == 't';
 			j->run = atoi(PQgetvalue(res, r, 21));
+			j->heartbeat_seconds = PQgetisnull(res, r, 22) ? 0 :
+			    atoi(PQgetvalue(res, r, 22));
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));
@@ -484,17 +494,19 @@ etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
 
 int
 etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t pid,
-    const char *allow_users, etl_error *err)
+    const char *allow_users, double lease_bound, etl_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users) "
-	    "VALUES ($1, $2, $3::int, $4, string_to_array($5, ',')) "
+	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users, lease_bound) "
+	    "VALUES ($1, $2, $3::int, $4, string_to_array($5, ','), $6::float8) "
 	    "ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
 	    "version = EXCLUDED.version, heartbeat_on = now(), "
-	    "allow_users = EXCLUDED.allow_users, "
+	    "allow_users = EXCLUDED.allow_users, lease_bound = EXCLUDED.lease_bound, "
 	    "started_on = CASE WHEN etl.controller.pid = EXCLUDED.pid "
 	    "THEN etl.controller.started_on ELSE now() END";
-	st->nparams = 5;
+	st->nparams = 6;
+	if (lease_bound > 0)
+		own(st, 5, fmt_double(lease_bound));
 	own(st, 0, etl__strdup(id));
 	own(st, 1, etl__strdup(host));
 	own(st, 2, fmt_long(pid));
@@ -502,7 +514,7 @@ etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t p
 	if (allow_users != NULL)
 		own(st, 4, etl__strdup(allow_users));
 	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3] ||
-	    (allow_users != NULL && !st->params[4])) {
+	    (allow_users != NULL && !st->params[4]) || (lease_bound > 0 && !st->params[5])) {
 		etl_stmt_clear(st);
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
@@ -657,6 +669,33 @@ etl_moved_result(PGresult *res, etl_moved **out, etl_error *err)
 	for (i = 0; i < n; i++) {
 		strlcpy((*out)[i].id, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].id));
 		(*out)[i].state = state_of(res, i, 1);
+	}
+	return n;
+}
+
+int
+etl_stmt_stale_beats(etl_stmt *st, const char *me, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT id, age, heartbeat_seconds FROM etl.stale_beats($1)";
+	st->nparams = 1;
+	own(st, 0, etl__strdup(me));
+	if (st->params[0] == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+long
+etl_stale_result(PGresult *res, etl_stale **out, etl_error *err)
+{
+	long i, n = rows_of(res, sizeof(**out), (void **)out, err);
+
+	for (i = 0; i < n; i++) {
+		strlcpy((*out)[i].id, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].id));
+		(*out)[i].age = atoi(PQgetvalue(res, (int)i, 1));
+		(*out)[i].seconds = atoi(PQgetvalue(res, (int)i, 2));
 	}
 	return n;
 }

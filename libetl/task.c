@@ -357,8 +357,10 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 		locked = ctx->job_id != NULL;
 	}
 
-	if (process)
+	if (process) {
 		etl__task_context = ctx;
+		etl__beat_start(ctx);
+	}
 	etl_context_set(ctx);
 	result = fn(ev);
 	etl_context_set(NULL);

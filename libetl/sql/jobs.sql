@@ -128,7 +128,8 @@ RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
-               rlimit_nofile int, nice int, mode text, fresh bool, run int)
+               rlimit_nofile int, nice int, mode text, fresh bool, run int,
+               heartbeat_seconds int)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
@@ -214,7 +215,8 @@ BEGIN
                 j.etl_context_id, j.event_since, j.retry_count, j.retry_limit,
                 j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
                 q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
-                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.run
+                prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.run,
+                j.heartbeat_seconds
   )
   SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess') INTO rows, inproc FROM u;
   IF rows IS NULL THEN
@@ -241,7 +243,7 @@ BEGIN
                       r.pg_env, r.etl_context_id, r.since,
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
-                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run
+                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run, r.heartbeat_seconds
                  FROM unnest(rows) r;
 END
 $fn$;
@@ -380,6 +382,23 @@ $fn$
   RETURNING j.id, j.state
 $fn$;
 
+-- A task is alive (libetl's beat thread, its events and progress): its job's heartbeat.
+CREATE OR REPLACE FUNCTION etl.beat(p_id uuid) RETURNS void LANGUAGE sql AS
+$fn$
+  UPDATE etl.job SET heartbeat_on = now() WHERE id = p_id AND state = 'active'
+$fn$;
+
+-- A controller's running jobs whose heartbeat is older than their heartbeat_seconds,
+-- with its age in seconds: it stops them, like expired ones.
+CREATE OR REPLACE FUNCTION etl.stale_beats(p_me text)
+RETURNS TABLE (id uuid, age int, heartbeat_seconds int) LANGUAGE sql STABLE AS
+$fn$
+  SELECT j.id, extract(epoch FROM now() - j.heartbeat_on)::int, j.heartbeat_seconds
+    FROM etl.job j
+   WHERE j.controller_id = p_me AND j.state = 'active' AND j.heartbeat_seconds IS NOT NULL
+     AND j.heartbeat_on < now() - j.heartbeat_seconds * interval '1 second'
+$fn$;
+
 CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql AS
 $fn$
 BEGIN
@@ -482,8 +501,10 @@ $fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigin
 -- Jobs left active by controllers that stopped beating (or vanished) for p_bound seconds,
 -- whose events live here: a job whose libetl task held its liveness lock is dead when
 -- the lock can be taken; an in-process job (its pid and host are its controller's) when
--- its controller's lock can be taken; a job of another program when it is past its
--- expiry.  The dead are finished (failed, retried per policy) and returned.
+-- its controller's lock can be taken; any other job once its controller's lease bound
+-- has passed since its last beat (its etl-keeper stopped the task by then), or, for a
+-- controller that recorded no lease, once the job is past its expiry.  The dead are
+-- finished (failed, retried per policy) and returned.
 CREATE OR REPLACE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
 RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
 $fn$
@@ -496,7 +517,8 @@ BEGIN
   FOR r IN
     SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
            j.expire_seconds, j.controller_id, j.run,
-           c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc
+           c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc,
+           c.heartbeat_on < now() - c.lease_bound * interval '1 second' AS lease_out
       FROM etl.job j LEFT JOIN etl.controller c ON c.id = j.controller_id
      WHERE j.state = 'active' AND j.controller_id IS DISTINCT FROM p_me
        AND j.controller_id IS DISTINCT FROM 'etl-run'
@@ -515,6 +537,9 @@ BEGIN
         PERFORM pg_advisory_unlock(etl.controller_lock_key(r.controller_id));
         why := 'its controller died while it ran in-process';
       END IF;
+    ELSIF r.lease_out THEN
+      why := 'its controller stopped beating and its lease ran out: its keeper stopped '
+             'its task';
     ELSIF r.started_on + r.expire_seconds * interval '1 second' < now() THEN
       why := 'expired while its controller was gone';
     END IF;
@@ -530,7 +555,9 @@ BEGIN
            WHERE x.stopping AND x.controller_id IS DISTINCT FROM p_me
              AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
              AND CASE WHEN x.lock_held THEN pg_try_advisory_xact_lock(etl.job_lock_key(x.id))
-                      ELSE x.started_on + x.expire_seconds * interval '1 second' < now() END
+                      ELSE x.started_on + x.expire_seconds * interval '1 second' < now()
+                           OR c.heartbeat_on < now() - c.lease_bound * interval '1 second'
+                  END
              FOR UPDATE OF x SKIP LOCKED) d
    WHERE j.id = d.id;
   RETURN QUERY SELECT * FROM etl.finish(ends);

@@ -331,5 +331,67 @@ if want_s 14; then
 	stop_controller a TERM
 fi
 
+# Plain tasks (tests/tasks/plain.sh: no libetl): pending jobs of queue $1, its runs, and
+# pairs of runs of one job alive at once (RUN_START..RUN_END of one pid overlapping)
+plain_pending() { q "SELECT count(*) FROM etl.job WHERE queue = '$1' AND state IN ('created', 'retry', 'active')"; }
+plain_runs() { q "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.queue = '$1' AND e.type = 'plain:RUN_START'"; }
+plain_double() {
+	q "WITH r AS (SELECT s.etl_context_id, s.event_id AS sid, s.created_on AS t0,
+	        (SELECT min(e.created_on) FROM etl.event e WHERE e.etl_context_id = s.etl_context_id
+	          AND e.type = 'plain:RUN_END' AND e.event_id > s.event_id
+	          AND (e.payload->>'pid') = (s.payload->>'pid')) AS t1
+	      FROM etl.event s JOIN etl.job j USING (etl_context_id)
+	     WHERE j.queue = '$1' AND s.type = 'plain:RUN_START')
+	    SELECT count(*) FROM r a JOIN r b ON a.etl_context_id = b.etl_context_id AND a.sid < b.sid
+	    WHERE b.t0 < coalesce(a.t1, 'infinity')"
+}
+
+# 15: plain tasks under kill -9 of the controller every 2 s: their keepers record their
+# exact ends, so each job runs exactly once and none fails (no retries allowed)
+if want_s 15; then
+	fresh; etl queue add plainq --task plain --retry-limit 0 >/dev/null
+	seq 1 300 | sed 's/.*/{"seconds": 0.5}/' | etl send plainq --ndjson - >/dev/null
+	t0=$SECONDS kills=0
+	while [ "$(plain_pending plainq)" != 0 ] && [ $((SECONDS - t0)) -lt 150 ]; do
+		start_controller a --concurrency 16
+		sleep 2
+		stop_controller a KILL
+		kills=$((kills + 1))
+	done
+	start_controller a --concurrency 16
+	wait_until 90 qis "SELECT count(*) FROM etl.job WHERE queue = 'plainq' AND state IN ('created', 'retry', 'active')" 0
+	done=$(q "SELECT count(*) FROM etl.job WHERE queue = 'plainq' AND state = 'completed'")
+	runs=$(plain_runs plainq)
+	echo "# 15 plain tasks, controller kill -9 every 2 s ($kills kills): sent 300 completed $done runs $runs double-active $(plain_double plainq)"
+	is "$done" 300 "15: 300 plain jobs completed, none failed"
+	is "$runs" 300 "15: in exactly 300 runs"
+	is "$(plain_double plainq)" 0 "15: no job active twice at once"
+	stop_controller a TERM
+fi
+
+# 16: a controller frozen (SIGSTOP) for 12 s mid-run with plain tasks, beside another:
+# its keepers stop its tasks when its lease (2 s) runs out, the other controller runs
+# their jobs again only after its lease bound (5 s), and the frozen one's late ends,
+# once thawed, change nothing
+if want_s 16; then
+	fresh; etl queue add frz --task plain --retry-limit 5 --retry-delay 0 >/dev/null
+	seq 1 40 | sed 's/.*/{"seconds": 3}/' | etl send frz --ndjson - >/dev/null
+	start_controller a --concurrency 8 --lease 2 --kill-grace 1
+	start_controller b --concurrency 8 --dead-after 1
+	wait_until 20 qge "SELECT count(*) FROM etl.job WHERE controller_id = 'a' AND state = 'active' AND pid IS NOT NULL" 4
+	kill -STOP "$CTL_PID_a"
+	sleep 12
+	kill -CONT "$CTL_PID_a"
+	wait_until 120 qis "SELECT count(*) FROM etl.job WHERE queue = 'frz' AND state IN ('created', 'retry', 'active')" 0
+	done=$(q "SELECT count(*) FROM etl.job WHERE queue = 'frz' AND state = 'completed'")
+	stopped=$(q "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'frz' AND e.type = 'plain:RUN_END' AND e.payload->>'stopped' = 'true'")
+	echo "# 16 controller frozen 12 s (lease 2 s): sent 40 completed $done runs $(plain_runs frz) stopped-by-lease $stopped double-active $(plain_double frz)"
+	is "$done" 40 "16: all 40 jobs completed"
+	ok "$([ "$stopped" -ge 1 ]; echo $?)" "16: the frozen controller's tasks were stopped by their keepers"
+	is "$(plain_double frz)" 0 "16: no job active twice at once"
+	stop_controller a TERM
+	stop_controller b TERM
+fi
+
 echo "# chaos summary: sent $total_sent completed $total_completed failed $total_failed lost $total_lost double-active $total_double"
 done_testing

@@ -18,7 +18,10 @@ wait_until 10 qge "SELECT count(*) FROM etl.job WHERE id = '$id' AND progress->>
 ok $? "the job shows 'waiting for debugger'"
 run etl show "$id"
 like "$out" "waiting for debugger: gdb -p" "etl show says so"
-pid=$(q "SELECT pid FROM etl.job WHERE id = '$id'")
+# the job's pid is its keeper's (etl-keeper); the task is the keeper's child
+kpid=$(q "SELECT pid FROM etl.job WHERE id = '$id'")
+is "$(cat /proc/$kpid/comm)" etl-keeper "the job's recorded pid is its keeper's"
+pid=$(awk '{ print $1 }' "/proc/$kpid/task/$kpid/children")
 ctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$id'")
 log=$(q "SELECT log_path FROM etl.job WHERE id = '$id'")
 like "$(cat "$log")" "waiting for debugger: gdb -p $pid" "its log says how to attach"
@@ -34,7 +37,8 @@ like "$(cat "$log")" "debugger attached" "its log says a debugger attached"
 # 2: etl debug --print for an active job; completed and unknown ones are refused
 sid=$(etl send sleep '{"seconds": 30}')
 wait_until 10 qis "SELECT lock_held FROM etl.job WHERE id = '$sid'" t
-spid=$(q "SELECT pid FROM etl.job WHERE id = '$sid'")
+skpid=$(q "SELECT pid FROM etl.job WHERE id = '$sid'")
+spid=$(awk '{ print $1 }' "/proc/$skpid/task/$skpid/children")
 sctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$sid'")
 run etl debug --print "$sid"
 is "$rc" 0 "etl debug --print of an active job exits 0"

@@ -12,7 +12,8 @@ ok $? "make install DESTDIR=... PREFIX=/usr"
 for f in bin/etl bin/etl-controller lib/libetl.so.0.1.0 lib/libetl.so.0 lib/libetl.so lib/libetl.a \
     lib/pkgconfig/libetl.pc include/etl.h libexec/etl/tasks/hello libexec/etl/tasks/sql \
     share/man/man1/etl.1 share/man/man8/etl-controller.8 share/man/man3/libetl.3 \
-    share/man/man7/etl-task.7 share/etl/gdb/etl.py lib/systemd/system/etl-controller.service \
+    share/man/man7/etl-task.7 share/man/man8/etl-keeper.8 libexec/etl/etl-keeper \
+    share/etl/gdb/etl.py lib/systemd/system/etl-controller.service \
     share/bash-completion/completions/etl; do
 	ok "$([ -e "$dest/usr/$f" ]; echo $?)" "installs $f"
 done
@@ -21,6 +22,14 @@ is "$(nm -D --defined-only "$dest/usr/lib/libetl.so.0.1.0" | awk '{print $3}' | 
 # the installed etl finds its tasks next to itself (libexec/etl/tasks)
 run env -u ETL_TASK_PATH "$dest/usr/bin/etl" run hello '{"name":"installed"}'
 is "$out" "hello, installed" "the installed etl runs an installed task from its default task path"
+# the installed controller finds its keeper next to itself (libexec/etl/etl-keeper)
+etl queue add inst --task hello >/dev/null
+CTL_WRAPPER="env -u ETL_TASK_PATH LD_LIBRARY_PATH=$dest/usr/lib PATH=$dest/usr/bin:$PATH" \
+	start_controller inst --queues inst
+i=$(etl send inst '{"name": "installed"}')
+wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$i'" completed
+ok $? "the installed controller runs a task under the installed keeper"
+stop_controller inst TERM
 
 # a task built out of tree against the installed libetl.pc
 if [ -n "$san" ]; then
