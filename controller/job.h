@@ -37,6 +37,8 @@ struct job {
 	cJSON		*final;		/* inproc: the result its FINAL records */
 	char		*log_path;
 	char		*status_path;	/* its keeper's status file */
+	unsigned	 dyn_uid;	/* its uid from --uid-range (0: none) */
+	char		 uid_name[24];	/* its USER then */
 	struct logcap	 logcap;	/* its log's hole, when over --log-max */
 	char		*core_dir;	/* keep_cores: its working directory */
 	char		*core_file;	/* the core it dumped */

@@ -10,6 +10,7 @@
 
 #include <ctype.h>
 #include <errno.h>
+#include <pwd.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
@@ -61,6 +62,11 @@ static const char usage_text[] =
     "                          default nobody: never root unless asked (--user root)\n"
     "  --allow-user U1,U2      as root, the users a queue's run_as may name besides\n"
     "                          --user (default none): a database row never chooses root\n"
+    "  --uid-range FIRST-LAST  as root, each task of a queue without run_as runs under\n"
+    "                          a uid of its own from this range (unused by any account),\n"
+    "                          with --user's group: tasks of different jobs cannot\n"
+    "                          signal, trace or read each other (default: all run as\n"
+    "                          --user)\n"
     "  --task-path DIRS        where tasks are found (sets ETL_TASK_PATH)\n"
     "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
     "                          exists, or $ETL_CONFIG); the command line wins\n"
@@ -71,7 +77,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE };
 
 static struct {
 	struct ev_loop	*loop;
@@ -336,6 +342,44 @@ allow_list(const char *user, const char *arg)
 	return list;
 }
 
+/*
+ * --uid-range FIRST-LAST: as root only; no account's uid in it (a task would run as
+ * that account), not root's, at least --concurrency uids.
+ */
+static void
+parse_uid_range(const char *arg, struct sup_config *cfg)
+{
+	unsigned long first, last;
+	struct passwd *pw;
+	char *end, why[256];
+
+	errno = 0;
+	first = strtoul(arg, &end, 10);
+	if (errno != 0 || end == arg || *end != '-' || (last = strtoul(end + 1, &end, 10),
+	    *end != '\0') || errno != 0 || first == 0 || last < first || last >= 0x7fffffffUL ||
+	    last - first >= 1000000)
+		usage_error("bad --uid-range '%s': want FIRST-LAST, 0 < FIRST <= LAST, "
+		    "at most 1000000 uids", arg);
+	if (geteuid() != 0)
+		usage_error("%s", "--uid-range needs a controller running as root");
+	if (last - first + 1 < (unsigned long)cfg->concurrency) {
+		snprintf(why, sizeof(why), "--uid-range %s has %lu uids, fewer than --concurrency "
+		    "%d", arg, last - first + 1, cfg->concurrency);
+		usage_error("%s", why);
+	}
+	setpwent();
+	while ((pw = getpwent()) != NULL)
+		if (pw->pw_uid >= first && pw->pw_uid <= last) {
+			snprintf(why, sizeof(why), "--uid-range %s holds the uid %u of the account "
+			    "'%s': tasks would run as it", arg, (unsigned)pw->pw_uid, pw->pw_name);
+			endpwent();
+			usage_error("%s", why);
+		}
+	endpwent();
+	cfg->uid_first = (unsigned)first;
+	cfg->uid_last = (unsigned)last;
+}
+
 /* An id that is no file name, or an odd one. */
 static int
 id_bad(const char *id)
@@ -369,6 +413,7 @@ main(int argc, char **argv, char **envp)
 		{ "user", required_argument, NULL, O_USER },
 		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
 		{ "lease", required_argument, NULL, O_LEASE },
+		{ "uid-range", required_argument, NULL, O_UID_RANGE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -386,7 +431,7 @@ main(int argc, char **argv, char **envp)
 	int ch, daemonize = 0;
 	pid_t otherpid;
 	etl_error err;
-	const char *allow_arg = NULL;
+	const char *allow_arg = NULL, *uid_range = NULL;
 	char *keeper_dir = NULL;
 
 	/* it moves the environment: no getenv() result from before it survives */
@@ -484,6 +529,9 @@ main(int argc, char **argv, char **envp)
 		case O_LEASE:
 			cfg.lease = num_arg(optarg, 0.2, 86400, "--lease");
 			break;
+		case O_UID_RANGE:
+			uid_range = optarg;
+			break;
 		case O_TASK_PATH:
 			if (setenv("ETL_TASK_PATH", optarg, 1) != 0)
 				fatal("setenv");
@@ -545,6 +593,8 @@ main(int argc, char **argv, char **envp)
 	/* as root: who tasks may run as is this configuration's to say, never a row's */
 	if (geteuid() == 0)
 		cfg.allow_users = allow_list(cfg.user ? cfg.user : "nobody", allow_arg);
+	if (uid_range != NULL)
+		parse_uid_range(uid_range, &cfg);
 	if (mkdirs(cfg.log_dir, 0750) != 0)
 		fatal("cannot create the log folder %s", cfg.log_dir);
 	if (access(cfg.log_dir, W_OK) != 0)

@@ -40,6 +40,8 @@ static struct {
 	void			(*on_end)(void);
 	ev_timer		 logcap_w;
 	char			 lease_path[PATH_MAX];	/* in cfg.keeper_dir */
+	unsigned char		*uid_used;	/* --uid-range: which are taken */
+	unsigned		 uid_next;
 } P;
 
 /* Where the keeper of a job's run writes its end: keeper_dir/JOB.RUN (caller frees). */
@@ -334,9 +336,75 @@ user_allowed(const char *name)
  * 0 and *u filled, 1 for no change, -1 when the user does not exist, -2 when it is not
  * allowed.
  */
+/*
+ * With --uid-range, a task of a queue without run_as runs under a uid of its own from
+ * the range, free while no task of ours runs under it (the model of systemd's
+ * DynamicUser=): tasks of different jobs cannot signal, trace or read each other.  Its
+ * group is --user's.  Taken round-robin, so a uid just freed is the last to come back.
+ */
 static int
-task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
+uid_take(struct job *jb)
 {
+	unsigned n = P.cfg.uid_last - P.cfg.uid_first + 1, i, k;
+
+	for (i = 0; i < n; i++) {
+		k = (P.uid_next + i) % n;
+		if (!P.uid_used[k]) {
+			P.uid_used[k] = 1;
+			P.uid_next = (k + 1) % n;
+			jb->dyn_uid = P.cfg.uid_first + k;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void
+uid_give(struct job *jb)
+{
+	if (jb->dyn_uid != 0)
+		P.uid_used[jb->dyn_uid - P.cfg.uid_first] = 0;
+	jb->dyn_uid = 0;
+}
+
+/* An adopted task (the child of its keeper, pid) keeps the range's uid it runs under. */
+static void
+uid_adopt(struct job *jb, pid_t keeper)
+{
+	char path[64], buf[4096], *p;
+	unsigned uid;
+	ssize_t n;
+	int fd;
+
+	if (P.uid_used == NULL)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)keeper, (int)keeper);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/status", atoi(buf));
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	if ((p = strstr(buf, "\nUid:")) == NULL || sscanf(p + 5, "%u", &uid) != 1 ||
+	    uid < P.cfg.uid_first || uid > P.cfg.uid_last || P.uid_used[uid - P.cfg.uid_first])
+		return;
+	P.uid_used[uid - P.cfg.uid_first] = 1;
+	jb->dyn_uid = uid;
+}
+
+static int
+task_user(struct job *jb, struct spawn_user *u, char *home, size_t homesz)
+{
+	const etl_job *ej = jb->j;
 	const char *name = ej->run_as ? ej->run_as : P.cfg.user ? P.cfg.user : "nobody";
 	struct passwd *pw;
 
@@ -353,6 +421,14 @@ task_user(const etl_job *ej, struct spawn_user *u, char *home, size_t homesz)
 	u->uid = pw->pw_uid;
 	u->gid = pw->pw_gid;
 	snprintf(home, homesz, "%s", pw->pw_dir ? pw->pw_dir : "/");
+	if (ej->run_as == NULL && P.uid_used != NULL) {
+		if (uid_take(jb) != 0)
+			return -3;
+		u->uid = jb->dyn_uid;
+		snprintf(jb->uid_name, sizeof(jb->uid_name), "etl-%u", jb->dyn_uid);
+		u->name = jb->uid_name;
+		snprintf(home, homesz, "/");
+	}
 	return 0;
 }
 
@@ -511,7 +587,11 @@ proc_start(etl_job *ej)
 		job_start_inproc(jb, path);
 		return;
 	}
-	if ((as = task_user(ej, &user, home, sizeof(home))) == -2) {
+	if ((as = task_user(jb, &user, home, sizeof(home))) == -3) {
+		job_release(jb, "every uid of --uid-range is in use");
+		return;
+	}
+	if (as == -2) {
 		char why[256];
 
 		/* a row in the database (a queue's run_as) never chooses who a task runs as */
@@ -645,6 +725,7 @@ proc_adopt(etl_job *ej)
 	}
 	left = ej->started_on + ej->expire_seconds - ev_now(P.loop);
 	start_expiry(jb, left);
+	uid_adopt(jb, ej->pid);
 	jlog_info(jb, "adopted (%s)", jb->pidfd >= 0 ? "pidfd" : "polling");
 	/* cancelled while nobody watched it: it still has to stop */
 	if (ej->cancelled)
@@ -677,6 +758,9 @@ proc_release(struct job *jb, int recorded)
 	if (recorded && jb->status_path != NULL)
 		(void)unlink(jb->status_path);
 	FREE(jb->status_path);
+	/* its keeper is gone, and with it every process of the job: its uid is free */
+	if (jb->state == J_ENDED || jb->state == J_FINISHING)
+		uid_give(jb);
 }
 
 /*
@@ -774,6 +858,8 @@ proc_init(struct ev_loop *loop, const struct proc_config *cfg, void (*on_end)(vo
 		fatalx("the keepers' folder's name is too long: %s", cfg->keeper_dir);
 	if (spawn_init() != 0)
 		fatal("cannot find etl-keeper (%s)", spawn_keeper_path());
+	if (cfg->uid_first > 0)
+		P.uid_used = xcalloc(cfg->uid_last - cfg->uid_first + 1, 1);
 	inproc_init(loop, cfg->concurrency, inproc_done);
 	if (cfg->log_max > 0) {
 		ev_timer_init(&P.logcap_w, logcap_cb, 0.5, 0.5);

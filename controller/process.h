@@ -21,6 +21,8 @@ struct proc_config {
 	off_t		 log_max;	/* a job's log is capped at about this (0: no cap) */
 	const char	*keeper_dir;	/* the keepers' status files and our lease */
 	double		 lease;		/* the keepers stop our tasks after this (0: never) */
+	unsigned	 uid_first;	/* --uid-range (0: none): a uid of its own per task */
+	unsigned	 uid_last;
 };
 
 void	proc_init(struct ev_loop *, const struct proc_config *, void (*on_end)(void));

@@ -808,6 +808,8 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	pc.log_max = (off_t)cfg->log_max;
 	pc.keeper_dir = cfg->keeper_dir;
 	pc.lease = cfg->lease;
+	pc.uid_first = cfg->uid_first;
+	pc.uid_last = cfg->uid_last;
 	proc_init(loop, &pc, on_end);
 	remote_init(cfg->pg_env);
 	update_title();

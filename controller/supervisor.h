@@ -28,6 +28,8 @@ struct sup_config {
 	const char	*keeper_dir;	/* the keepers' status files and our lease file */
 	double		 lease;		/* --lease: our tasks stop this long after our last
 					 * recorded beat */
+	unsigned	 uid_first;	/* --uid-range (0: none) */
+	unsigned	 uid_last;
 };
 
 void	sup_init(struct ev_loop *, const struct sup_config *);
