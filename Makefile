@@ -33,7 +33,7 @@ LIB_OBJ  := $(LIB_SRC:libetl/%.c=$(O)/obj/libetl/%.o) $(O)/obj/libetl/migrations
 MIGRATIONS := $(sort $(wildcard libetl/sql/[0-9]*.sql))
 # functions and triggers, one file per concern, applied in this order (see embed.sh)
 SQL_FUNCS  := libetl/sql/events.sql libetl/sql/jobs.sql libetl/sql/flows.sql \
-              libetl/sql/maintain.sql
+              libetl/sql/maintain.sql libetl/sql/roles.sql
 COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
 BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
 CTL_OBJ  := $(patsubst controller/%.c,$(O)/obj/controller/%.o,$(wildcard controller/*.c))

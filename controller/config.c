@@ -16,7 +16,7 @@
 static const char *const keys[] = {
 	"pg_env", "queues", "concurrency", "log_dir", "id", "shutdown_timeout", "kill_grace",
 	"poll_interval", "heartbeat", "dead_after", "pidfile", "log_file", "metrics", "user",
-	"task_path", "log_max", "allow_user", "lease", "uid_range", NULL
+	"task_path", "log_max", "allow_user", "lease", "uid_range", "task_service_file", NULL
 };
 static const char *const bools[] = { "stop_tasks", "verbose", NULL };
 

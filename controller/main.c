@@ -30,6 +30,7 @@
 #include "etl_stmt.h"
 #include "log.h"
 #include "metrics.h"
+#include "spawn.h"
 #include "supervisor.h"
 #include "xmalloc.h"
 
@@ -67,6 +68,9 @@ static const char usage_text[] =
     "                          with --user's group: tasks of different jobs cannot\n"
     "                          signal, trace or read each other (default: all run as\n"
     "                          --user)\n"
+    "  --task-service-file F   tasks connect with this libpq service file (its entries\n"
+    "                          name the same pg_envs, with a role of etl_task) instead\n"
+    "                          of ours; our PGUSER and PGPASSFILE are not passed on\n"
     "  --task-path DIRS        where tasks are found (sets ETL_TASK_PATH)\n"
     "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
     "                          exists, or $ETL_CONFIG); the command line wins\n"
@@ -77,7 +81,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE };
 
 static struct {
 	struct ev_loop	*loop;
@@ -414,6 +418,7 @@ main(int argc, char **argv, char **envp)
 		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "uid-range", required_argument, NULL, O_UID_RANGE },
+		{ "task-service-file", required_argument, NULL, O_TASK_SERVICE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -531,6 +536,11 @@ main(int argc, char **argv, char **envp)
 			break;
 		case O_UID_RANGE:
 			uid_range = optarg;
+			break;
+		case O_TASK_SERVICE:
+			if (access(optarg, R_OK) != 0)
+				fatal("--task-service-file %s", optarg);
+			spawn_task_service(optarg);
 			break;
 		case O_TASK_PATH:
 			if (setenv("ETL_TASK_PATH", optarg, 1) != 0)

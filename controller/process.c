@@ -662,7 +662,12 @@ proc_start(etl_job *ej)
 	req.grace = P.cfg.kill_grace;
 	req.limits = limits;
 	req.nice = ej->nice;
+	req.secret_fd = ej->secret != NULL ? secret_memfd(ej->secret) : -1;
+	if (ej->secret != NULL && req.secret_fd < 0)
+		jlog_warnx(jb, "cannot hand its task its run's secret: %s", strerror(errno));
 	jb->pid = spawn_task(&req);
+	if (req.secret_fd >= 0)
+		close(req.secret_fd);
 	env_free(env);
 	close(fds[0]);
 	close(logfd);

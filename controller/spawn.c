@@ -7,6 +7,7 @@
  * limits and folder.  posix_spawn (CLONE_VFORK: no copy of the controller's memory).
  * Also: the keeper's status file, the task's environment and log.
  */
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -34,6 +35,13 @@
 extern char **environ;
 
 static char keeper_path[PATH_MAX];
+static const char *task_service;	/* --task-service-file */
+
+void
+spawn_task_service(const char *file)
+{
+	task_service = file;
+}
 
 int
 spawn_init(void)
@@ -119,8 +127,11 @@ spawn_task(const struct spawn_req *r)
 	posix_spawn_file_actions_adddup2(&fa, r->stdin_fd, STDIN_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, r->log_fd, STDOUT_FILENO);
 	posix_spawn_file_actions_adddup2(&fa, r->log_fd, STDERR_FILENO);
+	if (r->secret_fd >= 0)
+		posix_spawn_file_actions_adddup2(&fa, r->secret_fd, ETL_SECRET_FD);
 	/* everything we open is O_CLOEXEC; this makes sure of it */
-	posix_spawn_file_actions_addclosefrom_np(&fa, STDERR_FILENO + 1);
+	posix_spawn_file_actions_addclosefrom_np(&fa, r->secret_fd >= 0 ? ETL_SECRET_FD + 1 :
+	    STDERR_FILENO + 1);
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSID | POSIX_SPAWN_SETSIGMASK |
 	    POSIX_SPAWN_SETSIGDEF);
 	posix_spawnattr_setsigmask(&attr, &none);
@@ -133,6 +144,22 @@ spawn_task(const struct spawn_req *r)
 		return -1;
 	}
 	return pid;
+}
+
+int
+secret_memfd(const char *secret)
+{
+	size_t n = strlen(secret);
+	int fd;
+
+	if ((fd = memfd_create("etl-run-secret", MFD_CLOEXEC | MFD_ALLOW_SEALING)) < 0)
+		return -1;
+	if (write(fd, secret, n) != (ssize_t)n ||
+	    fcntl(fd, F_ADD_SEALS, F_SEAL_WRITE | F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
 }
 
 int
@@ -201,9 +228,16 @@ task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env,
 		if (u != NULL && (strncmp(environ[i], "HOME=", 5) == 0 ||
 		    strncmp(environ[i], "USER=", 5) == 0 || strncmp(environ[i], "LOGNAME=", 8) == 0))
 			continue;
+		/* with --task-service-file, tasks log in as that file says, never as we do */
+		if (task_service != NULL && (strncmp(environ[i], "PGSERVICEFILE=", 14) == 0 ||
+		    strncmp(environ[i], "PGUSER=", 7) == 0 ||
+		    strncmp(environ[i], "PGPASSFILE=", 11) == 0))
+			continue;
 		if (allowed(environ[i]))
 			env[n++] = xstrdup(environ[i]);
 	}
+	if (task_service != NULL)
+		xasprintf(&env[n++], "PGSERVICEFILE=%s", task_service);
 	if (u != NULL) {
 		xasprintf(&env[n++], "HOME=%s", home ? home : "/");
 		xasprintf(&env[n++], "USER=%s", u->name);
@@ -216,6 +250,11 @@ task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env,
 	xasprintf(&env[n++], "ETL_QUEUE=%s", j->queue);
 	xasprintf(&env[n++], "ETL_TASK=%s", j->task);
 	xasprintf(&env[n++], "ETL_ATTEMPT=%d", j->retry_count + 1);
+	/* the run's number; its secret is on a descriptor, never in the environment */
+	if (j->secret != NULL) {
+		xasprintf(&env[n++], "ETL_RUN=%d", j->run);
+		xasprintf(&env[n++], "ETL_RUN_SECRET_FD=%d", ETL_SECRET_FD);
+	}
 	if (j->debug_wait)
 		env[n++] = xstrdup("ETL_DEBUG_WAIT=1");
 	if (j->heartbeat_seconds > 0)

@@ -9,6 +9,9 @@
 
 #include "etl_stmt.h"
 
+/* The task's descriptor with its run's secret ($ETL_RUN_SECRET_FD) */
+#define ETL_SECRET_FD	3
+
 /* Who a task runs as when the controller is root (NULL: as the controller). */
 struct spawn_user {
 	const char	*name;
@@ -30,6 +33,7 @@ struct spawn_req {
 	double			 grace;		/* SIGTERM -> SIGKILL */
 	const char		*limits;	/* "as=N,cpu=N,nofile=N,core=unlimited" */
 	int			 nice;
+	int			 secret_fd;	/* the run's secret, the task's fd 3 (-1: none) */
 };
 
 /* etl-keeper's exit status for its own trouble (keeper.c's EX_KEEPER) */
@@ -53,6 +57,13 @@ const char	*spawn_keeper_path(void);
  * -1 with errno set.
  */
 pid_t		 spawn_task(const struct spawn_req *);
+/*
+ * Tasks get PGSERVICEFILE=file instead of ours, and none of our PGUSER and PGPASSFILE:
+ * they connect as a role of their own (etl_task), under the same pg_env names.
+ */
+void		 spawn_task_service(const char *file);
+/* A sealed memfd holding the run's secret, for the task's fd 3; -1 with errno. */
+int		 secret_memfd(const char *secret);
 /* Read the keeper's status file; -1 when there is none (yet) or it is not whole. */
 int		 keeper_status(const char *path, struct keeper_end *);
 /* A core file (core, core.*) in dir, newest first, into out; -1 if none. */

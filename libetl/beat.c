@@ -17,6 +17,8 @@
 #include "context.h"
 
 #define BEAT_SQL	"SELECT etl.beat($1::uuid)"
+/* a task proves its run */
+#define BEAT_TASK_SQL	"SELECT etl.beat($1::uuid, $2::int, $3)"
 
 /* A third of $ETL_HEARTBEAT_SECONDS (at least 0.1 s); 0 when the job has none. */
 static double
@@ -52,13 +54,22 @@ etl__beat_maybe(etl_context *ctx)
 		return;
 	last = t;
 	p[0] = ctx->job_id;
-	if ((c = etl__context_qconn(ctx, &e)) != NULL)
+	if ((c = etl__context_qconn(ctx, &e)) == NULL)
+		return;
+	if (etl__ctx_proves(ctx)) {
+		const char *tp[3] = { ctx->job_id, ctx->runbuf, ctx->secret };
+
+		(void)etl__exec_cmd(c, BEAT_TASK_SQL, 3, tp, &e);
+	} else {
 		(void)etl__exec_cmd(c, BEAT_SQL, 1, p, &e);
+	}
 }
 
 struct beat_arg {
 	char	*job_id;
 	char	*pg_env;
+	char	*secret;	/* NULL: no proof */
+	char	 run[16];
 	double	 every;
 };
 
@@ -66,7 +77,7 @@ static void *
 beat_thread(void *arg)
 {
 	struct beat_arg *a = arg;
-	const char *p[1] = { a->job_id };
+	const char *p[3] = { a->job_id, a->run, a->secret };
 	etl_conn *c = NULL;
 	etl_error e;
 
@@ -75,7 +86,8 @@ beat_thread(void *arg)
 
 		if (c == NULL)
 			c = etl_connect(a->pg_env, &e);
-		if (c != NULL && etl__exec_cmd(c, BEAT_SQL, 1, p, &e) != 0) {
+		if (c != NULL && etl__exec_cmd(c, a->secret ? BEAT_TASK_SQL : BEAT_SQL,
+		    a->secret ? 3 : 1, p, &e) != 0) {
 			etl_disconnect(c);	/* tried again on a new connection */
 			c = NULL;
 		}
@@ -104,6 +116,11 @@ etl__beat_start(const etl_context *ctx)
 	    ctx->pg_env : "")) == NULL)
 		goto fail;
 	a->every = every;
+	if (etl__ctx_proves(ctx)) {
+		if ((a->secret = strdup(ctx->secret)) == NULL)
+			goto fail;
+		snprintf(a->run, sizeof(a->run), "%d", ctx->run);
+	}
 	/* the task's signals (SIGTERM: stop) are for its own thread, never this one */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
@@ -119,6 +136,7 @@ fail:
 	if (a != NULL) {
 		free(a->job_id);
 		free(a->pg_env);
+		free(a->secret);
 		free(a);
 	}
 }

@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "internal.h"
@@ -40,6 +41,33 @@ etl_context_run(etl_context *ctx, void *(*fn)(void *), void *arg)
 	return r;
 }
 
+/*
+ * A program started by a detached task (`etl dispatch` in a shell task) is that task's
+ * run: its run number is in $ETL_RUN and its secret on the descriptor $ETL_RUN_SECRET_FD
+ * the controller opened for the task (never in the environment, which other processes
+ * of the same user may read).  For its own job only.
+ */
+static void
+proof_from_env(etl_context *ctx)
+{
+	const char *job = getenv("ETL_JOB_ID"), *run = getenv("ETL_RUN");
+	const char *fds = getenv("ETL_RUN_SECRET_FD");
+	char buf[129];
+	ssize_t n;
+	int fd;
+
+	if (ctx->job_id == NULL || job == NULL || run == NULL || fds == NULL ||
+	    strcmp(job, ctx->job_id) != 0 || (fd = atoi(fds)) < 3)
+		return;
+	n = pread(fd, buf, sizeof(buf) - 1, 0);
+	if (n <= 0)
+		return;
+	buf[n] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	(void)etl__context_proof(ctx, atoi(run), buf);
+	explicit_bzero(buf, sizeof(buf));
+}
+
 etl_context *
 etl_context_new(const char *pg_env, int64_t id, const char *task, const char *job_id,
     const char *queue_pg_env)
@@ -58,7 +86,24 @@ etl_context_new(const char *pg_env, int64_t id, const char *task, const char *jo
 		etl_context_free(ctx);
 		return NULL;
 	}
+	proof_from_env(ctx);
 	return ctx;
+}
+
+int
+etl__context_proof(etl_context *ctx, int run, const char *secret)
+{
+	char *s = strdup(secret);
+
+	if (s == NULL)
+		return -1;
+	if (ctx->secret != NULL)
+		explicit_bzero(ctx->secret, strlen(ctx->secret));
+	free(ctx->secret);
+	ctx->secret = s;
+	ctx->run = run;
+	snprintf(ctx->runbuf, sizeof(ctx->runbuf), "%d", run);
+	return 0;
 }
 
 void
@@ -78,6 +123,9 @@ etl_context_free(etl_context *ctx)
 	free(ctx->task);
 	free(ctx->job_id);
 	free(ctx->queue_pg_env);
+	if (ctx->secret != NULL)
+		explicit_bzero(ctx->secret, strlen(ctx->secret));
+	free(ctx->secret);
 	free(ctx);
 }
 
@@ -186,11 +234,11 @@ etl_context_status(etl_context *ctx, char *buf, size_t bufsz, etl_error *err)
 	if ((c = etl_context_conn(ctx, err)) == NULL)
 		return -1;
 	snprintf(idbuf, sizeof(idbuf), "%lld", (long long)ctx->id);
-	res = etl__exec(c, "SELECT status FROM etl.etl_context WHERE etl_context_id = $1",
-	    1, p, err);
+	/* a function: a task (role etl_task) may not read the table */
+	res = etl__exec(c, "SELECT etl.context_status($1::bigint)", 1, p, err);
 	if (res == NULL)
 		return -1;
-	if (PQntuples(res) != 1) {
+	if (PQntuples(res) != 1 || PQgetisnull(res, 0, 0)) {
 		PQclear(res);
 		etl__err(err, ETL_ENOTFOUND, "no etl_context %lld in pg_env '%s'",
 		    (long long)ctx->id, ctx->pg_env);

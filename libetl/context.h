@@ -24,7 +24,20 @@ struct etl_context {
 	int		 finaled;	/* dispatched :FINAL */
 	int		 errored;	/* dispatched :ERROR */
 	int		 exit_status;	/* for a task that failed itself */
+	int		 run;		/* the job's run this process is (with secret) */
+	char		*secret;	/* its proof (NULL: a trusted caller, no proof) */
+	char		 runbuf[16];	/* run as text, for statements */
 };
+
+/*
+ * Whether this context writes as a task proving its run (etl.task_* functions): it has
+ * a run's secret and its events live with its job (a job of another pg_env is not
+ * fenced).
+ */
+#define etl__ctx_proves(ctx) ((ctx)->secret != NULL && (ctx)->job_id != NULL && \
+	((ctx)->queue_pg_env == NULL || strcmp((ctx)->queue_pg_env, (ctx)->pg_env) == 0))
+/* Set a context's run and secret (copied). */
+int		 etl__context_proof(etl_context *, int run, const char *secret);
 
 etl_conn	*etl__context_qconn(etl_context *, etl_error *);
 /* The job's heartbeat (beat.c): a thread that beats while the task lives, and a beat

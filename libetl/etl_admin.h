@@ -89,6 +89,7 @@ typedef struct etl_job {
 	int	 fresh;		/* the claim opened its context (this is its first run) */
 	int	 run;		/* the run this claim started: its writes carry it (0: none) */
 	int	 heartbeat_seconds;	/* the task must beat this often (0: no need) */
+	char	*secret;	/* the run's secret (the task's proof; NULL: none) */
 	/* filled by etl_mine_result only */
 	pid_t	 pid;
 	int64_t	 pid_start_time;

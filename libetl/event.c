@@ -59,8 +59,17 @@ etl_dispatch_ctx(etl_context *ctx, const char *type, const cJSON *payload, const
 	p[1] = full;
 	p[2] = ptext;
 	p[3] = mtext;
-	res = etl__exec(c, "INSERT INTO etl.event (etl_context_id, type, payload, meta) "
-	    "VALUES ($1, $2, $3::jsonb, $4::jsonb) RETURNING event_id", 4, p, err);
+	if (etl__ctx_proves(ctx)) {
+		/* a task: into its own run's context only (etl.task_event checks) */
+		const char *tp[7] = { ctx->job_id, ctx->runbuf, ctx->secret, idbuf, full, ptext,
+		    mtext };
+
+		res = etl__exec(c, "SELECT etl.task_event($1::uuid, $2::int, $3, $4::bigint, $5, "
+		    "$6::jsonb, $7::jsonb)", 7, tp, err);
+	} else {
+		res = etl__exec(c, "INSERT INTO etl.event (etl_context_id, type, payload, meta) "
+		    "VALUES ($1, $2, $3::jsonb, $4::jsonb) RETURNING event_id", 4, p, err);
+	}
 	free(ptext);
 	free(mtext);
 	if (res == NULL)
@@ -127,9 +136,16 @@ etl_progress_ctx(etl_context *ctx, double done, double total, const char *messag
 			p[0] = ctx->job_id;
 			p[1] = text;
 			/* progress is a heartbeat too */
-			rc = etl__exec_cmd(qc, "UPDATE etl.job SET progress = $2::jsonb, "
-			    "heartbeat_on = now() WHERE id = $1::uuid AND state = 'active'", 2, p,
-			    err);
+			if (etl__ctx_proves(ctx)) {
+				const char *tp[4] = { ctx->job_id, ctx->runbuf, ctx->secret, text };
+
+				rc = etl__exec_cmd(qc, "SELECT etl.task_progress($1::uuid, $2::int, $3, "
+				    "$4::jsonb)", 4, tp, err);
+			} else {
+				rc = etl__exec_cmd(qc, "UPDATE etl.job SET progress = $2::jsonb, "
+				    "heartbeat_on = now() WHERE id = $1::uuid AND state = 'active'", 2,
+				    p, err);
+			}
 			free(text);
 		}
 	}

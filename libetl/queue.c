@@ -506,6 +506,9 @@ etl_job_free(etl_job *j)
 	free(j->pg_env);
 	free(j->batch_id);
 	free(j->run_as);
+	if (j->secret != NULL)
+		explicit_bzero(j->secret, strlen(j->secret));
+	free(j->secret);
 	free(j);
 }
 

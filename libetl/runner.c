@@ -78,6 +78,11 @@ etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
 	cJSON_AddStringToObject(meta, "task", etl__task_base(job->task));
 	cJSON_AddNumberToObject(meta, "attempt", job->retry_count + 1);
 	cJSON_AddStringToObject(meta, "queue_pg_env", queue_pg_env ? queue_pg_env : "");
+	/* the run's proof: only on the task's stdin, never stored */
+	if (job->secret != NULL) {
+		cJSON_AddNumberToObject(meta, "run", job->run);
+		cJSON_AddStringToObject(meta, "run_secret", job->secret);
+	}
 	if ((head = cJSON_PrintUnformatted(ev)) == NULL ||
 	    (mtext = cJSON_PrintUnformatted(meta)) == NULL)
 		goto done;

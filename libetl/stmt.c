@@ -125,7 +125,7 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds, secret "
 	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint)";
 	st->nparams = 7;	/* $6, $7: see etl_stmt_claim_pid */
 	own(st, 0, ql);
@@ -163,9 +163,9 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 		return -1;
 	if ((n = PQntuples(res)) == 0)
 		return 0;
-	if (PQnfields(res) < (mine ? 18 : 23)) {
+	if (PQnfields(res) < (mine ? 18 : 24)) {
 		etl__err(err, ETL_ESCHEMA, "a job statement returned %d columns, not %d: is the "
-		    "schema this etl's? (etl migrate)", PQnfields(res), mine ? 18 : 23);
+		    "schema this etl's? (etl migrate)", PQnfields(res), mine ? 18 : 24);
 		return -1;
 	}
 	if ((jobs = calloc((size_t)n + 1, sizeof(etl_job *))) == NULL)
@@ -208,6 +208,9 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->run = atoi(PQgetvalue(res, r, 21));
 			j->heartbeat_seconds = PQgetisnull(res, r, 22) ? 0 :
 			    atoi(PQgetvalue(res, r, 22));
+			if (!PQgetisnull(res, r, 23) &&
+			    (j->secret = strdup(PQgetvalue(res, r, 23))) == NULL)
+				goto oom_jobs;
 		}
 		if (mine) {
 			j->pid = (pid_t)atoi(PQgetvalue(res, r, 12));

@@ -243,11 +243,22 @@ open_context(const cJSON *ev, const char *task, etl_conn **conn, etl_error *err)
 		return NULL;
 	}
 	if (id > 0) {
+		const char *secret = str_member(meta, "run_secret");
+		const cJSON *run = cJSON_GetObjectItemCaseSensitive(meta, "run");
+
 		ctx = etl_context_new(pg_env, id, task, job_id, qenv);
-		if (ctx == NULL)
+		if (ctx == NULL) {
 			etl__err(err, ETL_ESYS, "out of memory");
-		else
-			ctx->conn_slot = conn;
+			return NULL;
+		}
+		ctx->conn_slot = conn;
+		/* the run's proof, for the etl.task_* functions */
+		if (secret != NULL && job_id != NULL && cJSON_IsNumber(run) &&
+		    etl__context_proof(ctx, (int)run->valuedouble, secret) != 0) {
+			etl_context_free(ctx);
+			etl__err(err, ETL_ESYS, "out of memory");
+			return NULL;
+		}
 		return ctx;
 	}
 	/* by hand: a new context records this run like any other */
@@ -275,6 +286,15 @@ take_liveness_lock(etl_context *ctx, etl_error *err)
 		return 0;
 	if ((c = etl_context_conn(ctx, err)) == NULL)
 		return -1;
+	if (etl__ctx_proves(ctx)) {
+		const char *tp[3] = { ctx->job_id, ctx->runbuf, ctx->secret };
+
+		if (etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
+		    err) != 0)
+			return -1;
+		return etl__exec_cmd(c, "SELECT etl.task_locked($1::uuid, $2::int, $3)", 3, tp,
+		    err);
+	}
 	if (ctx->conn_borrowed && etl__context_qconn(ctx, err) == c)
 		/* both in one statement: a run in a thread pays for its round trips */
 		return etl__exec_cmd(c, "WITH l AS (SELECT pg_advisory_lock(etl.job_lock_key("

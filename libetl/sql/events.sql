@@ -55,6 +55,11 @@ CREATE OR REPLACE FUNCTION etl.context_latest(p_ctx bigint) RETURNS bigint
 LANGUAGE sql STABLE STRICT AS
 $fn$ SELECT coalesce(max(e.event_id), 0) FROM etl.event e WHERE e.etl_context_id = p_ctx $fn$;
 
+-- A context's status (OPEN, ERROR, DONE), for tasks that may not read the tables.
+CREATE OR REPLACE FUNCTION etl.context_status(p_ctx bigint) RETURNS text
+LANGUAGE sql STABLE STRICT AS
+$fn$ SELECT c.status FROM etl.etl_context c WHERE c.etl_context_id = p_ctx $fn$;
+
 CREATE OR REPLACE FUNCTION etl.event_immutable() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN

@@ -129,7 +129,7 @@ RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
                rlimit_nofile int, nice int, mode text, fresh bool, run int,
-               heartbeat_seconds int)
+               heartbeat_seconds int, secret text)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
@@ -187,8 +187,10 @@ BEGIN
          AND NOT (x.policy IN ('singleton', 'stately', 'exclusive')
                   AND x.singleton_key IS NOT NULL AND x.keyrn > 1)
     ), prev AS (
+      -- the run's secret: two random uuids (pg_strong_random), 244 random bits
       SELECT j.id, j.etl_context_id AS old_ctx,
-             coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, '')) AS here
+             coalesce(j.pg_env, '') IN ('', coalesce(p_pg_env, '')) AS here,
+             replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', '') AS secret
         FROM pick JOIN etl.job j ON j.id = pick.id
     ), u AS (
       UPDATE etl.job j
@@ -197,6 +199,7 @@ BEGIN
              pid = CASE WHEN q.mode = 'inprocess' THEN p_pid END,
              pid_start_time = CASE WHEN q.mode = 'inprocess' THEN p_pid_start END,
              log_path = NULL, progress = NULL, lock_held = false,
+             run_secret = sha256(convert_to(prev.secret, 'UTF8')),
              etl_context_id = CASE WHEN prev.here AND prev.old_ctx IS NULL
                                    THEN nextval('etl.etl_context_etl_context_id_seq')
                                    ELSE j.etl_context_id END,
@@ -216,7 +219,7 @@ BEGIN
                 j.expire_seconds, j.priority, j.debug_wait, q.keep_cores, j.batch_id, q.run_as,
                 q.rlimit_as, q.rlimit_cpu, q.rlimit_nofile, q.nice, q.mode,
                 prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.run,
-                j.heartbeat_seconds
+                j.heartbeat_seconds, prev.secret
   )
   SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess') INTO rows, inproc FROM u;
   IF rows IS NULL THEN
@@ -243,7 +246,8 @@ BEGIN
                       r.pg_env, r.etl_context_id, r.since,
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
-                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run, r.heartbeat_seconds
+                      r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run, r.heartbeat_seconds,
+                      r.secret
                  FROM unnest(rows) r;
 END
 $fn$;
@@ -383,9 +387,81 @@ $fn$
 $fn$;
 
 -- A task is alive (libetl's beat thread, its events and progress): its job's heartbeat.
+-- The first is for trusted callers (a foreground run); a task proves its run (below).
 CREATE OR REPLACE FUNCTION etl.beat(p_id uuid) RETURNS void LANGUAGE sql AS
 $fn$
   UPDATE etl.job SET heartbeat_on = now() WHERE id = p_id AND state = 'active'
+$fn$;
+
+-- The functions a task calls (the etl_task role may call nothing else).  Each takes the
+-- run's proof: its job, run number and secret; a job that is not active (or stopping) in
+-- that run with that secret is refused (ET014), so a task reaches its own run only, and
+-- a run that is over (its end recorded, retried, rescued) writes nothing.  Returns the
+-- job's context.
+CREATE OR REPLACE FUNCTION etl.task_check(p_job uuid, p_run int, p_secret text)
+RETURNS bigint LANGUAGE plpgsql STABLE AS
+$fn$
+DECLARE
+  ctx bigint;
+BEGIN
+  -- a cancelled job's run may write until its task has ended (stopping)
+  SELECT j.etl_context_id INTO ctx FROM etl.job j
+   WHERE j.id = p_job AND (j.state = 'active' OR j.stopping) AND j.run = p_run
+     AND j.run_secret = sha256(convert_to(p_secret, 'UTF8'));
+  IF NOT FOUND THEN
+    RAISE EXCEPTION 'run % of job % is not the job''s current run, or its secret is wrong',
+      p_run, p_job USING ERRCODE = 'ET014';
+  END IF;
+  RETURN ctx;
+END
+$fn$;
+
+CREATE OR REPLACE FUNCTION etl.beat(p_id uuid, p_run int, p_secret text) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  PERFORM etl.task_check(p_id, p_run, p_secret);
+  UPDATE etl.job SET heartbeat_on = now() WHERE id = p_id;
+END
+$fn$;
+
+-- A task's progress (a heartbeat too).
+CREATE OR REPLACE FUNCTION etl.task_progress(p_id uuid, p_run int, p_secret text,
+                                             p_progress jsonb) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  PERFORM etl.task_check(p_id, p_run, p_secret);
+  UPDATE etl.job SET progress = p_progress, heartbeat_on = now() WHERE id = p_id;
+END
+$fn$;
+
+-- A libetl task holds its job's liveness lock (the controllers may tell by it that it died).
+CREATE OR REPLACE FUNCTION etl.task_locked(p_id uuid, p_run int, p_secret text) RETURNS void
+LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  PERFORM etl.task_check(p_id, p_run, p_secret);
+  UPDATE etl.job SET lock_held = true WHERE id = p_id;
+END
+$fn$;
+
+-- An event of a task's run, into its job's context only.
+CREATE OR REPLACE FUNCTION etl.task_event(p_id uuid, p_run int, p_secret text, p_ctx bigint,
+                                          p_type text, p_payload jsonb, p_meta jsonb)
+RETURNS bigint LANGUAGE plpgsql AS
+$fn$
+DECLARE
+  ev bigint;
+BEGIN
+  IF etl.task_check(p_id, p_run, p_secret) IS DISTINCT FROM p_ctx THEN
+    RAISE EXCEPTION 'etl_context % is not the context of job %', p_ctx, p_id
+      USING ERRCODE = 'ET014';
+  END IF;
+  INSERT INTO etl.event (etl_context_id, type, payload, meta)
+  VALUES (p_ctx, p_type, p_payload, p_meta) RETURNING event_id INTO ev;
+  RETURN ev;
+END
 $fn$;
 
 -- A controller's running jobs whose heartbeat is older than their heartbeat_seconds,
