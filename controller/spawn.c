@@ -253,7 +253,7 @@ task_env(const etl_job *j, const char *job_pg_env, const char *queue_pg_env,
 	/* the run's number; its secret is on a descriptor, never in the environment */
 	if (j->secret != NULL) {
 		xasprintf(&env[n++], "ETL_RUN=%d", j->run);
-		xasprintf(&env[n++], "ETL_RUN_SECRET_FD=%d", ETL_SECRET_FD);
+		xasprintf(&env[n++], "ETL_RUN_TOKEN_FD=%d", ETL_SECRET_FD);
 	}
 	if (j->debug_wait)
 		env[n++] = xstrdup("ETL_DEBUG_WAIT=1");

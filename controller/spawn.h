@@ -9,7 +9,7 @@
 
 #include "etl_stmt.h"
 
-/* The task's descriptor with its run's secret ($ETL_RUN_SECRET_FD) */
+/* The task's descriptor with its run's secret ($ETL_RUN_TOKEN_FD) */
 #define ETL_SECRET_FD	3
 
 /* Who a task runs as when the controller is root (NULL: as the controller). */

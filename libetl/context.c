@@ -43,7 +43,7 @@ etl_context_run(etl_context *ctx, void *(*fn)(void *), void *arg)
 
 /*
  * A program started by a detached task (`etl dispatch` in a shell task) is that task's
- * run: its run number is in $ETL_RUN and its secret on the descriptor $ETL_RUN_SECRET_FD
+ * run: its run number is in $ETL_RUN and its secret on the descriptor $ETL_RUN_TOKEN_FD
  * the controller opened for the task (never in the environment, which other processes
  * of the same user may read).  For its own job only.
  */
@@ -51,7 +51,7 @@ static void
 proof_from_env(etl_context *ctx)
 {
 	const char *job = getenv("ETL_JOB_ID"), *run = getenv("ETL_RUN");
-	const char *fds = getenv("ETL_RUN_SECRET_FD");
+	const char *fds = getenv("ETL_RUN_TOKEN_FD");
 	char buf[129];
 	ssize_t n;
 	int fd;

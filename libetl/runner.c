@@ -81,7 +81,7 @@ etl_initial_text(const etl_job *job, const char *queue_pg_env, etl_error *err)
 	/* the run's proof: only on the task's stdin, never stored */
 	if (job->secret != NULL) {
 		cJSON_AddNumberToObject(meta, "run", job->run);
-		cJSON_AddStringToObject(meta, "run_secret", job->secret);
+		cJSON_AddStringToObject(meta, "run_token", job->secret);
 	}
 	if ((head = cJSON_PrintUnformatted(ev)) == NULL ||
 	    (mtext = cJSON_PrintUnformatted(meta)) == NULL)

@@ -243,7 +243,7 @@ open_context(const cJSON *ev, const char *task, etl_conn **conn, etl_error *err)
 		return NULL;
 	}
 	if (id > 0) {
-		const char *secret = str_member(meta, "run_secret");
+		const char *secret = str_member(meta, "run_token");
 		const cJSON *run = cJSON_GetObjectItemCaseSensitive(meta, "run");
 
 		ctx = etl_context_new(pg_env, id, task, job_id, qenv);

@@ -79,7 +79,9 @@ v=$(etl send victim '{"seconds": 8}')
 wait_until 20 qge "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.id = '$v' AND e.type = 'plain:RUN_START'" 1
 vctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$v'")
 vevents=$(q "SELECT count(*) FROM etl.event WHERE etl_context_id = $vctx")
-h=$(etl send hostile "{\"job\": \"$v\", \"ctx\": $vctx}")
+vk=$(q "SELECT pid FROM etl.job WHERE id = '$v'")
+vpid=$(awk '{ print $1 }' "/proc/$vk/task/$vk/children")
+h=$(etl send hostile "{\"job\": \"$v\", \"ctx\": $vctx, \"pid\": $vpid}")
 wait_until 30 qis "SELECT state FROM etl.job WHERE id = '$h'" completed
 ok $? "the hostile job's own end is recorded (completed, through its proof)"
 out=$(q "SELECT output::text FROM etl.job WHERE id = '$h'")
@@ -88,6 +90,13 @@ like "$out" '"has_secret": true' "the task had its run's secret (fd 3)"
 for k in queue_insert queue_add dispatch_other task_event_other update_job read_payload send cancel guess_secret; do
 	like "$out" "\"$k\": \"denied\"" "hostile task: $k denied"
 done
+if [ ${#asroot[@]} -gt 0 ]; then
+	like "$out" '"signal": "denied"' "hostile task: signal to the other job's task denied (--uid-range)"
+else
+	ok 0 "# SKIP signals between tasks need root and --uid-range (67_uid_range.t)"
+fi
+like "$out" '"env_leak": 0' "its environment and argv hold no PGUSER, PGPASSFILE or run secret"
+like "$out" "\"service_file\": \"$ETL_TMP/svc_t_task.conf\"" "and the task service file, not the controller's"
 is "$(q "SELECT count(*) FROM etl.queue WHERE name LIKE 'evil%'")" 0 "no queue was made"
 is "$(q "SELECT state FROM etl.job WHERE id = '$v'")" active "the victim job is untouched (still active)"
 is "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id = $vctx")" "$vevents" "no event was added to the victim's context"
