@@ -8,7 +8,7 @@
 #
 # Environment: BENCH_QUICK=1 (short run, < 3 min), REPEATS (3; 1 when quick),
 # BENCH_PGPORT (55442), SKIP_PEERS=1, PEERS_DIR (../shared/bench), CASES_ETL (all:
-# enqueue detached inprocess latency scale raw).
+# enqueue detached inprocess latency scale raw proof).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -26,7 +26,7 @@ else
 	N_ENQ=100000 N_DET=20000 N_DET2=10000 N_INP=100000 N_LAT=200 N_SCALE=1000000 N_RSS=100000 N_RAW=5000
 	PEER_CASES="gw-enqueue-batch pb-enqueue-batch pb-process-perjob gw-process-perjob pb-process-batch gw-process-batch gw-latency"
 fi
-CASES_ETL=${CASES_ETL:-enqueue detached inprocess latency scale raw}
+CASES_ETL=${CASES_ETL:-enqueue detached inprocess latency scale raw proof}
 export BENCH_PGPORT=${BENCH_PGPORT:-55442}
 export BENCH_PGROOT=${BENCH_PGROOT:-/tmp/etl-bench-pg-$BENCH_PGPORT}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -242,6 +242,30 @@ if want raw; then
 	R[raw_skip_locked]=$(printf '%s\n' "${s[@]}" | median)
 fi
 
+# 7b. the per-run checks: events of a running job written with its run's proof
+#     (etl.task_event, as a detached task writes them: the job, run and secret checked
+#     at each event) against the plain INSERT of a trusted writer; one client (events of
+#     one context are serialised by its row), 5 s each
+if want proof; then
+	e=() p=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "events with and without the run's proof, run $r"
+		fresh_db; etl queue add p --task noop >/dev/null
+		q "SELECT etl.send('p', '{}')" >/dev/null
+		IFS='|' read -r pid psecret pctx prun < <(q "SELECT id, secret, etl_context_id, run FROM etl.claim(ARRAY['p'], 1, 'bench', 'h', 'bench')")
+		printf "SELECT etl.task_event('%s', %s, '%s', %s, 'noop:E', '{\"n\": 1}', NULL);\n" \
+		    "$pid" "$prun" "$psecret" "$pctx" >"$work/proof.sql"
+		printf "INSERT INTO etl.event (etl_context_id, type, payload) VALUES (%s, 'noop:E', '{\"n\": 1}');\n" \
+		    "$pctx" >"$work/plain.sql"
+		e+=("$("$BENCH_PGBIN/pgbench" -n -c 1 -T 5 -f "$work/proof.sql" "service=bench" 2>/dev/null |
+		    awk '/^tps/ { printf "%.0f", $3 }')")
+		p+=("$("$BENCH_PGBIN/pgbench" -n -c 1 -T 5 -f "$work/plain.sql" "service=bench" 2>/dev/null |
+		    awk '/^tps/ { printf "%.0f", $3 }')")
+	done
+	R[events_proof]=$(printf '%s\n' "${e[@]}" | median)
+	R[events_plain]=$(printf '%s\n' "${p[@]}" | median)
+fi
+
 # 7. the peers on the same cluster (still running: run-peers.sh reuses it)
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
 	say "peers: $PEER_CASES"
@@ -291,6 +315,7 @@ best_det=${best_det:-null}
 	echo "| raw: posix_spawn of the no-op, 2 in flight (/s) | $(v raw_spawn) | | | |"
 	echo "| raw: from a 256 MiB parent, posix_spawn / fork+exec (/s) | $(v raw_spawn_256m_posix_spawn) / $(v raw_spawn_256m_fork) | | | |"
 	echo "| raw: SKIP LOCKED claim+complete, 8 clients (rows/s) | $(v raw_skip_locked) | | | |"
+	echo "| events with the run's proof (etl.task_event) vs plain INSERT, 1 client (events/s) | $(v events_proof) | plain $(v events_plain) | $(ratio "$(v events_proof)" "$(v events_plain)") | |"
 	echo
 	echo "(etl: $out_json; peers: $peers_jsonl; $((SECONDS - t_start)) s)"
 } | tee "$work/table.md"
