@@ -59,7 +59,7 @@ main(int argc, char **argv)
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
 			return 0;
-		} else if (strcmp(argv[i], "--version") == 0) {
+		} else if (strcmp(argv[i], "--version") == 0 || strcmp(argv[i], "-V") == 0) {
 			printf("etl %s (schema %d)\n", ETL_VERSION, etl_schema_version());
 			return 0;
 		} else if (strcmp(argv[i], "--pg-env") == 0 && i + 1 < argc) {

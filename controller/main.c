@@ -75,7 +75,7 @@ static const char usage_text[] =
     "  --config FILE           options from FILE first (default /etc/etl/etl.conf when it\n"
     "                          exists, or $ETL_CONFIG); the command line wins\n"
     "  -v, --verbose           log every state change\n"
-    "  --help, --version\n\n"
+    "  -h, --help, -V, --version\n\n"
     "Signals: TERM/INT stop claiming and exit (a second one: exit now); HUP reopens\n"
     "the log file.\n";
 
@@ -472,7 +472,7 @@ main(int argc, char **argv, char **envp)
 		argv = cargv;
 	}
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "v", lo, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "vVh", lo, NULL)) != -1) {
 		switch (ch) {
 		case O_PG_ENV:
 			pg_env = optarg;
@@ -551,9 +551,11 @@ main(int argc, char **argv, char **envp)
 		case 'v':
 			log_verbose = 1;
 			break;
+		case 'h':
 		case O_HELP:
 			fputs(usage_text, stdout);
 			return 0;
+		case 'V':
 		case O_VERSION:
 			printf("etl-controller %s (schema %d)\n", ETL_VERSION, etl_schema_version());
 			return 0;
