@@ -69,11 +69,11 @@ stop_controller a TERM
 # 3: a frozen controller: its keepers stop its tasks when its lease runs out; another
 # controller runs the jobs again only after that; a's late ends change nothing
 etl queue add frz --task plain --retry-limit 2 >/dev/null
-start_controller a --concurrency 4 --lease 2 --kill-grace 1 --queues frz
+start_controller a --concurrency 4 --lease 3 --heartbeat 0.5 --kill-grace 1 --queues frz
 for i in 1 2 3 4; do echo '{"seconds": 10}'; done | etl send frz --ndjson - >/dev/null
 wait_until 20 qis "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'frz' AND e.type = 'plain:RUN_START'" 4
 ok $? "a runs 4 plain tasks"
-is "$(q "SELECT lease_bound FROM etl.controller WHERE id = 'a'")" 5 "a recorded its lease bound (lease 2 + grace 1 + 2)"
+is "$(q "SELECT lease_bound FROM etl.controller WHERE id = 'a'")" 6 "a recorded its lease bound (lease 3 + grace 1 + 2)"
 # frozen at once, before b starts (slow under the sanitizers): a's tasks are mid-run
 kill -STOP "$CTL_PID_a"
 t0=$SECONDS
@@ -96,7 +96,7 @@ stop_controller b TERM
 
 # 4: a controller killed and not restarted within its lease: its tasks are stopped
 etl queue add gone --task plain --retry-limit 2 >/dev/null
-start_controller a --concurrency 2 --lease 2 --kill-grace 1 --queues gone
+start_controller a --concurrency 2 --lease 3 --heartbeat 0.5 --kill-grace 1 --queues gone
 g=$(etl send gone '{"seconds": 30}')
 wait_until 20 qge "SELECT count(*) FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.id = '$g' AND e.type = 'plain:RUN_START'" 1
 kpid=$(q "SELECT pid FROM etl.job WHERE id = '$g'")
@@ -105,7 +105,7 @@ wait_until 10 sh -c "! kill -0 $kpid 2>/dev/null"
 ok $? "its keeper stops the task and exits when the lease runs out"
 is "$(left_of "$g")" 0 "nothing of the job is left"
 like "$(cat "$ETL_TMP/logs/$g.log")" "lease ran out" "the job's log says why"
-start_controller a --concurrency 2 --lease 2 --kill-grace 1 --queues gone
+start_controller a --concurrency 2 --lease 3 --heartbeat 0.5 --kill-grace 1 --queues gone
 wait_until 20 qis "SELECT run > 1 FROM etl.job WHERE id = '$g'" t
 ok $? "restarted, the controller records the end of the stopped run and the job runs again"
 like "$(q "SELECT e.payload->>'message' FROM etl.event e JOIN etl.job j USING (etl_context_id) WHERE j.id = '$g' AND e.error ORDER BY e.event_id LIMIT 1")" "lease ran out" "its ERROR says the lease ran out"
