@@ -195,14 +195,20 @@ descendants(pid_t *out, size_t max)
 	return n;
 }
 
+/*
+ * sig to every descendant; with group_too 0, only to those outside our process group
+ * (setsid daemons): the group had its signal already, and a child the task starts to
+ * clean up after it (a fork after the group's SIGTERM) must not be cut short.
+ */
 static void
-signal_all(int sig)
+signal_all(int sig, int group_too)
 {
-	pid_t pids[4096];
+	pid_t pids[4096], pg = getpgrp();
 	size_t i, n = descendants(pids, sizeof(pids) / sizeof(pids[0]));
 
 	for (i = 0; i < n; i++)
-		(void)kill(pids[i], sig);
+		if (group_too || getpgid(pids[i]) != pg)
+			(void)kill(pids[i], sig);
 }
 
 /* Reap what has ended; 1 when we have no child left. */
@@ -234,7 +240,7 @@ stop(const char *why)
 	if (K.stopped == NULL)
 		K.stopped = why;
 	(void)killpg(0, SIGTERM);	/* our own SIGTERM is blocked: read and ignored */
-	signal_all(SIGTERM);
+	signal_all(SIGTERM, 0);
 	K.kill_at = now() + K.grace;
 }
 
@@ -418,7 +424,7 @@ main(int argc, char *argv[])
 		if (K.task_done && K.kill_at == 0)
 			stop(NULL);		/* what the task left behind */
 		if (K.kill_at > 0 && t >= K.kill_at) {
-			signal_all(SIGKILL);
+			signal_all(SIGKILL, 1);
 			wait = 0.01;		/* until they are reaped */
 		} else if (K.kill_at > 0 && K.kill_at - t < wait) {
 			wait = K.kill_at - t;
