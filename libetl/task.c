@@ -441,6 +441,13 @@ etl_task_process(int argc, char **argv, etl_task_fn fn, etl_error *err)
 	(void)etl_debug_wait();
 	if ((text = read_stdin(&len, err)) == NULL)
 		return err->code == ETL_ESYS ? 1 : EX_DATAERR_;
+	if (len == 0) {
+		/* its controller died between recording it and handing it its INITIAL: retry */
+		free(text);
+		etl__err(err, ETL_EINVAL, "no INITIAL event on stdin (empty): its controller "
+		    "died before handing it over?");
+		return EX_TEMPFAIL_;
+	}
 	/* kept for gdb's etl-initial until the task ends */
 	etl__task_initial = text;
 	rc = run_task(text, len, fn, NULL, 1, 0, NULL, err);

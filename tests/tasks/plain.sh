@@ -4,9 +4,10 @@
 # first starts a background child and a setsid daemon that outlive it; with {"ticks": N}
 # it works N half-seconds instead, each recorded with `etl progress` (a heartbeat).  On SIGTERM it
 # records RUN_END (stopped) and exits 143.  An empty INITIAL (its controller died before
-# writing it): it does nothing.  For the keeper and lease tests.
+# writing it): it does nothing and exits 75 (try again), as etl-task(7) asks.  For the
+# keeper and lease tests.
 initial=$(cat)
-[ -n "$initial" ] || exit 0
+[ -n "$initial" ] || exit 75
 field() { printf '%s' "$initial" | sed -n "s/.*\"$1\": *\\([0-9.a-z]*\\).*/\\1/p"; }
 secs=$(field seconds)
 st=$(field status)
