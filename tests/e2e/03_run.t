@@ -80,6 +80,9 @@ is "$out" "hello, cy" "./hello < initial.json works"
 is "$(q "SELECT count(*) FROM etl.etl_context")" $((before + 1)) "and created a context"
 is "$(q "SELECT payload->>'greeting' FROM etl.event WHERE type = 'hello:FINAL' ORDER BY event_id DESC LIMIT 1")" "hello, cy" "with its FINAL"
 run "$ETL_BUILD/tasks/hello" </dev/null
-is "$rc" 65 "a task given no INITIAL exits 65"
+is "$rc" 75 "a task given an empty stdin exits 75 (its controller died before handing the INITIAL: tried again)"
+like "$err" "no INITIAL event on stdin" "with a one-line reason"
+run sh -c "printf '{\"type\": ' | '$ETL_BUILD/tasks/hello'"
+is "$rc" 65 "a task given a malformed INITIAL exits 65"
 like "$err" "malformed JSON" "with a one-line reason"
 done_testing
