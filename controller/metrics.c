@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -294,17 +295,22 @@ resume_cb(struct ev_loop *loop, ev_timer *w, int revents)
 		ev_io_start(loop, &m.accept_w);
 }
 
+/*
+ * ADDR:PORT, [IPV6]:PORT, NAME:PORT (localhost) or :PORT (every address): the first
+ * address getaddrinfo gives that we can bind.
+ */
 int
 metrics_init(struct ev_loop *loop, const char *addr)
 {
-	struct sockaddr_in sa;
-	char host[64];
-	const char *colon = strrchr(addr, ':');
+	struct addrinfo hints, *res = NULL, *ai;
+	char host[256];
+	const char *colon = strrchr(addr, ':'), *h = host;
+	size_t hl;
 	char *end;
 	long port;
-	int one = 1;
+	int one = 1, rc, e = EINVAL;
 
-	if (colon == NULL || (size_t)(colon - addr) >= sizeof(host)) {
+	if (colon == NULL || (hl = (size_t)(colon - addr)) >= sizeof(host)) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -314,23 +320,42 @@ metrics_init(struct ev_loop *loop, const char *addr)
 		errno = EINVAL;
 		return -1;
 	}
-	memcpy(host, addr, (size_t)(colon - addr));
-	host[colon - addr] = '\0';
-	memset(&sa, 0, sizeof(sa));
-	sa.sin_family = AF_INET;
-	sa.sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
-		errno = EINVAL;
+	memcpy(host, addr, hl);
+	host[hl] = '\0';
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		host[hl - 1] = '\0';
+		h = host + 1;
+	} else if (hl == 0) {
+		h = NULL;	/* every address */
+	} else if (strchr(host, ':') != NULL) {
+		errno = EINVAL;	/* an IPv6 address wants its brackets */
 		return -1;
 	}
-	if ((m.fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0)) < 0)
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+	if ((rc = getaddrinfo(h, colon + 1, &hints, &res)) != 0) {
+		errno = rc == EAI_SYSTEM ? errno : EINVAL;
 		return -1;
-	setsockopt(m.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (bind(m.fd, (struct sockaddr *)&sa, sizeof(sa)) != 0 || listen(m.fd, 16) != 0) {
-		int e = errno;
-
-		close(m.fd);
-		m.fd = -1;
+	}
+	m.fd = -1;
+	for (ai = res; ai != NULL && m.fd < 0; ai = ai->ai_next) {
+		m.fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (m.fd < 0) {
+			e = errno;
+			continue;
+		}
+		setsockopt(m.fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+		if (bind(m.fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(m.fd, 16) != 0) {
+			e = errno;
+			close(m.fd);
+			m.fd = -1;
+		}
+	}
+	freeaddrinfo(res);
+	if (m.fd < 0) {
 		errno = e;
 		return -1;
 	}

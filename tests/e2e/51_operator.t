@@ -37,4 +37,21 @@ is "$(get "http://127.0.0.1:$port/metrics" POST | head -1)" 405 "POST /metrics: 
 is "$(get "http://127.0.0.1:$port/nope" GET | head -1)" 404 "an unknown path: 404"
 etl cancel "$id" >/dev/null
 stop_controller c1 TERM
+
+# --metrics takes the address forms operators write: NAME:PORT, :PORT, [IPV6]:PORT
+forms=("localhost:PORT http://localhost:PORT" ":PORT http://127.0.0.1:PORT")
+if python3 -c 'import socket; socket.socket(socket.AF_INET6).bind(("::1", 0))' 2>/dev/null; then
+	forms+=("[::1]:PORT http://[::1]:PORT")
+else
+	ok 0 "# SKIP no IPv6 loopback here"
+fi
+for form in "${forms[@]}"; do
+	port=$((20000 + RANDOM % 20000))
+	a=${form%% *}; u=${form#* }
+	start_controller c1 --metrics "${a/PORT/$port}"
+	is "$(get "${u/PORT/$port}/healthz" GET | head -1)" 200 "--metrics ${a}: /healthz answers"
+	stop_controller c1 TERM
+done
+run etl-controller --metrics "::1:9187"
+like "$err" "--metrics ::1:9187" "an IPv6 address without brackets is refused, saying which option"
 done_testing
