@@ -3,9 +3,11 @@
  * controller's loop.  Each connection reads one request (at most 4 KiB, 5 s), answers,
  * and closes; anything but GET on those two paths is refused.
  */
+#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <netdb.h>
 #include <stdarg.h>
@@ -40,6 +42,7 @@ static struct {
 	ev_io		 accept_w;
 	ev_timer	 resume_w;	/* out of descriptors: accept again later */
 	double		 started;
+	double		 start_wall;	/* the process's start, seconds since the epoch */
 	int		 nconns;
 } m = { .fd = -1 };
 
@@ -122,6 +125,65 @@ add(char **buf, size_t *len, const char *fmt, ...)
 	free(s);
 }
 
+/* When this process started: the boot time plus its start in clock ticks after boot. */
+static double
+process_start(void)
+{
+	char line[256];
+	long long btime = 0, ticks = etl_pid_start_time(getpid());
+	FILE *f;
+
+	if ((f = fopen("/proc/stat", "re")) != NULL) {
+		while (fgets(line, sizeof(line), f) != NULL)
+			if (sscanf(line, "btime %lld", &btime) == 1)
+				break;
+		fclose(f);
+	}
+	if (btime <= 0 || ticks < 0)
+		return ev_time();
+	return (double)btime + (double)ticks / (double)sysconf(_SC_CLK_TCK);
+}
+
+/* The standard process_* series (Prometheus client conventions) and the build. */
+static void
+process_metrics(char **b, size_t *len)
+{
+	struct rusage ru;
+	struct dirent *d;
+	long pages = 0, rss = 0;
+	FILE *f;
+	DIR *dp;
+	int fds = 0;
+
+	getrusage(RUSAGE_SELF, &ru);
+	if ((f = fopen("/proc/self/statm", "re")) != NULL) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	if ((dp = opendir("/proc/self/fd")) != NULL) {
+		while ((d = readdir(dp)) != NULL)
+			if (d->d_name[0] != '.')
+				fds++;
+		closedir(dp);
+		fds--;	/* the one opendir holds */
+	}
+	add(b, len, "# HELP etl_build_info The controller's version and schema.\n"
+	    "# TYPE etl_build_info gauge\netl_build_info{version=\"%s\",schema=\"%d\"} 1\n",
+	    ETL_VERSION, etl_schema_version());
+	add(b, len, "# HELP process_start_time_seconds Start time of the process since the epoch.\n"
+	    "# TYPE process_start_time_seconds gauge\nprocess_start_time_seconds %.3f\n"
+	    "# HELP process_cpu_seconds_total User and system CPU time spent.\n"
+	    "# TYPE process_cpu_seconds_total counter\nprocess_cpu_seconds_total %.3f\n"
+	    "# HELP process_resident_memory_bytes Resident memory size.\n"
+	    "# TYPE process_resident_memory_bytes gauge\nprocess_resident_memory_bytes %ld\n"
+	    "# HELP process_open_fds Open file descriptors.\n"
+	    "# TYPE process_open_fds gauge\nprocess_open_fds %d\n",
+	    m.start_wall, (double)ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 +
+	    (double)ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6, rss * sysconf(_SC_PAGESIZE),
+	    fds);
+}
+
 static char *
 metrics_text(size_t *lenp)
 {
@@ -132,6 +194,7 @@ metrics_text(size_t *lenp)
 	char *counts;
 	int i;
 
+	process_metrics(&b, &len);
 	add(&b, &len, "# HELP etl_controller_uptime_seconds Seconds since the controller started.\n"
 	    "# TYPE etl_controller_uptime_seconds gauge\n"
 	    "etl_controller_uptime_seconds %.3f\n", ev_now(m.loop) - m.started);
@@ -361,6 +424,7 @@ metrics_init(struct ev_loop *loop, const char *addr)
 	}
 	m.loop = loop;
 	m.started = ev_now(loop);
+	m.start_wall = process_start();
 	ev_io_init(&m.accept_w, accept_cb, m.fd, EV_READ);
 	ev_io_start(loop, &m.accept_w);
 	ev_timer_init(&m.resume_w, resume_cb, 1.0, 0);

@@ -30,6 +30,17 @@ is "$bad" 0 "every line is a comment or name{labels} value"
 is "$(printf '%s\n' "$m" | sed -n 's/^etl_jobs_finished_total{state="completed"} //p')" "$(q "SELECT count(*) FROM etl.job WHERE state = 'completed' AND controller_id = 'c1'")" "the completed counter matches the database"
 is "$(printf '%s\n' "$m" | sed -n 's/^etl_tasks_active //p')" 1 "one task active"
 like "$(printf '%s\n' "$m" | grep '^etl_claim_duration_seconds_count')" "[1-9]" "the claim histogram counts claims"
+like "$(printf '%s\n' "$m" | grep '^etl_build_info')" "^etl_build_info\\{version=\"[0-9.]+\",schema=\"[0-9]+\"\\} 1$" "etl_build_info names the version and schema"
+st=$(printf '%s\n' "$m" | sed -n 's/^process_start_time_seconds //p')
+now=$(date +%s)
+ok $(awk -v s="$st" -v n="$now" 'BEGIN { exit !(s > n - 600 && s <= n + 1) }'; echo $?) "process_start_time_seconds is the controller's start ($st)"
+rss=$(printf '%s\n' "$m" | sed -n 's/^process_resident_memory_bytes //p')
+vm=$(awk '/^VmRSS/ { print $2 * 1024 }' "/proc/$CTL_PID_c1/status")
+ok $(awk -v a="$rss" -v b="$vm" 'BEGIN { exit !(a > b * 0.8 && a < b * 1.2) }'; echo $?) "process_resident_memory_bytes is its RSS ($rss, VmRSS $vm)"
+fds=$(printf '%s\n' "$m" | sed -n 's/^process_open_fds //p')
+n=$(ls "/proc/$CTL_PID_c1/fd" | wc -l)
+ok $([ "$fds" -ge "$n" ] && [ "$fds" -le $((n + 3)) ]; echo $?) "process_open_fds counts its descriptors ($fds during the scrape, $n after)"
+like "$(printf '%s\n' "$m" | grep '^process_cpu_seconds_total')" "^process_cpu_seconds_total [0-9.]+$" "process_cpu_seconds_total"
 wait_until 15 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_jobs{queue=\"hello\",state=\"completed\"} 20'"
 ok $? "jobs by queue and state: 20 hello jobs completed"
 is "$(get "http://127.0.0.1:$port/healthz" GET | head -1)" 200 "GET /healthz: 200"
