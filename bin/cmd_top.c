@@ -114,10 +114,11 @@ cmd_top(int argc, char **argv)
 		{ "once", no_argument, NULL, OPT_ONCE },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "top", "usage: etl top [--once]\n\n"
+	struct cli cl = { "top", "usage: etl top [--once] [--json]\n\n"
 	    "A live view of controllers, queues (queued, active, completed and failed in the\n"
 	    "last hour) and running jobs with their progress.  q quits.  --once prints one\n"
-	    "frame, plain, for scripts.\n", NULL, 0 };
+	    "frame, plain, for scripts; --json prints it as one JSON object.  NO_COLOR turns\n"
+	    "the bold headings off.\n", NULL, 0 };
 	struct termios tio;
 	struct sigaction sa;
 	etl_error err;
@@ -135,9 +136,14 @@ cmd_top(int argc, char **argv)
 	if (optind != argc)
 		cli_usage_error(&cl, "takes no arguments");
 	c = cli_connect(&cl);
-	if (once || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
+	if (once || cl.json || !isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO)) {
 		if ((snap = etl_top_snapshot(c, 50, &err)) == NULL)
 			cli_fail(&cl, &err);
+		if (cl.json) {
+			cli_print_json(snap);
+			etl_disconnect(c);
+			return 0;
+		}
 		draw(snap, term_width(), 0);
 		cJSON_Delete(snap);
 		etl_disconnect(c);
@@ -171,7 +177,8 @@ cmd_top(int argc, char **argv)
 			cli_fail(&cl, &err);
 		}
 		fputs("\033[H\033[2J", stdout);
-		draw(snap, term_width(), 1);
+		/* https://no-color.org: set and not empty */
+		draw(snap, term_width(), getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
 		fputs("\n(q quits)", stdout);
 		fflush(stdout);
 		cJSON_Delete(snap);

@@ -16,6 +16,10 @@ is "$rc" 0 "etl top --once exits 0"
 like "$out" "${id:0:8} +sleep .*\[#+ +\]  50% working" "it shows the running job with a half-full progress bar"
 like "$out" "hello +0 +0 +20 +0" "and the queues' counts"
 like "$out" "c1 +$(hostname)" "and the controller"
+run etl top --once --json
+is "$(printf '%s' "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(sorted(k for k in d if k in ("controllers", "queues", "running")), len(d["running"]))')" "['controllers', 'queues', 'running'] 1" "etl top --once --json prints the frame as JSON"
+run etl top --json
+is "$rc/$(printf '%s' "$out" | head -c 1)" "0/{" "etl top --json alone prints one JSON frame too"
 
 get() { python3 -c 'import sys, urllib.request
 try:
