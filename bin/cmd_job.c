@@ -13,7 +13,7 @@
 
 enum { OPT_PRIORITY = 1, OPT_START_AFTER, OPT_SINGLETON, OPT_JOB_PG_ENV, OPT_DEBUG_WAIT,
     OPT_NDJSON, OPT_QUEUE, OPT_STATE, OPT_LIMIT, OPT_BATCH, OPT_AFTER, OPT_SING_SECS,
-    OPT_DEBOUNCE };
+    OPT_DEBOUNCE, OPT_KEY, OPT_DATA };
 
 static const char send_usage[] =
     "usage: etl send QUEUE [JSON|-] [options]\n"
@@ -220,12 +220,16 @@ cmd_ls(int argc, char **argv)
 		{ "queue", required_argument, NULL, OPT_QUEUE },
 		{ "state", required_argument, NULL, OPT_STATE },
 		{ "limit", required_argument, NULL, OPT_LIMIT },
+		{ "key", required_argument, NULL, OPT_KEY },
+		{ "data", required_argument, NULL, OPT_DATA },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "ls", "usage: etl ls [--queue Q] [--state S] [--limit N] [--json]\n\n"
+	struct cli cl = { "ls", "usage: etl ls [--queue Q] [--state S] [--key K] [--data JSON] "
+	    "[--limit N] [--json]\n\n"
 	    "List jobs, newest first (default limit 100).  States: created, retry, active,\n"
-	    "completed, cancelled, failed.\n", NULL, 0 };
-	const char *queue = NULL, *state = NULL;
+	    "completed, cancelled, failed.  --key: the jobs of a singleton key; --data: those\n"
+	    "whose data contains JSON ('{\"x\": 1}' matches {\"x\": 1, \"y\": 2}).\n", NULL, 0 };
+	const char *queue = NULL, *state = NULL, *key = NULL, *data = NULL;
 	long limit = 100;
 	etl_error err;
 	etl_conn *c;
@@ -244,6 +248,12 @@ cmd_ls(int argc, char **argv)
 		case OPT_LIMIT:
 			limit = cli_long(&cl, optarg, 1, 1000000, "--limit");
 			break;
+		case OPT_KEY:
+			key = optarg;
+			break;
+		case OPT_DATA:
+			data = optarg;
+			break;
 		default:
 			cli_common_opt(&cl, ch);
 		}
@@ -251,7 +261,7 @@ cmd_ls(int argc, char **argv)
 	if (optind != argc)
 		cli_usage_error(&cl, "takes no arguments");
 	c = cli_connect(&cl);
-	list = etl_job_list(c, queue, state, limit, &err);
+	list = etl_job_search(c, queue, state, key, data, limit, &err);
 	etl_disconnect(c);
 	if (list == NULL)
 		cli_fail(&cl, &err);
@@ -329,23 +339,48 @@ cmd_show(int argc, char **argv)
 	return 0;
 }
 
-/* cancel and retry: the same shape, a list of job ids. */
+/* cancel and retry: the same shape, a list of job ids, or every job of --queue. */
 static int
 ids_command(int argc, char **argv, const char *name, const char *usage,
-    long (*fn)(etl_conn *, const char *const *, size_t, etl_error *), const char *done)
+    long (*fn)(etl_conn *, const char *const *, size_t, etl_error *),
+    long (*where)(etl_conn *, const char *, const char *, etl_error *), const char *done)
 {
-	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const struct option lo[] = {
+		{ "queue", required_argument, NULL, OPT_QUEUE },
+		{ "state", required_argument, NULL, OPT_STATE },
+		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
+	};
 	struct cli cl = { name, usage, NULL, 0 };
+	const char *queue = NULL, *state = NULL;
 	etl_error err;
 	etl_conn *c;
 	long n;
 	int ch, i;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		cli_common_opt(&cl, ch);
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_QUEUE)
+			queue = optarg;
+		else if (ch == OPT_STATE)
+			state = optarg;
+		else
+			cli_common_opt(&cl, ch);
+	}
+	if (queue != NULL) {
+		if (optind != argc)
+			cli_usage_error(&cl, "want JOB ids or --queue, not both");
+		c = cli_connect(&cl);
+		n = where(c, queue, state, &err);
+		etl_disconnect(c);
+		if (n < 0)
+			cli_fail(&cl, &err);
+		printf("%s %ld job%s of queue %s\n", done, n, n == 1 ? "" : "s", queue);
+		return 0;
+	}
+	if (state != NULL)
+		cli_usage_error(&cl, "--state goes with --queue");
 	if (optind == argc)
-		cli_usage_error(&cl, "want at least one JOB id");
+		cli_usage_error(&cl, "want at least one JOB id, or --queue Q");
 	for (i = optind; i < argc; i++)
 		if (etl_uuid_valid(argv[i]) != 0)
 			cli_usage_error(&cl, "bad job id '%.64s': want a uuid", argv[i]);
@@ -366,15 +401,19 @@ ids_command(int argc, char **argv, const char *name, const char *usage,
 int
 cmd_cancel(int argc, char **argv)
 {
-	return ids_command(argc, argv, "cancel", "usage: etl cancel JOB...\n\n"
-	    "Cancel jobs that are not finished; a running task is stopped by its controller.\n",
-	    etl_cancel, "cancelled");
+	return ids_command(argc, argv, "cancel", "usage: etl cancel JOB...\n"
+	    "       etl cancel --queue Q [--state S]\n\n"
+	    "Cancel jobs that are not finished; a running task is stopped by its controller.\n"
+	    "With --queue, every unfinished job of the queue (of state S: created, retry or\n"
+	    "active).\n", etl_cancel, etl_cancel_where, "cancelled");
 }
 
 int
 cmd_retry(int argc, char **argv)
 {
-	return ids_command(argc, argv, "retry", "usage: etl retry JOB...\n\n"
+	return ids_command(argc, argv, "retry", "usage: etl retry JOB...\n"
+	    "       etl retry --queue Q [--state failed|cancelled]\n\n"
 	    "Queue failed or cancelled jobs again, to run now.  A job cancelled while its task\n"
-	    "runs is refused until that task has ended (exit 1).\n", etl_retry, "re-queued");
+	    "runs is refused until that task has ended (exit 1); with --queue it is left out.\n",
+	    etl_retry, etl_retry_where, "re-queued");
 }

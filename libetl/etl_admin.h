@@ -125,10 +125,17 @@ long	etl_fail(etl_conn *, const char *const *ids, const char *const *outputs,
 /* Cancel jobs not yet finished; retry jobs failed or cancelled.  Rows changed or -1. */
 long	etl_cancel(etl_conn *, const char *const *ids, size_t n, etl_error *);
 long	etl_retry(etl_conn *, const char *const *ids, size_t n, etl_error *);
+/* The same for every job of queue (in state, if not NULL) that can be: their count. */
+long	etl_cancel_where(etl_conn *, const char *queue, const char *state, etl_error *);
+long	etl_retry_where(etl_conn *, const char *queue, const char *state, etl_error *);
 
 /* One job as an object with every column (caller frees); ETL_ENOTFOUND if none. */
 cJSON	*etl_job_get(etl_conn *, const char *id, etl_error *);
 /* Jobs as an array, newest first, optionally of one queue and state. */
+/* Jobs of queue, state, singleton key, whose data contains the JSON data (each NULL:
+ * any), newest first, at most limit; an array (caller frees). */
+cJSON	*etl_job_search(etl_conn *, const char *queue, const char *state, const char *key,
+	    const char *data, long limit, etl_error *);
 cJSON	*etl_job_list(etl_conn *, const char *queue, const char *state, long limit,
 	    etl_error *);
 /* 0 if id looks like a uuid. */

@@ -645,7 +645,8 @@ etl_job_get(etl_conn *c, const char *id, etl_error *err)
 		etl__err(err, ETL_EINVAL, "bad job id '%.64s': want a uuid", id);
 		return NULL;
 	}
-	res = etl__exec(c, "SELECT to_jsonb(j) FROM etl.job j WHERE id = $1::uuid", 1, p, err);
+	/* json, not jsonb: the fields in the table's order, as etl show prints them */
+	res = etl__exec(c, "SELECT row_to_json(j) FROM etl.job j WHERE id = $1::uuid", 1, p, err);
 	if (res == NULL)
 		return NULL;
 	if (PQntuples(res) == 0) {
@@ -685,26 +686,45 @@ etl_job_state_finished(enum etl_job_state s)
 	return s == ETL_JOB_COMPLETED || s == ETL_JOB_CANCELLED || s == ETL_JOB_FAILED;
 }
 
+/* A state name, checked: 0, or -1 with err. */
+static int
+state_arg(const char *state, etl_error *err)
+{
+	enum etl_job_state s;
+
+	if (state != NULL && etl_job_state_parse(state, &s) != 0) {
+		etl__err(err, ETL_EINVAL, "bad state '%.32s': want created, retry, active, "
+		    "completed, cancelled or failed", state);
+		return -1;
+	}
+	return 0;
+}
+
 cJSON *
 etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_error *err)
 {
-	enum etl_job_state s;
-	char lbuf[24];
-	const char *p[3];
+	return etl_job_search(c, queue, state, NULL, NULL, limit, err);
+}
 
-	if (state != NULL) {
-		if (etl_job_state_parse(state, &s) != 0) {
-			etl__err(err, ETL_EINVAL, "bad state '%.32s': want created, retry, active, "
-			    "completed, cancelled or failed", state);
-			return NULL;
-		}
-	}
+cJSON *
+etl_job_search(etl_conn *c, const char *queue, const char *state, const char *key,
+    const char *data, long limit, etl_error *err)
+{
+	char lbuf[24];
+	const char *p[5];
+
+	if (state_arg(state, err) != 0)
+		return NULL;
 	if (queue != NULL && etl_queue_name_valid(queue, err) != 0)
+		return NULL;
+	if (data != NULL && etl_json_check(data, strlen(data), etl_payload_max(), err) != 0)
 		return NULL;
 	snprintf(lbuf, sizeof(lbuf), "%ld", limit > 0 ? limit : 100);
 	p[0] = queue;
 	p[1] = state;
 	p[2] = lbuf;
+	p[3] = key;
+	p[4] = data;
 	return etl__json_result(etl__exec(c,
 	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id), '[]') FROM ("
 	    " SELECT id, queue, state, priority, retry_count, created_on, started_on, "
@@ -712,5 +732,45 @@ etl_job_list(etl_conn *c, const char *queue, const char *state, long limit, etl_
 	    "  round(extract(epoch FROM now() - created_on)) AS age_seconds "
 	    " FROM etl.job WHERE ($1::text IS NULL OR queue = $1) "
 	    "  AND ($2::text IS NULL OR state = $2::etl.job_state) "
-	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 3, p, err), err);
+	    "  AND ($4::text IS NULL OR singleton_key = $4) "
+	    "  AND ($5::jsonb IS NULL OR data @> $5::jsonb) "
+	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 5, p, err), err);
+}
+
+long
+etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
+{
+	const char *p[2] = { queue, state };
+	PGresult *res;
+	long n;
+
+	if (etl_queue_name_valid(queue, err) != 0 || state_arg(state, err) != 0)
+		return -1;
+	if ((res = etl__exec(c, "SELECT id FROM etl.cancel(ARRAY(SELECT id FROM etl.job "
+	    "WHERE queue = $1 AND state IN ('created', 'retry', 'active') "
+	    "AND ($2::text IS NULL OR state = $2::etl.job_state)), 'cancelled', false)", 2, p,
+	    err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
+}
+
+long
+etl_retry_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
+{
+	const char *p[2] = { queue, state };
+	PGresult *res;
+	long n;
+
+	if (etl_queue_name_valid(queue, err) != 0 || state_arg(state, err) != 0)
+		return -1;
+	/* a cancelled job whose task has not ended yet is left for later (etl.retry refuses) */
+	if ((res = etl__exec(c, "SELECT * FROM etl.retry(ARRAY(SELECT id FROM etl.job "
+	    "WHERE queue = $1 AND state IN ('failed', 'cancelled') AND NOT stopping "
+	    "AND ($2::text IS NULL OR state = $2::etl.job_state)))", 2, p, err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n;
 }

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# pg-boss's job handling that etl lacked (issue 21, in part): cancel and retry every job
+# of a queue (of a state); find jobs by singleton key or by what their data contains;
+# etl show prints a job's fields in the table's order.
+. "$ETL_TOP/tests/lib/tap.sh"
+reset_db
+etl queue add bq --task hello --retry-limit 0 >/dev/null
+etl queue add other --task hello >/dev/null
+for i in 1 2 3 4 5; do etl send bq "{\"n\": $i}" >/dev/null; done
+o=$(etl send other '{"n": 0}')
+run etl cancel --queue bq
+is "$rc/$out" "0/cancelled 5 jobs of queue bq" "etl cancel --queue cancels every unfinished job of the queue"
+is "$(jobs_in cancelled bq)/$(q "SELECT state FROM etl.job WHERE id = '$o'")" "5/created" "and none of another queue"
+run etl retry --queue bq --state cancelled
+is "$rc/$out" "0/re-queued 5 jobs of queue bq" "etl retry --queue --state cancelled re-queues them"
+is "$(jobs_in retry bq)" 5 "they wait again"
+run etl cancel --queue bq --state created
+is "$out" "cancelled 0 jobs of queue bq" "--state narrows it (none is created)"
+run etl cancel --queue bq --state done
+is "$rc" 2 "a bad --state is refused (exit 2)"
+like "$err" "bad state 'done'" "saying why"
+run etl cancel --queue bq "$o"
+is "$rc" 2 "ids and --queue together are refused"
+run etl retry --state failed
+is "$rc" 2 "--state without --queue is refused"
+
+k=$(etl send other '{"x": 1, "y": 2}' --singleton-key k1)
+etl send other '{"x": 2}' >/dev/null
+run etl ls --key k1 --json
+is "$(printf '%s' "$out" | python3 -c 'import json, sys; print(",".join(j["id"] for j in json.load(sys.stdin)))')" "$k" "etl ls --key finds the job of a singleton key"
+run etl ls --data '{"x": 1}' --json
+is "$(printf '%s' "$out" | python3 -c 'import json, sys; print(",".join(j["id"] for j in json.load(sys.stdin)))')" "$k" "etl ls --data finds the jobs whose data contains it"
+run etl ls --data '{"x": 1}' --queue bq --json
+is "$out" "[]" "combined with --queue"
+run etl ls --data '{bad'
+is "$rc" 2 "bad --data JSON is refused (exit 2)"
+
+run etl show "$k"
+is "$(printf '%s\n' "$out" | head -3 | awk '{ print $1 }' | tr '\n' ' ')" "id queue priority " "etl show prints the fields in the table's order"
+done_testing
