@@ -86,7 +86,9 @@ qopt_min(const char *col)
 static const char queue_usage[] =
     "usage: etl queue add NAME [--task TASK] [options]\n"
     "       etl queue ls [--json]\n"
-    "       etl queue rm NAME\n\n"
+    "       etl queue rm NAME\n"
+    "       etl queue pause NAME | etl queue resume NAME\n\n"
+    "A paused queue's jobs wait (none is claimed; running ones run on) until resumed.\n\n"
     "Options of queue add (a new queue needs --task; 'none' clears a limit):\n"
     "  --task TASK               program name on the task path, or an absolute path\n"
     "  --policy P                standard|short|singleton|stately|exclusive\n"
@@ -204,17 +206,18 @@ queue_ls(struct cli *cl, int argc, char **argv)
 		cli_print_json(list);
 		return 0;
 	}
-	printf("%-20s %-24s %-10s %-6s %-6s %-8s %s\n", "NAME", "TASK", "POLICY", "CONC",
-	    "RETRY", "EXPIRE", "DEAD_LETTER");
+	printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %s\n", "NAME", "TASK", "POLICY", "CONC",
+	    "RETRY", "EXPIRE", "PAUSED", "DEAD_LETTER");
 	cJSON_ArrayForEach(q, list) {
-		char a[256], b[256], d[32], e[32], f[32], g[32], h[128];
+		char a[256], b[256], d[32], e[32], f[32], g[32], h[128], k[16];
 
-		printf("%-20s %-24s %-10s %-6s %-6s %-8s %s\n",
+		printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %s\n",
 		    cli_field(q, "name", a, sizeof(a)), cli_field(q, "task", b, sizeof(b)),
 		    cli_field(q, "policy", d, sizeof(d)),
 		    *cli_field(q, "concurrency", e, sizeof(e)) ? e : "-",
 		    cli_field(q, "retry_limit", f, sizeof(f)),
 		    cli_field(q, "expire_seconds", g, sizeof(g)),
+		    strcmp(cli_field(q, "paused", k, sizeof(k)), "true") == 0 ? "yes" : "no",
 		    *cli_field(q, "dead_letter", h, sizeof(h)) ? h : "-");
 	}
 	cJSON_Delete(list);
@@ -244,6 +247,29 @@ queue_rm(struct cli *cl, int argc, char **argv)
 	return 0;
 }
 
+static int
+queue_pause(struct cli *cl, int argc, char **argv, int paused)
+{
+	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	etl_error err;
+	etl_conn *c;
+	int ch;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		cli_common_opt(cl, ch);
+	if (argc - optind != 1)
+		cli_usage_error(cl, "want one queue NAME");
+	c = cli_connect(cl);
+	if (etl_queue_pause(c, argv[optind], paused, &err) != 0) {
+		etl_disconnect(c);
+		cli_fail(cl, &err);
+	}
+	etl_disconnect(c);
+	printf("queue %s %s\n", argv[optind], paused ? "paused" : "resumed");
+	return 0;
+}
+
 int
 cmd_queue(int argc, char **argv)
 {
@@ -266,5 +292,10 @@ cmd_queue(int argc, char **argv)
 		cl.cmd = "queue rm";
 		return queue_rm(&cl, argc - 1, argv + 1);
 	}
-	cli_usage_error(&cl, "unknown subcommand '%.40s': want add, ls or rm", argv[1]);
+	if (strcmp(argv[1], "pause") == 0 || strcmp(argv[1], "resume") == 0) {
+		cl.cmd = argv[1][0] == 'p' ? "queue pause" : "queue resume";
+		return queue_pause(&cl, argc - 1, argv + 1, argv[1][0] == 'p');
+	}
+	cli_usage_error(&cl, "unknown subcommand '%.40s': want add, ls, rm, pause or resume",
+	    argv[1]);
 }

@@ -54,6 +54,8 @@ int	etl_schema_check(etl_conn *, etl_error *);
 int	 etl_queue_add(etl_conn *, const char *name, const cJSON *opts, int *created,
 	     etl_error *);
 int	 etl_queue_rm(etl_conn *, const char *name, etl_error *);
+/* Pause (1) or resume (0) a queue: a paused queue's jobs are not claimed. */
+int	 etl_queue_pause(etl_conn *, const char *name, int paused, etl_error *);
 /*
  * The live controllers (seen in the last 10 minutes) that run as root and would refuse
  * to run a task as user (not in their --user/--allow-user), as "id (on host), ..."

@@ -193,6 +193,30 @@ etl_queue_rm(etl_conn *c, const char *name, etl_error *err)
 	return 0;
 }
 
+int
+etl_queue_pause(etl_conn *c, const char *name, int paused, etl_error *err)
+{
+	const char *p[2] = { name, paused ? "t" : "f" };
+	PGresult *res;
+	int n;
+
+	if (etl_queue_name_valid(name, err) != 0)
+		return -1;
+	if ((res = etl__exec(c, "UPDATE etl.queue SET paused = $2::bool WHERE name = $1 "
+	    "RETURNING name", 2, p, err)) == NULL)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	if (n == 0) {
+		etl__err(err, ETL_ENOTFOUND, "no queue named '%s'", name);
+		return -1;
+	}
+	/* resumed: the controllers look at once (NOTIFY etl_job, payload the queue) */
+	if (!paused)
+		(void)etl__exec_cmd(c, "SELECT pg_notify('" ETL_CHANNEL_JOB "', $1)", 1, p, err);
+	return 0;
+}
+
 char *
 etl_run_as_refused(etl_conn *c, const char *user, etl_error *err)
 {

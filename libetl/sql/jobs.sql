@@ -159,6 +159,8 @@ BEGIN
          -- a job this controller released (its task or user missing here) is for others
          AND NOT coalesce(j.output->'released_by' ? p_controller, false)
          AND (p_queues IS NULL OR j.queue = ANY (p_queues))
+         -- a paused queue's jobs wait (the list is computed once, an InitPlan)
+         AND j.queue <> ALL (ARRAY(SELECT pq.name FROM etl.queue pq WHERE pq.paused))
          AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = j.queue AND cap.free <= 0)
          AND NOT (j.policy IN ('singleton', 'stately', 'exclusive') AND j.singleton_key IS NOT NULL

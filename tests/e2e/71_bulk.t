@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # pg-boss's job handling that etl lacked (issue 21, in part): cancel and retry every job
 # of a queue (of a state); find jobs by singleton key or by what their data contains;
-# etl show prints a job's fields in the table's order.
+# etl show prints a job's fields in the table's order; a queue paused and resumed.
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
+trap 'stop_controller pz KILL' EXIT
 etl queue add bq --task hello --retry-limit 0 >/dev/null
 etl queue add other --task hello >/dev/null
 for i in 1 2 3 4 5; do etl send bq "{\"n\": $i}" >/dev/null; done
@@ -37,4 +38,22 @@ is "$rc" 2 "bad --data JSON is refused (exit 2)"
 
 run etl show "$k"
 is "$(printf '%s\n' "$out" | head -3 | awk '{ print $1 }' | tr '\n' ' ')" "id queue priority " "etl show prints the fields in the table's order"
+
+# pause and resume
+etl queue add pq --task hello --retry-limit 0 >/dev/null
+run etl queue pause pq
+is "$rc/$out" "0/queue pq paused" "etl queue pause"
+like "$(etl queue ls | grep '^pq ')" " yes " "etl queue ls shows it paused"
+p=$(etl send pq '{"name": "paused"}')
+start_controller pz --queues pq
+wait_until 3 qis "SELECT state FROM etl.job WHERE id = '$p'" active
+ok $([ $? -ne 0 ]; echo $?) "a running controller does not claim the paused queue's job (3 s)"
+is "$(q "SELECT state FROM etl.job WHERE id = '$p'")" created "it waits"
+run etl queue resume pq
+is "$rc/$out" "0/queue pq resumed" "etl queue resume"
+wait_until 10 qis "SELECT state FROM etl.job WHERE id = '$p'" completed
+ok $? "then it runs"
+run etl queue pause nosuch
+is "$rc" 3 "pausing a queue that does not exist exits 3"
+stop_controller pz TERM
 done_testing
