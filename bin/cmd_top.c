@@ -124,7 +124,8 @@ cmd_top(int argc, char **argv)
 	etl_error err;
 	etl_conn *c;
 	cJSON *snap;
-	int ch, once = 0, fd;
+	const char *nc;
+	int ch, once = 0, fd, ansi;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -165,6 +166,9 @@ cmd_top(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	fputs("\033[?1049h\033[?25l", stdout);
+	/* https://no-color.org: set and not empty turns the bold headings off */
+	nc = getenv("NO_COLOR");
+	ansi = nc == NULL || *nc == '\0';
 	fd = PQsocket(etl_conn_pg(c));
 	while (!stop) {
 		struct timeval tv = { 1, 0 };
@@ -177,8 +181,7 @@ cmd_top(int argc, char **argv)
 			cli_fail(&cl, &err);
 		}
 		fputs("\033[H\033[2J", stdout);
-		/* https://no-color.org: set and not empty */
-		draw(snap, term_width(), getenv("NO_COLOR") == NULL || *getenv("NO_COLOR") == '\0');
+		draw(snap, term_width(), ansi);
 		fputs("\n(q quits)", stdout);
 		fflush(stdout);
 		cJSON_Delete(snap);
