@@ -93,7 +93,7 @@ $(O)/lib/pkgconfig/libetl.pc: libetl/libetl.pc.in Makefile
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' $< > $@
 
-$(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h
+$(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h common/smallfile.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 

@@ -3,7 +3,6 @@
  * with the task's executable and the etl gdb helper loaded.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +10,7 @@
 
 #include "cli.h"
 #include "log.h"
+#include "smallfile.h"
 #include "xmalloc.h"
 
 enum { OPT_PRINT = 1 };
@@ -42,24 +42,13 @@ static pid_t
 keeper_child(pid_t pid)
 {
 	char path[64], buf[64];
-	ssize_t n;
-	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return 0;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0 || strncmp(buf, "etl-keeper\n", 11) != 0)
+	if (read_small(path, buf, sizeof(buf)) < 0 || strcmp(buf, "etl-keeper\n") != 0)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)pid, (int)pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	return atoi(buf) > 0 ? (pid_t)atoi(buf) : -1;
 }
 

@@ -224,13 +224,17 @@ queue_ls(struct cli *cl, int argc, char **argv)
 	return 0;
 }
 
+/* queue rm, pause and resume: one queue NAME each. */
+enum queue_act { Q_RM, Q_PAUSE, Q_RESUME };
+
 static int
-queue_rm(struct cli *cl, int argc, char **argv)
+queue_one(struct cli *cl, int argc, char **argv, enum queue_act act)
 {
 	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	static const char *const done[] = { "removed", "paused", "resumed" };
 	etl_error err;
 	etl_conn *c;
-	int ch;
+	int ch, rc;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
@@ -238,35 +242,12 @@ queue_rm(struct cli *cl, int argc, char **argv)
 	if (argc - optind != 1)
 		cli_usage_error(cl, "want one queue NAME");
 	c = cli_connect(cl);
-	if (etl_queue_rm(c, argv[optind], &err) != 0) {
-		etl_disconnect(c);
-		cli_fail(cl, &err);
-	}
+	rc = act == Q_RM ? etl_queue_rm(c, argv[optind], &err) :
+	    etl_queue_pause(c, argv[optind], act == Q_PAUSE, &err);
 	etl_disconnect(c);
-	printf("queue %s removed\n", argv[optind]);
-	return 0;
-}
-
-static int
-queue_pause(struct cli *cl, int argc, char **argv, int paused)
-{
-	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
-	etl_error err;
-	etl_conn *c;
-	int ch;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		cli_common_opt(cl, ch);
-	if (argc - optind != 1)
-		cli_usage_error(cl, "want one queue NAME");
-	c = cli_connect(cl);
-	if (etl_queue_pause(c, argv[optind], paused, &err) != 0) {
-		etl_disconnect(c);
+	if (rc != 0)
 		cli_fail(cl, &err);
-	}
-	etl_disconnect(c);
-	printf("queue %s %s\n", argv[optind], paused ? "paused" : "resumed");
+	printf("queue %s %s\n", argv[optind], done[act]);
 	return 0;
 }
 
@@ -290,11 +271,11 @@ cmd_queue(int argc, char **argv)
 	}
 	if (strcmp(argv[1], "rm") == 0) {
 		cl.cmd = "queue rm";
-		return queue_rm(&cl, argc - 1, argv + 1);
+		return queue_one(&cl, argc - 1, argv + 1, Q_RM);
 	}
 	if (strcmp(argv[1], "pause") == 0 || strcmp(argv[1], "resume") == 0) {
 		cl.cmd = argv[1][0] == 'p' ? "queue pause" : "queue resume";
-		return queue_pause(&cl, argc - 1, argv + 1, argv[1][0] == 'p');
+		return queue_one(&cl, argc - 1, argv + 1, argv[1][0] == 'p' ? Q_PAUSE : Q_RESUME);
 	}
 	cli_usage_error(&cl, "unknown subcommand '%.40s': want add, ls, rm, pause or resume",
 	    argv[1]);

@@ -31,6 +31,7 @@
 #include "job.h"
 #include "process.h"
 #include "remote.h"
+#include "smallfile.h"
 #include "spawn.h"
 #include "xmalloc.h"
 
@@ -373,27 +374,15 @@ uid_adopt(struct job *jb, pid_t keeper)
 {
 	char path[64], buf[4096], *p;
 	unsigned uid;
-	ssize_t n;
-	int fd;
 
 	if (P.uid_used == NULL)
 		return;
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", (int)keeper, (int)keeper);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	snprintf(path, sizeof(path), "/proc/%d/status", atoi(buf));
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+	if (read_small(path, buf, sizeof(buf)) < 0)
 		return;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return;
-	buf[n] = '\0';
 	if ((p = strstr(buf, "\nUid:")) == NULL || sscanf(p + 5, "%u", &uid) != 1 ||
 	    uid < P.cfg.uid_first || uid > P.cfg.uid_last || P.uid_used[uid - P.cfg.uid_first])
 		return;

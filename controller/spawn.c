@@ -29,6 +29,7 @@
 #include <bsd/unistd.h>
 
 #include "log.h"
+#include "smallfile.h"
 #include "spawn.h"
 #include "xmalloc.h"
 
@@ -166,17 +167,10 @@ int
 keeper_status(const char *path, struct keeper_end *e)
 {
 	char buf[256], *p, *nl;
-	ssize_t n;
-	int fd;
 
 	memset(e, 0, sizeof(*e));
-	if (path == NULL || (fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW)) < 0)
+	if (path == NULL || read_small(path, buf, sizeof(buf)) < 0)
 		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
-	close(fd);
-	if (n <= 0)
-		return -1;
-	buf[n] = '\0';
 	for (p = buf; *p != '\0'; p = nl + 1) {
 		if ((nl = strchr(p, '\n')) == NULL)
 			break;

@@ -761,8 +761,10 @@ etl_job_search(etl_conn *c, const char *queue, const char *state, const char *ke
 	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 5, p, err), err);
 }
 
-long
-etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
+/* Run sql on every job of queue (in state): the count of its rows. */
+static long
+where_rows(etl_conn *c, const char *sql, const char *queue, const char *state,
+    etl_error *err)
 {
 	const char *p[2] = { queue, state };
 	PGresult *res;
@@ -770,10 +772,7 @@ etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *e
 
 	if (etl_queue_name_valid(queue, err) != 0 || state_arg(state, err) != 0)
 		return -1;
-	if ((res = etl__exec(c, "SELECT id FROM etl.cancel(ARRAY(SELECT id FROM etl.job "
-	    "WHERE queue = $1 AND state IN ('created', 'retry', 'active') "
-	    "AND ($2::text IS NULL OR state = $2::etl.job_state)), 'cancelled', false)", 2, p,
-	    err)) == NULL)
+	if ((res = etl__exec(c, sql, 2, p, err)) == NULL)
 		return -1;
 	n = PQntuples(res);
 	PQclear(res);
@@ -781,20 +780,19 @@ etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *e
 }
 
 long
+etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
+{
+	return where_rows(c, "SELECT id FROM etl.cancel(ARRAY(SELECT id FROM etl.job "
+	    "WHERE queue = $1 AND state IN ('created', 'retry', 'active') "
+	    "AND ($2::text IS NULL OR state = $2::etl.job_state)), 'cancelled', false)", queue,
+	    state, err);
+}
+
+long
 etl_retry_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
 {
-	const char *p[2] = { queue, state };
-	PGresult *res;
-	long n;
-
-	if (etl_queue_name_valid(queue, err) != 0 || state_arg(state, err) != 0)
-		return -1;
 	/* a cancelled job whose task has not ended yet is left for later (etl.retry refuses) */
-	if ((res = etl__exec(c, "SELECT * FROM etl.retry(ARRAY(SELECT id FROM etl.job "
+	return where_rows(c, "SELECT * FROM etl.retry(ARRAY(SELECT id FROM etl.job "
 	    "WHERE queue = $1 AND state IN ('failed', 'cancelled') AND NOT stopping "
-	    "AND ($2::text IS NULL OR state = $2::etl.job_state)))", 2, p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	return n;
+	    "AND ($2::text IS NULL OR state = $2::etl.job_state)))", queue, state, err);
 }
