@@ -56,6 +56,8 @@ static struct {
 	int			 started;	/* threads running */
 	int			 running;	/* jobs submitted, not yet ended */
 	inproc_done_fn		 done_fn;
+	int			 idle;		/* threads waiting for a job */
+	int			 waking;	/* of those, signalled and not yet up */
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	struct ijobq		 todo;
@@ -67,6 +69,22 @@ static struct {
 	.cv = PTHREAD_COND_INITIALIZER,
 };
 
+/*
+ * Wake one more thread, under the lock, if jobs wait and none is on its way up.  Threads
+ * are woken one after the other: each that takes a job wakes the next while jobs remain.
+ * Short jobs are then run by the few threads already up, long ones get a thread each a
+ * wake-up later; a signal per job woke a thread per job, and the switches cost more CPU
+ * than a short task does.
+ */
+static void
+wake_one(void)
+{
+	if (!TAILQ_EMPTY(&ip.todo) && ip.waking == 0 && ip.idle > 0) {
+		ip.waking++;
+		pthread_cond_signal(&ip.cv);
+	}
+}
+
 static void *
 worker(void *arg)
 {
@@ -77,9 +95,15 @@ worker(void *arg)
 	(void)arg;
 	for (;;) {
 		pthread_mutex_lock(&ip.mu);
-		while ((j = TAILQ_FIRST(&ip.todo)) == NULL)
+		while ((j = TAILQ_FIRST(&ip.todo)) == NULL) {
+			ip.idle++;
 			pthread_cond_wait(&ip.cv, &ip.mu);
+			ip.idle--;
+			if (ip.waking > 0)
+				ip.waking--;
+		}
 		TAILQ_REMOVE(&ip.todo, j, link);
+		wake_one();
 		pthread_mutex_unlock(&ip.mu);
 
 		etl_error_clear(&err);
@@ -232,7 +256,7 @@ inproc_submit(void *owner, etl_task_fn fn, char *initial, size_t len, int local,
 	ip.running++;
 	pthread_mutex_lock(&ip.mu);
 	TAILQ_INSERT_TAIL(&ip.todo, j, link);
-	pthread_cond_signal(&ip.cv);
+	wake_one();
 	pthread_mutex_unlock(&ip.mu);
 	return j;
 }

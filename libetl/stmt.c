@@ -329,7 +329,19 @@ end_verdict(const etl_end *e, int *ok, int *no_retry)
 	    (!e->unknown && (oc == ETL_OUT_PERMFAIL || oc == ETL_OUT_EXEC));
 }
 
-/* The [{id, ctx, since, ok, task, error, no_retry, release}] array for etl.finish. */
+/* An integer member, printed as one (cJSON prints every number as a double, checking
+ * its round trip with sscanf: a hot path's cost). */
+static int
+add_int(cJSON *o, const char *name, long long v)
+{
+	char buf[24];
+
+	snprintf(buf, sizeof(buf), "%lld", v);
+	return cJSON_AddRawToObject(o, name, buf) != NULL;
+}
+
+/* The [{id, ctx, since, ok, task, error, no_retry, release}] array for etl.finish (the
+ * error only for a run that did not end well). */
 static char *
 ends_json(const etl_end *ends, size_t n, etl_error *err)
 {
@@ -348,21 +360,23 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 			return NULL;
 		}
 		end_verdict(e, &ok, &no_retry);
-		if ((o = cJSON_CreateObject()) == NULL || (eo = end_error(e)) == NULL) {
+		eo = NULL;
+		if ((o = cJSON_CreateObject()) == NULL || (!ok && (eo = end_error(e)) == NULL)) {
 			cJSON_Delete(o);
 			goto oom;
 		}
 		cJSON_AddItemToArray(arr, o);
-		cJSON_AddStringToObject(o, "id", e->id);
-		if (e->etl_context_id > 0)
-			cJSON_AddNumberToObject(o, "ctx", (double)e->etl_context_id);
-		else
-			cJSON_AddNullToObject(o, "ctx");
-		if (e->since >= 0)
-			cJSON_AddNumberToObject(o, "since", (double)e->since);
+		if (cJSON_AddStringToObject(o, "id", e->id) == NULL)
+			goto oom;
+		if (e->etl_context_id > 0 ? !add_int(o, "ctx", e->etl_context_id) :
+		    cJSON_AddNullToObject(o, "ctx") == NULL)
+			goto oom;
+		if (e->since >= 0 && !add_int(o, "since", e->since))
+			goto oom;
 		cJSON_AddBoolToObject(o, "ok", ok);
 		cJSON_AddStringToObject(o, "task", etl__task_base(e->task));
-		cJSON_AddItemToObject(o, "error", eo);
+		if (eo != NULL)
+			cJSON_AddItemToObject(o, "error", eo);
 		if (ok && e->final != NULL &&
 		    !cJSON_AddItemReferenceToObject(o, "output", (cJSON *)e->final))
 			goto oom;
@@ -370,7 +384,7 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 			goto oom;
 		if (e->release && cJSON_AddBoolToObject(o, "release", 1) == NULL)
 			goto oom;
-		if (e->run > 0 && cJSON_AddNumberToObject(o, "run", e->run) == NULL)
+		if (e->run > 0 && !add_int(o, "run", e->run))
 			goto oom;
 	}
 	return etl__json_take(arr, err);
@@ -450,18 +464,18 @@ etl_stmt_started(etl_stmt *st, etl_job *const *jobs, const pid_t *pids,
 	if (arr == NULL)
 		goto oom;
 	for (i = 0; i < n; i++) {
+		long long t = etl_pid_start_time(pids[i]);
+
 		if ((o = cJSON_CreateObject()) == NULL)
 			goto oom;
 		cJSON_AddItemToArray(arr, o);
-		cJSON_AddStringToObject(o, "id", jobs[i]->id);
-		cJSON_AddNumberToObject(o, "pid", pids[i]);
-		if (etl_pid_start_time(pids[i]) >= 0)
-			cJSON_AddNumberToObject(o, "pid_start_time",
-			    (double)etl_pid_start_time(pids[i]));
+		if (cJSON_AddStringToObject(o, "id", jobs[i]->id) == NULL ||
+		    !add_int(o, "pid", pids[i]) || (t >= 0 && !add_int(o, "pid_start_time", t)))
+			goto oom;
 		if (log_paths != NULL && log_paths[i] != NULL)
 			cJSON_AddStringToObject(o, "log_path", log_paths[i]);
-		if (jobs[i]->run > 0)
-			cJSON_AddNumberToObject(o, "run", jobs[i]->run);
+		if (jobs[i]->run > 0 && !add_int(o, "run", jobs[i]->run))
+			goto oom;
 		if (host != NULL && cJSON_AddStringToObject(o, "host", host) == NULL)
 			goto oom;
 	}

@@ -234,8 +234,11 @@ BEGIN
   IF NOT inproc THEN
     PERFORM set_config('synchronous_commit', 'off', true);
   END IF;
-  INSERT INTO etl.etl_context (etl_context_id, parent_context_id, meta)
-  SELECT r.etl_context_id, r.parent_ctx,
+  -- each context opened with its INITIAL's id (taken from the sequence above), so the
+  -- INITIAL's insert moves nothing (events.sql)
+  INSERT INTO etl.etl_context (etl_context_id, parent_context_id, initial_event_id,
+                               latest_event_id, meta)
+  SELECT r.etl_context_id, r.parent_ctx, r.since, r.since,
          jsonb_build_object('job_id', r.id, 'queue', r.queue, 'task', regexp_replace(r.task, '^.*/', ''))
     FROM unnest(rows) r WHERE r.new_ctx;
   INSERT INTO etl.event (event_id, etl_context_id, type, payload, meta)
@@ -540,11 +543,14 @@ RETURNS TABLE (id uuid) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 BEGIN
+  -- (the ids as an array too: each job found by its key, not every active job joined to
+  -- every end)
   RETURN QUERY
   UPDATE etl.job j
      SET state = 'completed', output = v.output
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb, run int)
-   WHERE j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run)
+   WHERE j.id = ANY (ARRAY(SELECT (x->>'id')::uuid FROM jsonb_array_elements(p_jobs) x))
+     AND j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run)
   RETURNING j.id;
 END
 $fn$;

@@ -50,8 +50,8 @@ BEGIN
             WHERE n.nspname = 'etl'
               AND p.proname NOT IN ('context_latest', 'job_lock_key',
                                     'controller_lock_key', 'job_move_ok', 'job_birth_ok',
-                                    'cron_match', 'retry_seconds', 'event_before_insert',
-                                    'event_immutable') LOOP
+                                    'cron_match', 'retry_seconds', 'event_rules',
+                                    'event_error_flag', 'event_immutable') LOOP
     EXECUTE format('ALTER FUNCTION %s SECURITY DEFINER SET search_path = pg_catalog, etl, '
                    'pg_temp', f.sig);
   END LOOP;
