@@ -64,6 +64,9 @@ SVC
 mkdir -p "$work/tasks" "$work/logs"
 chmod 0777 "$work/logs"
 cp "$build/bench/tasks/"* "$work/tasks/"
+# the libetl task finds libetl.so.0 by its rpath, $ORIGIN/../lib
+mkdir -p "$work/lib"
+cp -a "$build/lib/"libetl.so* "$work/lib/"
 # as root the controller would run tasks as nobody (a fork per job): run them as root
 asroot=
 [ "$(id -u)" -eq 0 ] && asroot="--user root"
@@ -80,6 +83,9 @@ wait_done() {
 	local end=$((SECONDS + 1200))
 	while [ "$(q "SELECT count(*) FROM etl.job WHERE queue = '$2' AND state = 'completed'")" -lt "$1" ]; do
 		[ $SECONDS -lt $end ] || { echo "bench: timed out waiting for $1 jobs of $2" >&2; exit 1; }
+		if [ "$(q "SELECT count(*) FROM etl.job WHERE queue = '$2' AND state = 'failed'")" -gt 0 ]; then
+			echo "bench: jobs of $2 failed: $(q "SELECT output FROM etl.job WHERE queue = '$2' AND state = 'failed' LIMIT 1")" >&2; exit 1
+		fi
 		if [ -n "$ctl" ] && ! kill -0 "$ctl" 2>/dev/null; then
 			echo "bench: the controller died; see $work/ctl.log" >&2; tail -5 "$work/ctl.log" >&2; exit 1
 		fi

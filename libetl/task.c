@@ -289,9 +289,7 @@ take_liveness_lock(etl_context *ctx, etl_error *err)
 	if (etl__ctx_proves(ctx)) {
 		const char *tp[3] = { ctx->job_id, ctx->runbuf, ctx->secret };
 
-		if (etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
-		    err) != 0)
-			return -1;
+		/* the lock and its record in one call (etl.task_locked takes it) */
 		return etl__exec_cmd(c, "SELECT etl.task_locked($1::uuid, $2::int, $3)", 3, tp,
 		    err);
 	}

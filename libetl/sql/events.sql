@@ -37,10 +37,48 @@ CREATE OR REPLACE TRIGGER event_error_flag BEFORE INSERT ON etl.event
 CREATE OR REPLACE FUNCTION etl.event_rules() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 DECLARE
-  bad record;
+  bad  record;
+  cx   etl.etl_context;
+  n    bigint;
+  ctx  bigint;
+  ev   bigint;
+  typ  text;
+  kind text;
+  st   text;
 BEGIN
-  -- (a statement of its own: the next one's snapshot sees what a writer we waited for
-  -- committed)
+  -- One event (a task's, one statement each): the rules row by row, in statements
+  -- cheap to plan, since a task's connection is new and plans each once.
+  SELECT count(*), min(e.etl_context_id), min(e.event_id), min(e.type)
+    INTO n, ctx, ev, typ FROM new_events e;
+  IF n = 1 THEN
+    SELECT * INTO cx FROM etl.etl_context x WHERE x.etl_context_id = ctx FOR UPDATE;
+    kind := substring(typ from '[^:]*$');
+    IF NOT FOUND THEN
+      RAISE EXCEPTION 'etl_context % does not exist', ctx USING ERRCODE = 'ET001';
+    ELSIF cx.status = 'DONE' THEN
+      RAISE EXCEPTION 'etl_context % is DONE: it accepts no more events', ctx
+        USING ERRCODE = 'ET002';
+    ELSIF kind = 'INITIAL' AND cx.initial_event_id <> ev THEN
+      RAISE EXCEPTION 'etl_context % already has its INITIAL event', ctx
+        USING ERRCODE = 'ET003';
+    ELSIF kind <> 'INITIAL' AND cx.initial_event_id IS NULL THEN
+      RAISE EXCEPTION 'the first event of etl_context % must be an :INITIAL event', ctx
+        USING ERRCODE = 'ET004';
+    END IF;
+    st := CASE kind WHEN 'FINAL' THEN 'DONE' WHEN 'ERROR' THEN 'ERROR' ELSE 'OPEN' END;
+    IF (kind IN ('INITIAL', 'ERROR', 'FINAL') OR cx.status <> 'OPEN')
+       AND (cx.status, cx.initial_event_id, cx.latest_event_id)
+           IS DISTINCT FROM (st, coalesce(cx.initial_event_id, ev), ev) THEN
+      UPDATE etl.etl_context x
+         SET status = st, initial_event_id = coalesce(x.initial_event_id, ev),
+             latest_event_id = ev, updated_on = now()
+       WHERE x.etl_context_id = ctx;
+    END IF;
+    PERFORM pg_notify('etl_event', ctx || ' ' || ev || ' ' || typ);
+    RETURN NULL;
+  END IF;
+  -- Many: set-based.  (The lock is a statement of its own: the next one's snapshot
+  -- sees what a writer we waited for committed.)
   PERFORM 1 FROM etl.etl_context x
     WHERE x.etl_context_id = ANY (ARRAY(SELECT DISTINCT e.etl_context_id FROM new_events e))
     ORDER BY x.etl_context_id

@@ -74,9 +74,24 @@ $fn$;
 CREATE OR REPLACE TRIGGER job_notify_insert AFTER INSERT ON etl.job
   REFERENCING NEW TABLE AS new_jobs
   FOR EACH STATEMENT EXECUTE FUNCTION etl.job_notify();
-CREATE OR REPLACE TRIGGER job_notify_update AFTER UPDATE ON etl.job
-  REFERENCING NEW TABLE AS new_jobs
-  FOR EACH STATEMENT EXECUTE FUNCTION etl.job_notify();
+-- An update wakes them only for a job it made ready (retried, released, its wait over):
+-- a row trigger whose condition is checked without a call, so the many updates that
+-- make nothing ready (a heartbeat, a pid, a task's lock, an end) call nothing.  The
+-- wake-ups of one transaction are one per queue: PostgreSQL folds equal notifications.
+CREATE OR REPLACE FUNCTION etl.job_notify_row() RETURNS trigger
+LANGUAGE plpgsql AS $fn$
+BEGIN
+  PERFORM pg_notify('etl_job', NEW.queue);
+  RETURN NULL;
+END
+$fn$;
+DROP TRIGGER IF EXISTS job_notify_update ON etl.job;
+CREATE OR REPLACE TRIGGER job_notify_ready AFTER UPDATE ON etl.job
+  FOR EACH ROW
+  WHEN (NEW.state IN ('created', 'retry') AND NEW.waiting = 0 AND NEW.start_after <= now()
+        AND (OLD.state NOT IN ('created', 'retry') OR OLD.waiting <> 0
+             OR OLD.start_after > now() OR OLD.queue IS DISTINCT FROM NEW.queue))
+  EXECUTE FUNCTION etl.job_notify_row();
 
 -- The key of a job's liveness lock: a libetl task holds pg_advisory_lock(key) on its own
 -- session while it lives (SPEC section 4), so whoever can take it knows the task is dead.
@@ -421,12 +436,19 @@ BEGIN
 END
 $fn$;
 
+-- The writes of a task to its job's row check the proof in the UPDATE itself: one
+-- statement (a task's connection is new: each statement it runs is planned once for it,
+-- and that first planning is most of what a short task costs the server).
 CREATE OR REPLACE FUNCTION etl.beat(p_id uuid, p_run int, p_secret text) RETURNS void
 LANGUAGE plpgsql AS
 $fn$
 BEGIN
-  PERFORM etl.task_check(p_id, p_run, p_secret);
-  UPDATE etl.job SET heartbeat_on = now() WHERE id = p_id;
+  UPDATE etl.job j SET heartbeat_on = now()
+   WHERE j.id = p_id AND (j.state = 'active' OR j.stopping) AND j.run = p_run
+     AND j.run_secret = sha256(convert_to(p_secret, 'UTF8'));
+  IF NOT FOUND THEN
+    PERFORM etl.task_check(p_id, p_run, p_secret);	-- raises ET014
+  END IF;
 END
 $fn$;
 
@@ -436,17 +458,24 @@ CREATE OR REPLACE FUNCTION etl.task_progress(p_id uuid, p_run int, p_secret text
 LANGUAGE plpgsql AS
 $fn$
 BEGIN
-  PERFORM etl.task_check(p_id, p_run, p_secret);
-  UPDATE etl.job SET progress = p_progress, heartbeat_on = now() WHERE id = p_id;
+  UPDATE etl.job j SET progress = p_progress, heartbeat_on = now()
+   WHERE j.id = p_id AND (j.state = 'active' OR j.stopping) AND j.run = p_run
+     AND j.run_secret = sha256(convert_to(p_secret, 'UTF8'));
+  IF NOT FOUND THEN
+    PERFORM etl.task_check(p_id, p_run, p_secret);
+  END IF;
 END
 $fn$;
 
--- A libetl task holds its job's liveness lock (the controllers may tell by it that it died).
+-- A libetl task takes its job's liveness lock on its own session (the controllers may
+-- tell by it that it died) and says so, in one call.  The lock is taken only for a run
+-- whose proof holds (it is the session's, and outlives this call).
 CREATE OR REPLACE FUNCTION etl.task_locked(p_id uuid, p_run int, p_secret text) RETURNS void
 LANGUAGE plpgsql AS
 $fn$
 BEGIN
   PERFORM etl.task_check(p_id, p_run, p_secret);
+  PERFORM pg_advisory_lock(etl.job_lock_key(p_id));
   UPDATE etl.job SET lock_held = true WHERE id = p_id;
 END
 $fn$;
