@@ -175,14 +175,15 @@ tests: $(ALL) $(T_TASKS) $(T_SO) $(UNIT) $(T_TOOLS)
 # what a program costs) and the libetl no-op, also as .so for the in-process mode.
 BENCH_BIN := $(O)/bench/tasks/noop $(O)/bench/tasks/stamp $(O)/bench/tasks/noop_etl \
              $(O)/bench/tasks/noop_etl $(O)/bench/tasks/noop_etl.so \
-             $(O)/bench/tools/bulk_send $(O)/bench/tools/spawnrate $(O)/bench/tools/connrate
+             $(O)/bench/tools/bulk_send $(O)/bench/tools/lat_send $(O)/bench/tools/spawnrate \
+             $(O)/bench/tools/connrate
 $(O)/bench/tasks/noop $(O)/bench/tasks/stamp $(O)/bench/tools/spawnrate: $(O)/bench/%: bench/%.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(LDFLAGS) -o $@ $<
 $(O)/bench/tools/connrate: bench/tools/connrate.c
 	@mkdir -p $(@D)
 	$(Q)$(CC) -std=gnu11 -D_GNU_SOURCE $(WARN) $(CFLAGS) $(PKG_CFLAGS) $(LDFLAGS) -o $@ $< $(PKG_LIBS)
-$(O)/bench/tasks/noop_etl $(O)/bench/tools/bulk_send: $(O)/bench/%: bench/%.c libetl/etl.h $(O)/lib/libetl.so
+$(O)/bench/tasks/noop_etl $(O)/bench/tools/bulk_send $(O)/bench/tools/lat_send: $(O)/bench/%: bench/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) $(LDFLAGS) -o $@ $< $(LINK_ETL)
 $(O)/bench/tasks/noop_etl.so: bench/tasks/noop_etl.c libetl/etl.h $(O)/lib/libetl.so

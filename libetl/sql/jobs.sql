@@ -402,7 +402,7 @@ $fn$
          output = jsonb_build_object('message', v.message, 'released_by',
                     coalesce(j.output->'released_by', '[]') || to_jsonb(j.controller_id))
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, message text)
-   WHERE j.id = v.id AND j.state = 'active'
+   WHERE j.id = v.id AND j.state::text = 'active'
   RETURNING j.id, j.state
 $fn$;
 
@@ -517,7 +517,7 @@ BEGIN
          host = coalesce(v.host, j.host)
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
                                          log_path text, host text, run int)
-   WHERE j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run);
+   WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run);
 END
 $fn$;
 CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
@@ -549,7 +549,7 @@ BEGIN
                               ELSE j.start_after END,
            output = v.output
       FROM v
-     WHERE j.id = v.id AND j.state = 'active'
+     WHERE j.id = v.id AND j.state::text = 'active'	-- by key (see etl.complete)
     RETURNING j.*
   ), dead AS (
     INSERT INTO etl.job (queue, priority, data, retry_limit, retry_delay, retry_backoff,
@@ -572,14 +572,14 @@ RETURNS TABLE (id uuid) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 BEGIN
-  -- (the ids as an array too: each job found by its key, not every active job joined to
-  -- every end)
+  -- (state compared as text: no partial index of active jobs to start from, so each end
+  -- finds its job by its key; joined the other way, every active job met every end:
+  -- 2,000 ends took 440 ms instead of 33)
   RETURN QUERY
   UPDATE etl.job j
      SET state = 'completed', output = v.output
     FROM jsonb_to_recordset(p_jobs) AS v(id uuid, output jsonb, run int)
-   WHERE j.id = ANY (ARRAY(SELECT (x->>'id')::uuid FROM jsonb_array_elements(p_jobs) x))
-     AND j.id = v.id AND j.state = 'active' AND (v.run IS NULL OR j.run = v.run)
+   WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run)
   RETURNING j.id;
 END
 $fn$;
