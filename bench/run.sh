@@ -25,7 +25,7 @@ else
 	# concurrency 2 runs 10,000 jobs, not 20,000: at 2 in flight 20,000 take a minute a
 	# run, and three runs of each size keep make bench under 15 minutes only so
 	N_ENQ=100000 N_DET=20000 N_DET2=10000 N_INP=100000 N_LAT=200 N_SCALE=1000000 N_RSS=100000 N_RAW=5000
-	N_LIB=5000 N_EV=100000
+	N_LIB=2000 N_EV=100000
 	PEER_CASES="gw-enqueue-batch pb-enqueue-batch pb-process-perjob gw-process-perjob pb-process-batch gw-process-batch gw-latency"
 fi
 CASES_ETL=${CASES_ETL:-enqueue detached libetl inprocess latency scale raw proof events}
