@@ -240,6 +240,27 @@ if want scale; then
 		R[claim_ms_$size]=${lat:-null}
 	done
 	R[claim_ratio]=$(awk -v a="${R[claim_ms_10000]}" -v b="${R[claim_ms_$N_SCALE]}" 'BEGIN { printf "%.2f", b / a }')
+	# a small queue's claim behind N_SCALE jobs of others (issue 22): nothing else (the
+	# base), ready jobs of another queue, jobs of its own queue waiting for others
+	# (--after), jobs of its own queue deferred (start_after in an hour)
+	for fx in empty deep after deferred; do
+		say "claim time of a small queue, fixture $fx"
+		fresh_db; etl queue add s --task noop >/dev/null; etl queue add deep --task noop >/dev/null
+		case $fx in
+		deep) q "INSERT INTO etl.job (queue, data) SELECT 'deep', jsonb_build_object('n', g) FROM generate_series(1, $N_SCALE) g" >/dev/null ;;
+		after) q "INSERT INTO etl.job (queue, data, waiting) SELECT 's', jsonb_build_object('n', g), 1 FROM generate_series(1, $N_SCALE) g" >/dev/null ;;
+		deferred) q "INSERT INTO etl.job (queue, data, start_after) SELECT 's', jsonb_build_object('n', g), now() + interval '1 hour' FROM generate_series(1, $N_SCALE) g" >/dev/null ;;
+		esac
+		bulk_send s 20000 >/dev/null
+		q "VACUUM ANALYZE etl.job" >/dev/null
+		# 5 s of claims (bounded: a slow claim must not stretch the run)
+		lat=$("$BENCH_PGBIN/pgbench" -n -T 5 -f "$work/claim.sql" "service=bench" 2>/dev/null |
+		    awk '/latency average/ { print $4 }')
+		R[claim_small_ms_$fx]=${lat:-null}
+	done
+	for fx in deep after deferred; do
+		R[claim_small_ratio_$fx]=$(awk -v a="${R[claim_small_ms_empty]}" -v b="${R[claim_small_ms_$fx]}" 'BEGIN { if (a == "null" || b == "null") print "null"; else printf "%.2f", b / a }')
+	done
 	say "controller RSS over $N_RSS in-process jobs"
 	fresh_db; etl queue add i --task noop_etl --mode inprocess >/dev/null
 	bulk_send i 1000 >/dev/null
@@ -384,6 +405,9 @@ R_LIB=$(ratio "$best_lib" "$(v raw_connect)")
 	echo "| latency p99 ms | $(v latency_p99_ms) | gw $P_LAT_GW99 | $(ratio "$(v latency_p99_ms)" "$P_LAT_GW99") | ≤ 10 ms | $(met "$(v latency_p99_ms)" "<=" 10) |"
 	echo "| events of one task in one transaction, µs/event, $((N_EV / 10)) vs $N_EV | $(v events_us_$((N_EV / 10))) / $(v events_us_$N_EV) | | $(v events_ratio) | ≤ 1.5 | $(met "$(v events_ratio)" "<=" 1.5) |"
 	echo "| claim ms, 10k vs $N_SCALE finished rows | $(v claim_ms_10000) / $(v claim_ms_$N_SCALE) | | $(v claim_ratio) | ≤ 1.5 | $(met "$(v claim_ratio)" "<=" 1.5) |"
+	echo "| claim ms of a small queue: alone / behind $N_SCALE ready jobs of another queue | $(v claim_small_ms_empty) / $(v claim_small_ms_deep) | | $(v claim_small_ratio_deep) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_deep)" "<=" 2) |"
+	echo "| claim ms of a small queue behind $N_SCALE of its jobs waiting for others (--after) | $(v claim_small_ms_after) | | $(v claim_small_ratio_after) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_after)" "<=" 2) |"
+	echo "| claim ms of a small queue behind $N_SCALE of its jobs deferred an hour | $(v claim_small_ms_deferred) | | $(v claim_small_ratio_deferred) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_deferred)" "<=" 2) |"
 	echo "| controller RSS before/after $N_RSS jobs (KiB) | $(v rss_before_kib) / $(v rss_after_kib) | | +$(v rss_growth_kib) KiB | ≤ 1024 KiB | $(met "$(v rss_growth_kib)" "<=" 1024) |"
 	echo "| raw: posix_spawn of the no-op, 2 in flight (/s) | $(v raw_spawn) | | | | |"
 	echo "| raw: from a 256 MiB parent, posix_spawn / fork+exec (/s) | $(v raw_spawn_256m_posix_spawn) / $(v raw_spawn_256m_fork) | | | | |"

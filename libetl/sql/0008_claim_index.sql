@@ -1,0 +1,10 @@
+-- 0008_claim_index.sql: the claim reads each wanted queue's ready jobs through that
+-- queue's range of job_fetch, which leaves out jobs still waiting for others (waiting >
+-- 0: a claim no longer walks past them); the index of all queues is gone (one index
+-- write less per state change).  job_dep is looked up by its waiting job too (a
+-- deleted job's dependencies).
+DROP INDEX etl.job_fetch;
+DROP INDEX etl.job_fetch_all;
+CREATE INDEX job_fetch ON etl.job (queue, priority DESC, created_on, id)
+  WHERE state IN ('created', 'retry') AND waiting = 0;
+CREATE INDEX job_dep_job ON etl.job_dep (job_id);
