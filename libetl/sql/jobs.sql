@@ -57,6 +57,36 @@ CREATE OR REPLACE TRIGGER job_state_birth BEFORE INSERT ON etl.job
 CREATE OR REPLACE TRIGGER job_state_move BEFORE UPDATE OF state ON etl.job
   FOR EACH ROW WHEN (OLD.state IS DISTINCT FROM NEW.state) EXECUTE FUNCTION etl.job_state_rule();
 
+-- A queued job whose start is in the future is deferred: one more in its waiting count,
+-- so it is out of the claim index until then.  Set here whoever writes the job (etl.send,
+-- a sender's INSERT, a retry's backoff), released by the claims (etl.claim) once its
+-- time has come, or here when a write moves its start to now (etl retry) or the job on
+-- (cancelled).  The conditions are checked without a call: a job written with a start
+-- now (nearly all) costs nothing.
+CREATE OR REPLACE FUNCTION etl.job_defer() RETURNS trigger LANGUAGE plpgsql AS
+$fn$
+BEGIN
+  IF NEW.start_after > now() AND NEW.state IN ('created', 'retry') THEN
+    IF NOT NEW.deferred THEN
+      NEW.deferred := true;
+      NEW.waiting := NEW.waiting + 1;
+    END IF;
+  ELSIF NEW.deferred THEN
+    NEW.deferred := false;
+    NEW.waiting := NEW.waiting - 1;
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE OR REPLACE TRIGGER job_defer_insert BEFORE INSERT ON etl.job
+  FOR EACH ROW WHEN (NEW.start_after > now() OR NEW.deferred)
+  EXECUTE FUNCTION etl.job_defer();
+CREATE OR REPLACE TRIGGER job_defer_update BEFORE UPDATE ON etl.job
+  FOR EACH ROW
+  WHEN ((NOT NEW.deferred AND NEW.start_after > now() AND NEW.state IN ('created', 'retry'))
+        OR (NEW.deferred AND (NEW.start_after <= now() OR NEW.state NOT IN ('created', 'retry'))))
+  EXECUTE FUNCTION etl.job_defer();
+
 -- Wake controllers once per statement and queue, only for jobs ready now: a statement
 -- that inserts 10,000 jobs sends one NOTIFY per queue, not 10,000.
 CREATE OR REPLACE FUNCTION etl.job_notify() RETURNS trigger
@@ -152,6 +182,13 @@ DECLARE
   rows   etl.claimed[];
   inproc bool;
 BEGIN
+  -- deferred jobs whose time has come are queued (any queue's: whoever claims first
+  -- releases them, and their NOTIFY wakes the others); claims run at least every poll
+  UPDATE etl.job j SET deferred = false, waiting = j.waiting - 1
+   WHERE j.id = ANY (ARRAY(SELECT d.id FROM etl.job d
+                            WHERE d.deferred AND d.start_after <= now()
+                            ORDER BY d.start_after LIMIT 10000
+                              FOR UPDATE SKIP LOCKED));
   IF EXISTS (SELECT 1 FROM etl.queue q
               WHERE (q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive'))
                 AND (p_queues IS NULL OR q.name = ANY (p_queues))) THEN

@@ -28,7 +28,7 @@ is "$(dump)" "$schema1" "same schema after concurrent migrates"
 is "$(q 'SELECT version FROM etl.version')" 8 "version row is 8"
 
 # an older schema is upgraded: version 1 lacks what 0002 to 0008 add
-q "DROP INDEX etl.job_dep_job; DROP INDEX etl.job_fetch; CREATE INDEX job_fetch ON etl.job (queue, priority DESC, created_on, id) WHERE state IN ('created', 'retry'); CREATE INDEX job_fetch_all ON etl.job (priority DESC, created_on, id) WHERE state IN ('created', 'retry')" >/dev/null
+q "DROP INDEX etl.job_dep_job; DROP TRIGGER job_defer_insert ON etl.job; DROP TRIGGER job_defer_update ON etl.job; ALTER TABLE etl.job DROP COLUMN deferred; DROP INDEX etl.job_fetch; CREATE INDEX job_fetch ON etl.job (queue, priority DESC, created_on, id) WHERE state IN ('created', 'retry'); CREATE INDEX job_fetch_all ON etl.job (priority DESC, created_on, id) WHERE state IN ('created', 'retry')" >/dev/null
 q 'ALTER TABLE etl.controller DROP COLUMN allow_users, DROP COLUMN lease_bound; ALTER TYPE etl.claimed DROP ATTRIBUTE heartbeat_seconds, DROP ATTRIBUTE secret; ALTER TABLE etl.job DROP COLUMN run_secret; ALTER TABLE etl.queue DROP COLUMN paused; ALTER TABLE etl.job DROP COLUMN run, DROP COLUMN stopping; ALTER TYPE etl.claimed DROP ATTRIBUTE run, ADD ATTRIBUTE data text, ADD ATTRIBUTE jdata jsonb; ALTER TABLE etl.job ALTER COLUMN data SET COMPRESSION default, ALTER COLUMN output SET COMPRESSION default; ALTER TABLE etl.event ALTER COLUMN payload SET COMPRESSION default; UPDATE etl.version SET version = 1' >/dev/null
 run etl ls
 like "$err" "version 1, older than this etl's 8: run .etl migrate." "an older schema is refused until migrated"
