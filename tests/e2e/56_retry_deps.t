@@ -27,7 +27,7 @@ now=$(etl send dep '{"name": "now"}' --after "$j")
 start_controller r2
 wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$now'" completed
 ok $? "a dependant without a start time runs once its prerequisite completed"
-is "$(q "SELECT state || ',' || waiting || ',' || (start_after > now() + interval '50 minutes') FROM etl.job WHERE id = '$late'")" "created,0,true" "one sent with --start-after 3600 waits for its hour"
+is "$(q "SELECT state || ',' || waiting || ',' || deferred || ',' || (start_after > now() + interval '50 minutes') FROM etl.job WHERE id = '$late'")" "created,1,true,true" "one sent with --start-after 3600 waits for its hour (its prerequisite done, its time still counts: deferred)"
 stop_controller r2
 
 # dead letters keep their singleton key, and a redrive keeps the queue's policy
