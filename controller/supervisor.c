@@ -703,6 +703,14 @@ maintain_cb(PGresult *res, const char *why, void *arg)
 		log_info("maintenance: cron: %ld", ticks);
 	if (gone > 0)
 		log_info("maintenance: retention: %ld", gone);
+	if (gone >= ETL_RETENTION_BATCH && db_is_up() && !sup.shutting_down) {
+		etl_stmt st;
+
+		/* a full batch: the next one at once, each its own statement, so the heartbeat
+		 * and the claims queued meanwhile go between them */
+		etl_stmt_maintain(&st);
+		db_submit(&st, maintain_cb, NULL);
+	}
 }
 
 static void

@@ -96,6 +96,8 @@ int	etl_stmt_listen(etl_stmt *, int which);
 int	etl_stmt_job_counts(etl_stmt *);
 /* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
 int	etl_stmt_maintain(etl_stmt *);
+/* The most finished jobs one maintenance call removes (libetl/sql/maintain.sql). */
+#define ETL_RETENTION_BATCH	5000
 /* The schema check as a statement; etl_schema_result reads it. */
 int	etl_stmt_schema(etl_stmt *);
 int	etl_schema_result(PGresult *, const char *pg_env, etl_error *);

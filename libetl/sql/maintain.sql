@@ -50,10 +50,22 @@ BEGIN
   UPDATE etl.maintenance m SET last_run = now()
    WHERE m.name = 'retention' AND m.last_run < now() - interval '60 seconds';
   IF FOUND THEN
-    WITH d AS (DELETE FROM etl.job j WHERE j.state IN ('completed', 'cancelled', 'failed') AND j.keep_until < now()
+    -- at most 5,000 jobs a call, oldest first: a statement that stays short on the
+    -- caller's connection (one DELETE of 965,000 jobs held a controller's claims and
+    -- heartbeat 95 s); a full batch leaves the gate open, so the caller (the
+    -- controller: at once, in a statement of its own) goes on
+    WITH d AS (DELETE FROM etl.job j
+                WHERE j.id = ANY (ARRAY(SELECT x.id FROM etl.job x
+                                         WHERE x.state IN ('completed', 'cancelled', 'failed')
+                                           AND x.keep_until < now()
+                                         ORDER BY x.keep_until LIMIT 5000
+                                           FOR UPDATE SKIP LOCKED))
                RETURNING j.id),
          dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id)
     SELECT count(*) INTO gone FROM d;
+    IF gone = 5000 THEN
+      UPDATE etl.maintenance m SET last_run = '-infinity' WHERE m.name = 'retention';
+    END IF;
   END IF;
   what := 'cron'; n := ticks; RETURN NEXT;
   what := 'retention'; n := gone; RETURN NEXT;
