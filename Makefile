@@ -300,12 +300,14 @@ install: all
 	install -m 0644 contrib/etl-controller.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
 	install -m 0644 contrib/etl.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
+	ln -sf etl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller
 
 uninstall:
 	rm -f $(BINDIR)/etl $(BINDIR)/etl-controller $(LIBDIR)/libetl.so* $(LIBDIR)/libetl.a \
 	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h $(INCDIR)/etl_admin.h \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-controller.service \
-	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl \
+	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done
 	rm -rf $(TASKDIR) $(SHAREDIR)
 	rm -f $(DESTDIR)$(PREFIX)/libexec/etl/etl-keeper

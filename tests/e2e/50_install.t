@@ -14,7 +14,7 @@ for f in bin/etl bin/etl-controller lib/libetl.so.0.1.0 lib/libetl.so.0 lib/libe
     share/man/man1/etl.1 share/man/man8/etl-controller.8 share/man/man3/libetl.3 \
     share/man/man7/etl-task.7 share/man/man8/etl-keeper.8 libexec/etl/etl-keeper \
     share/etl/gdb/etl.py lib/systemd/system/etl-controller.service \
-    share/bash-completion/completions/etl; do
+    share/bash-completion/completions/etl share/bash-completion/completions/etl-controller; do
 	ok "$([ -e "$dest/usr/$f" ]; echo $?)" "installs $f"
 done
 is "$(readelf -d "$dest/usr/lib/libetl.so.0.1.0" | sed -n 's/.*SONAME.*\[\(.*\)\]/\1/p')" libetl.so.0 "the library has its soname"
