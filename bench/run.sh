@@ -222,6 +222,15 @@ fi
 
 # 5. scale: the claim with 10,000 and with N_SCALE finished jobs in the table; RSS
 if want scale; then
+	# claim_ms N PGBENCH-ARGS...: N jobs sent to queue s, then the mean ms of one claim
+	claim_ms() {
+		local n=$1 lat; shift
+		bulk_send s "$n" >/dev/null
+		q "VACUUM ANALYZE etl.job" >/dev/null
+		lat=$("$BENCH_PGBIN/pgbench" -n "$@" -f "$work/claim.sql" "service=bench" 2>/dev/null |
+		    awk '/latency average/ { print $4 }')
+		echo "${lat:-null}"
+	}
 	printf "SELECT count(*) FROM etl.claim(ARRAY['s'], 1, 'bench', 'h', 'bench');\n" >"$work/claim.sql"
 	for size in 10000 "$N_SCALE"; do
 		say "claim time with $size finished jobs"
@@ -233,11 +242,7 @@ if want scale; then
 		   SELECT 's', jsonb_build_object('n', g), 'completed', now(), now(), now() + interval '14 days'
 		     FROM generate_series(1, $size) g;
 		   ALTER TABLE etl.job ENABLE TRIGGER job_state_birth" >/dev/null
-		bulk_send s 3000 >/dev/null
-		q "VACUUM ANALYZE etl.job" >/dev/null
-		lat=$("$BENCH_PGBIN/pgbench" -n -t 2000 -f "$work/claim.sql" "service=bench" 2>/dev/null |
-		    awk '/latency average/ { print $4 }')
-		R[claim_ms_$size]=${lat:-null}
+		R[claim_ms_$size]=$(claim_ms 3000 -t 2000)
 	done
 	R[claim_ratio]=$(awk -v a="${R[claim_ms_10000]}" -v b="${R[claim_ms_$N_SCALE]}" 'BEGIN { printf "%.2f", b / a }')
 	# a small queue's claim behind N_SCALE jobs of others (issue 22): nothing else (the
@@ -251,12 +256,8 @@ if want scale; then
 		after) q "INSERT INTO etl.job (queue, data, waiting) SELECT 's', jsonb_build_object('n', g), 1 FROM generate_series(1, $N_SCALE) g" >/dev/null ;;
 		deferred) q "INSERT INTO etl.job (queue, data, start_after) SELECT 's', jsonb_build_object('n', g), now() + interval '1 hour' FROM generate_series(1, $N_SCALE) g" >/dev/null ;;
 		esac
-		bulk_send s 20000 >/dev/null
-		q "VACUUM ANALYZE etl.job" >/dev/null
 		# 5 s of claims (bounded: a slow claim must not stretch the run)
-		lat=$("$BENCH_PGBIN/pgbench" -n -T 5 -f "$work/claim.sql" "service=bench" 2>/dev/null |
-		    awk '/latency average/ { print $4 }')
-		R[claim_small_ms_$fx]=${lat:-null}
+		R[claim_small_ms_$fx]=$(claim_ms 20000 -T 5)
 	done
 	for fx in deep after deferred; do
 		R[claim_small_ratio_$fx]=$(awk -v a="${R[claim_small_ms_empty]}" -v b="${R[claim_small_ms_$fx]}" 'BEGIN { if (a == "null" || b == "null") print "null"; else printf "%.2f", b / a }')

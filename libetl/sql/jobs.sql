@@ -66,6 +66,11 @@ CREATE OR REPLACE TRIGGER job_state_move BEFORE UPDATE OF state ON etl.job
 CREATE OR REPLACE FUNCTION etl.job_defer() RETURNS trigger LANGUAGE plpgsql AS
 $fn$
 BEGIN
+  -- a new row's flag is this trigger's to set, whatever its writer gave: a flag with no
+  -- count behind it would make a release take back what was never added
+  IF TG_OP = 'INSERT' THEN
+    NEW.deferred := false;
+  END IF;
   IF NEW.start_after > now() AND NEW.state IN ('created', 'retry') THEN
     IF NOT NEW.deferred THEN
       NEW.deferred := true;
@@ -73,7 +78,7 @@ BEGIN
     END IF;
   ELSIF NEW.deferred THEN
     NEW.deferred := false;
-    NEW.waiting := NEW.waiting - 1;
+    NEW.waiting := greatest(NEW.waiting - 1, 0);
   END IF;
   RETURN NEW;
 END
@@ -184,7 +189,8 @@ DECLARE
 BEGIN
   -- deferred jobs whose time has come are queued (any queue's: whoever claims first
   -- releases them, and their NOTIFY wakes the others); claims run at least every poll
-  UPDATE etl.job j SET deferred = false, waiting = j.waiting - 1
+  -- (never below 0: a flag an admin set by hand must not fail every claim)
+  UPDATE etl.job j SET deferred = false, waiting = greatest(j.waiting - 1, 0)
    WHERE j.id = ANY (ARRAY(SELECT d.id FROM etl.job d
                             WHERE d.deferred AND d.start_after <= now()
                             ORDER BY d.start_after LIMIT 10000

@@ -44,6 +44,15 @@ is "$(q "SELECT state || ',' || deferred || ',' || waiting || ',' || (start_afte
 q "INSERT INTO etl.job (queue, data, start_after) VALUES ('dq', '{}', now() + interval '1 hour')" >/dev/null
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'dq' AND deferred AND waiting = 1 AND state = 'created'")" 1 "a plain INSERT with a later start is deferred too"
 
+# a writer's own flag is not trusted: an INSERT saying deferred with a start now is
+# queued, and a row flagged by hand without its count does not break the claims
+q "INSERT INTO etl.job (queue, data, deferred) VALUES ('dq', '{\"forged\": 1}', true)" >/dev/null
+is "$(q "SELECT deferred || ',' || waiting FROM etl.job WHERE data->>'forged' = '1'")" "false,0" "an INSERT's deferred flag is the trigger's to set"
+q "UPDATE etl.job SET deferred = true WHERE data->>'forged' = '1'" >/dev/null
+q "UPDATE etl.job SET deferred = true, start_after = now() - interval '1 second' WHERE data->>'forged' = '1'" >/dev/null
+run q "SELECT count(*) FROM etl.claim(ARRAY['nosuchqueue'], 1, 'x', 'h', NULL)"
+is "$rc" 0 "a claim still works after a hand-set flag"
+
 # a retry's backoff defers the retry; its time come, it runs again
 etl queue add fq --task exit_with --retry-limit 1 --retry-delay 2 >/dev/null
 f=$(etl send fq '{"status": 1}')
@@ -60,7 +69,7 @@ stop_controller df
 q "INSERT INTO etl.job (queue, data, start_after) SELECT 'dq', '{}', now() + interval '2 seconds' FROM generate_series(1, 2000)" >/dev/null
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'dq' AND deferred")" 2001 "2,000 deferred (and the one of an hour)"
 start_controller df --queues dq --concurrency 16
-wait_until 90 qis "SELECT count(*) FROM etl.job WHERE queue = 'dq' AND state = 'completed'" 2005
+wait_until 90 qis "SELECT count(*) FROM etl.job WHERE queue = 'dq' AND state = 'completed'" 2006
 ok $? "2,000 deferred jobs all ran once their time came"
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'dq' AND deferred")" 1 "each ran; only the job of an hour is still deferred"
 done_testing
