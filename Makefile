@@ -37,6 +37,10 @@ SQL_FUNCS  := libetl/sql/events.sql libetl/sql/jobs.sql libetl/sql/flows.sql \
 COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
 BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
 CTL_OBJ  := $(patsubst controller/%.c,$(O)/obj/controller/%.o,$(wildcard controller/*.c))
+API_OBJ  := $(patsubst api/%.c,$(O)/obj/api/%.o,$(wildcard api/*.c)) $(O)/obj/controller/config.o
+# the web view etl-api serves (web/), and its OpenAPI document
+WEB_SRC  := $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.json)
+WEB      := $(WEB_SRC:web/%=$(O)/share/etl/web/%)
 
 SOLIB    := $(O)/lib/libetl.so.$(SOVER)
 LIBS     := $(SOLIB) $(O)/lib/libetl.so.$(SOMAJOR) $(O)/lib/libetl.so $(O)/lib/libetl.a \
@@ -59,10 +63,10 @@ EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
 SO_TASKS := $(C_TASKS:%=%.so) $(foreach f,$(EX_C),$(O)/tasks/$(basename $(notdir $(f))).so)
 T_SO     := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%.so,$(wildcard tests/tasks/*.c))
 
-PROGS    := $(O)/bin/etl $(O)/bin/etl-controller
+PROGS    := $(O)/bin/etl $(O)/bin/etl-controller $(O)/bin/etl-api
 # the parent of each detached task; found by the controller at ../libexec/etl/ from its own
 KEEPER   := $(O)/libexec/etl/etl-keeper
-ALL      := $(LIBS) $(PROGS) $(KEEPER) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
+ALL      := $(LIBS) $(PROGS) $(KEEPER) $(WEB) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
@@ -112,6 +116,20 @@ $(O)/obj/controller/%.o: controller/%.c $(wildcard controller/*.h) libetl/etl.h 
 $(O)/bin/etl-controller: $(CTL_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(COMMON_OBJ) $(LINK_ETL) -lev
+
+# etl-api: GNU libmicrohttpd serves HTTP (see README, "The HTTP API and web view")
+$(O)/obj/api/%.o: api/%.c $(wildcard api/*.h) controller/config.h libetl/etl.h libetl/etl_admin.h common/log.h common/xmalloc.h
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(ALL_CFLAGS) -Icontroller $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
+
+$(O)/bin/etl-api: $(API_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
+	@mkdir -p $(@D)
+	$(Q)$(CC) $(LDFLAGS) -o $@ $(API_OBJ) $(COMMON_OBJ) $(LINK_ETL) \
+	    $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
+
+$(O)/share/etl/web/%: web/%
+	@mkdir -p $(@D)
+	$(Q)install -m 0644 $< $@
 
 # libc only, and static (no dynamic loading: it is exec'd once per detached task, and
 # its exec is about 8% of a job's cost less so); not under the sanitizers

@@ -1,19 +1,24 @@
 #!/bin/sh
 # install-deps.sh: install what building and testing etl needs on Debian, when missing:
 # the -dev packages of libpq, libev, cJSON and libbsd, pkg-config, the PostgreSQL
-# server (for the tests' throwaway cluster), prove, valgrind and gdb.
+# server (for the tests' throwaway cluster), prove, valgrind and gdb; libmicrohttpd for
+# etl-api; curl, jq and python3-jsonschema for its tests; Chromium for the web view's
+# browser test (tried apart: where it cannot be installed, that test says so and skips).
 set -eu
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
-for p in libpq-dev libev-dev libcjson-dev libbsd-dev pkg-config make gcc perl valgrind gdb procps mandoc \
-    cppcheck clang clang-tidy libclang-rt-14-dev; do
+for p in libpq-dev libev-dev libcjson-dev libbsd-dev libmd-dev libmicrohttpd-dev pkg-config make gcc \
+    perl valgrind gdb procps mandoc cppcheck clang clang-tidy libclang-rt-14-dev curl jq \
+    python3-jsonschema; do
 	have_pkg "$p" || need="$need $p"
 done
 command -v python3 >/dev/null || need="$need python3"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 	need="$need postgresql"
 fi
-[ -z "$need" ] && exit 0
+chromium=
+command -v chromium >/dev/null || [ -n "${ETL_NO_CHROMIUM:-}" ] || chromium=chromium
+[ -z "$need" ] && [ -z "$chromium" ] && exit 0
 echo "install-deps: installing$need" >&2
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
@@ -24,3 +29,8 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+if [ -n "$chromium" ]; then
+	echo "install-deps: installing chromium (for the web view's browser test)" >&2
+	$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
+	    echo "install-deps: chromium could not be installed: the browser test will skip" >&2
+fi

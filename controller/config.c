@@ -1,7 +1,8 @@
 /*
  * config.c: reading etl.conf into options.  A line is `key = value`, `# comment` or
- * blank; values may be quoted with "".  Keys are the controller's long options with _ for
- * -; a boolean option takes true/false/yes/no.
+ * blank; values may be quoted with "".  Keys are the program's long options with _ for
+ * -; a boolean option takes true/false/yes/no.  The controller's keys unless the program
+ * (etl-api) names its own.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -13,12 +14,22 @@
 #include "log.h"
 #include "xmalloc.h"
 
-static const char *const keys[] = {
+static const char *const ctl_keys[] = {
 	"pg_env", "queues", "concurrency", "log_dir", "id", "shutdown_timeout", "kill_grace",
 	"poll_interval", "heartbeat", "dead_after", "pidfile", "log_file", "metrics", "user",
 	"task_path", "log_max", "allow_user", "lease", "uid_range", "task_service_file", NULL
 };
-static const char *const bools[] = { "stop_tasks", "verbose", NULL };
+static const char *const ctl_bools[] = { "stop_tasks", "verbose", NULL };
+static const char *const *keys = ctl_keys, *const *bools = ctl_bools;
+static const char *prog = "etl-controller";
+
+void
+config_set_keys(const char *progname, const char *const *k, const char *const *b)
+{
+	prog = progname;
+	keys = k;
+	bools = b;
+}
 
 static int
 in(const char *const *list, const char *k)
@@ -34,7 +45,7 @@ in(const char *const *list, const char *k)
 static void
 bad(const char *path, int line, const char *why, const char *what)
 {
-	fprintf(stderr, "etl-controller: %s:%d: %s%s%s\n", path, line, why, what ? " " : "",
+	fprintf(stderr, "%s: %s:%d: %s%s%s\n", prog, path, line, why, what ? " " : "",
 	    what ? what : "");
 	exit(2);
 }

@@ -14,6 +14,8 @@
  */
 char	**config_argv(const char *path, int *argcp, char **argv);
 void	  config_free(char **);
+/* Another program's keys (NULL-terminated lists) and name for its messages. */
+void	  config_set_keys(const char *prog, const char *const *keys, const char *const *bools);
 /*
  * One line: 0 blank or comment, 1 and *opt (caller frees) an option, -1 and *why bad.
  * line is modified.

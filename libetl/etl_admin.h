@@ -144,6 +144,50 @@ cJSON	*etl_job_list(etl_conn *, const char *queue, const char *state, long limit
 int	etl_uuid_valid(const char *id);
 
 
+/* Delete a finished job (and its dependency rows): 0, or -1 (ETL_ENOTFOUND; ETL_EINVAL
+ * when it is not finished). */
+int	etl_job_delete(etl_conn *, const char *id, etl_error *);
+
+/* ---- views (view.c): JSON text built by PostgreSQL, numbers exact; caller frees ---- */
+
+/* Which jobs etl_view_jobs lists; each NULL = any.  Newest first. */
+typedef struct etl_job_filter {
+	const char	*queue;
+	const char	*state;
+	const char	*key;		/* singleton key */
+	const char	*batch_id;
+	const char	*text;		/* a substring of the data's text, any case */
+	const char	*data;		/* JSON the data contains (jsonb @>) */
+	const char	*since;		/* created at or after (a timestamp) */
+	const char	*until;		/* created before */
+	const char	*before;	/* the page after this job (the last page's "next") */
+	long		 limit;		/* 1-1000; 0: 100 */
+} etl_job_filter;
+
+/* {"jobs": [...], "next": id or null}. */
+char	*etl_view_jobs(etl_conn *, const etl_job_filter *, etl_error *);
+/* {"job": {every column}, "context", "runs": [each run's FINAL or ERROR], "dependents",
+ * "children"}; ETL_ENOTFOUND if none. */
+char	*etl_view_job(etl_conn *, const char *id, etl_error *);
+/* Events of context ctx after event id `after`, oldest first, at most limit (0: 1000). */
+char	*etl_view_events(etl_conn *, int64_t ctx, int64_t after, long limit, etl_error *);
+/* {"contexts": [ctx and its descendants, depth first, each with its task, status, job and
+ * latest progress], "events": [the tree's events after `after`]}. */
+char	*etl_view_tree(etl_conn *, int64_t ctx, int64_t after, etl_error *);
+/* Queues with counts (ready, deferred, active; finished in the last hour), the oldest
+ * ready job's age, throughput and completions per minute over the last hour. */
+char	*etl_view_queues(etl_conn *, etl_error *);
+/* Controllers with their heartbeat's age and running count. */
+char	*etl_view_controllers(etl_conn *, etl_error *);
+/* Active jobs with their progress, oldest first (at most limit; 0: 200). */
+char	*etl_view_running(etl_conn *, long limit, etl_error *);
+/* Failed jobs grouped by queue and error: count, last, a few ids. */
+char	*etl_view_failures(etl_conn *, etl_error *);
+/* Batches, newest first (or the one id, when not NULL). */
+char	*etl_view_batches(etl_conn *, const char *id, long limit, etl_error *);
+/* Schedules with their next three fire times. */
+char	*etl_view_schedules(etl_conn *, etl_error *);
+
 /* Move dead-lettered jobs of queue back to where they came from, once; how many or -1. */
 long	etl_redrive(etl_conn *, const char *queue, etl_error *);
 

@@ -120,3 +120,30 @@ qge() { [ "$(q "$1")" -ge "$2" ] 2>/dev/null; }
 alive() { ps -o stat= -p "$1" 2>/dev/null | grep -qv '^Z'; }
 # group_alive PGID: a live (not zombie) process is in the group.
 group_alive() { ps -eo pgid=,stat= | awk -v g="$1" '$1 == g && $2 !~ /^Z/ { f = 1 } END { exit !f }'; }
+
+# start_api NAME [ARGS...]: an etl-api on a free port of 127.0.0.1, logging to
+# $ETL_TMP/NAME.log; its pid in API_PID, its base URL (http://127.0.0.1:PORT) in API_URL.
+start_api() {
+	local name=$1; shift
+	local log="$ETL_TMP/$name.log"
+	: >"$log"
+	etl-api --listen 127.0.0.1:0 "$@" >>"$log" 2>&1 &
+	API_PID=$!
+	if ! wait_until 10 grep -q "listening on http" "$log"; then
+		API_URL=
+		return 1
+	fi
+	API_URL=$(sed -n 's|.*listening on \(https\?://[^ ]*\)/$|\1|p' "$log" | head -1)
+}
+
+# api METHOD PATH [TOKEN] [BODY] [CURL-ARGS...]: a request to $API_URL; the status in
+# $code, the body in $body.
+api() {
+	local m=$1 p=$2 tok=${3:-} data=${4:-}
+	shift $(($# < 4 ? $# : 4))
+	local args=(-s -o "$ETL_TMP/api_body" -w '%{http_code}' -X "$m" --max-time 20)
+	[ -n "$tok" ] && args+=(-H "Authorization: Bearer $tok")
+	[ -n "$data" ] && args+=(-H 'Content-Type: application/json' --data-binary "$data")
+	code=$(curl "${args[@]}" "$@" "$API_URL$p")
+	body=$(cat "$ETL_TMP/api_body")
+}
