@@ -37,7 +37,7 @@ SQL_FUNCS  := libetl/sql/events.sql libetl/sql/jobs.sql libetl/sql/flows.sql \
 COMMON_OBJ := $(patsubst common/%.c,$(O)/obj/common/%.o,$(wildcard common/*.c))
 BIN_OBJ  := $(patsubst bin/%.c,$(O)/obj/bin/%.o,$(wildcard bin/*.c))
 CTL_OBJ  := $(patsubst controller/%.c,$(O)/obj/controller/%.o,$(wildcard controller/*.c))
-API_OBJ  := $(patsubst api/%.c,$(O)/obj/api/%.o,$(wildcard api/*.c)) $(O)/obj/controller/config.o
+API_OBJ  := $(patsubst api/%.c,$(O)/obj/api/%.o,$(wildcard api/*.c))
 # the web view etl-api serves (web/), and its OpenAPI document
 WEB_SRC  := $(wildcard web/*.html web/*.js web/*.css web/*.svg web/*.json)
 WEB      := $(WEB_SRC:web/%=$(O)/share/etl/web/%)
@@ -97,7 +97,7 @@ $(O)/lib/pkgconfig/libetl.pc: libetl/libetl.pc.in Makefile
 	@mkdir -p $(@D)
 	$(Q)sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@VERSION@|$(SOVER)|' $< > $@
 
-$(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h common/smallfile.h
+$(O)/obj/common/%.o: common/%.c common/log.h common/xmalloc.h common/smallfile.h common/config.h
 	@mkdir -p $(@D)
 	$(Q)$(CC) $(ALL_CFLAGS) -c -o $@ $<
 
@@ -118,9 +118,9 @@ $(O)/bin/etl-controller: $(CTL_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	$(Q)$(CC) $(LDFLAGS) -o $@ $(CTL_OBJ) $(COMMON_OBJ) $(LINK_ETL) -lev
 
 # etl-api: GNU libmicrohttpd serves HTTP (see README, "The HTTP API and web view")
-$(O)/obj/api/%.o: api/%.c $(wildcard api/*.h) controller/config.h libetl/etl.h libetl/etl_admin.h common/log.h common/xmalloc.h
+$(O)/obj/api/%.o: api/%.c $(wildcard api/*.h) common/config.h libetl/etl.h libetl/etl_admin.h common/log.h common/xmalloc.h
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Icontroller $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
+	$(Q)$(CC) $(ALL_CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -c -o $@ $<
 
 $(O)/bin/etl-api: $(API_OBJ) $(COMMON_OBJ) $(O)/lib/libetl.so
 	@mkdir -p $(@D)
@@ -234,14 +234,14 @@ demo: deps
 
 # make lint: cppcheck with the repository's configuration (lint/), and clang-tidy with
 # .clang-tidy; both must be clean.
-LINT_SRC := $(wildcard libetl/*.c bin/*.c controller/*.c controller/keeper/*.c common/*.c tasks/*.c \
+LINT_SRC := $(wildcard libetl/*.c bin/*.c api/*.c controller/*.c controller/keeper/*.c common/*.c tasks/*.c \
             tasks/examples/*/*.c tests/tools/*.c tests/unit/*.c tests/fuzz/*.c \
             bench/tasks/*.c bench/tools/*.c)
 lint:
 	cppcheck --quiet --enable=warning,portability,performance --std=c11 -D_GNU_SOURCE \
-	    -Ilibetl -Icommon -Icontroller -Ibin $(PKG_CFLAGS) --include=lint/cppcheck-defs.h \
+	    -Ilibetl -Icommon -Icontroller -Ibin -Iapi $(PKG_CFLAGS) --include=lint/cppcheck-defs.h \
 	    --suppressions-list=lint/cppcheck.suppress --inline-suppr -j2 --error-exitcode=1 \
-	    libetl bin controller common tasks tests/tools tests/unit tests/fuzz bench
+	    libetl bin api controller common tasks tests/tools tests/unit tests/fuzz bench
 	clang-tidy --quiet $(filter-out tests/fuzz/%,$(LINT_SRC)) -- -std=gnu11 -D_GNU_SOURCE \
 	    -Ilibetl -Icommon -Ibin -Itests/unit -Itasks/examples/validation_pipeline \
 	    $(PKG_CFLAGS)
@@ -267,8 +267,8 @@ $(FZ)/obj/ctl_%.o: controller/%.c
 $(FZ)/obj/common_%.o: common/%.c
 	@mkdir -p $(@D)
 	$(Q)clang -std=gnu11 -D_GNU_SOURCE $(FZ_FLAGS) -Icommon -c -o $@ $<
-$(FZ)/fuzz_config: tests/fuzz/fuzz_config.c $(FZ)/obj/ctl_config.o $(FZ)/obj/common_log.o $(FZ)/obj/common_xmalloc.o
-	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Icontroller \
+$(FZ)/fuzz_config: tests/fuzz/fuzz_config.c $(FZ)/obj/common_config.o $(FZ)/obj/common_log.o $(FZ)/obj/common_xmalloc.o
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Icommon \
 	    -o $@ $^
 $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ_LIBOBJ)
 	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Ilibetl \
@@ -293,7 +293,7 @@ INCDIR    = $(DESTDIR)$(PREFIX)/include
 TASKDIR   = $(DESTDIR)$(PREFIX)/libexec/etl/tasks
 MANDIR    = $(DESTDIR)$(PREFIX)/share/man
 SHAREDIR  = $(DESTDIR)$(PREFIX)/share/etl
-MANPAGES  = contrib/man/etl.1 contrib/man/etl-controller.8 contrib/man/etl-keeper.8 contrib/man/libetl.3 contrib/man/etl-task.7
+MANPAGES  = contrib/man/etl.1 contrib/man/etl-controller.8 contrib/man/etl-api.8 contrib/man/etl-keeper.8 contrib/man/libetl.3 contrib/man/etl-task.7
 
 install: all
 	install -d $(BINDIR) $(LIBDIR)/pkgconfig $(INCDIR) $(TASKDIR) $(MANDIR)/man1 \
@@ -315,15 +315,19 @@ install: all
 	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
 	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/
 	install -m 0644 contrib/pg_service.conf.example $(SHAREDIR)/
-	install -m 0644 contrib/etl-controller.service $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -m 0644 contrib/etl-controller.service contrib/etl-api.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	install -d $(SHAREDIR)/web
+	install -m 0644 $(WEB_SRC) $(SHAREDIR)/web/
 	install -m 0644 contrib/etl.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
 	ln -sf etl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller
 
 uninstall:
-	rm -f $(BINDIR)/etl $(BINDIR)/etl-controller $(LIBDIR)/libetl.so* $(LIBDIR)/libetl.a \
+	rm -f $(BINDIR)/etl $(BINDIR)/etl-controller $(BINDIR)/etl-api $(LIBDIR)/libetl.so* $(LIBDIR)/libetl.a \
 	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h $(INCDIR)/etl_admin.h \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-controller.service \
+	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-api.service \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done

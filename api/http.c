@@ -385,13 +385,13 @@ split_listen(const char *s, char *host, size_t hlen, char *port, size_t plen)
 }
 
 static int
-start_on(int fd, const struct sockaddr *sa)
+start_on(int fd)
 {
 	unsigned flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD |
 	    MHD_USE_POLL | MHD_USE_ERROR_LOG;
 	struct MHD_Daemon *d;
-	char name[INET6_ADDRSTRLEN + 8];
-	struct sockaddr_storage ss;
+	char name[INET6_ADDRSTRLEN + 8], serv[16];
+	struct sockaddr_storage ss = { 0 };
 	socklen_t sl = sizeof(ss);
 
 	if (tls_cert != NULL)
@@ -413,19 +413,14 @@ start_on(int fd, const struct sockaddr *sa)
 		return -1;
 	}
 	daemons[ndaemons++] = d;
-	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0) {
-		void *a = ss.ss_family == AF_INET6 ?
-		    (void *)&((struct sockaddr_in6 *)&ss)->sin6_addr :
-		    (void *)&((struct sockaddr_in *)&ss)->sin_addr;
-		int port = ntohs(ss.ss_family == AF_INET6 ?
-		    ((struct sockaddr_in6 *)&ss)->sin6_port : ((struct sockaddr_in *)&ss)->sin_port);
+	if (getsockname(fd, (struct sockaddr *)&ss, &sl) == 0 &&
+	    getnameinfo((struct sockaddr *)&ss, sl, name, sizeof(name), serv, sizeof(serv),
+	    NI_NUMERICHOST | NI_NUMERICSERV) == 0) {
+		int v6 = ss.ss_family == AF_INET6;
 
-		inet_ntop(ss.ss_family, a, name, sizeof(name));
-		log_info("listening on %s://%s%s%s:%d/", tls_cert ? "https" : "http",
-		    ss.ss_family == AF_INET6 ? "[" : "", name,
-		    ss.ss_family == AF_INET6 ? "]" : "", port);
+		log_info("listening on %s://%s%s%s:%s/", tls_cert ? "https" : "http",
+		    v6 ? "[" : "", name, v6 ? "]" : "", serv);
 	}
-	(void)sa;
 	return 0;
 }
 
@@ -469,7 +464,7 @@ http_start(void)
 			close(fd);
 			continue;
 		}
-		if (start_on(fd, ai->ai_addr) != 0) {
+		if (start_on(fd) != 0) {
 			close(fd);
 			continue;
 		}

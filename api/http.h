@@ -58,7 +58,8 @@ struct api_stream *stream_new(enum stream_kind, enum api_role, const char *job, 
 /* Up to max bytes of the stream into buf, waiting for them: the count, or -1 at its end. */
 ssize_t	stream_read(struct api_stream *, char *buf, size_t max);
 void	stream_free(struct api_stream *);
-/* {"queues", "controllers", "running"}: what the overview shows (caller frees). */
-char	*view_overview(etl_conn *, etl_error *);
+/* {"queues", "controllers", "running"}: what the overview shows (caller frees); read
+ * at most twice a second per role, whoever asks. */
+char	*view_overview(etl_conn *, enum api_role, etl_error *);
 
 #endif /* ETL_API_HTTP_H */

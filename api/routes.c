@@ -821,7 +821,7 @@ reads(struct api_req *r, struct api_reply *rp, const char *what)
 	if ((c = conn(r, rp)) == NULL)
 		return;
 	if (strcmp(what, "overview") == 0)
-		t = view_overview(c, &err);
+		t = view_overview(c, r->role, &err);
 	else if (strcmp(what, "controllers") == 0)
 		t = etl_view_controllers(c, &err);
 	else if (strcmp(what, "failures") == 0)

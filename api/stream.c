@@ -10,6 +10,7 @@
  * comment line goes out when nothing did for --keepalive seconds, which is also how a
  * gone client is noticed.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,8 +40,43 @@ struct api_stream {
 	struct timespec	 sent_at;		/* when bytes last went out */
 };
 
+/* The overview last read, by role: streams that ask within OVERVIEW_FRESH_MS share it
+ * (100 open overviews cost one read, not 100). */
+#define OVERVIEW_FRESH_MS 500
+static pthread_mutex_t ov_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+	char		*text;
+	struct timespec	 at;
+} ov_cache[ROLE_ADMIN + 1];
+
+static char *view_overview_read(etl_conn *, etl_error *);
+
 char *
-view_overview(etl_conn *c, etl_error *err)
+view_overview(etl_conn *c, enum api_role role, etl_error *err)
+{
+	struct timespec now;
+	char *s = NULL;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&ov_mu);
+	if (ov_cache[role].text != NULL && (now.tv_sec - ov_cache[role].at.tv_sec) * 1000 +
+	    (now.tv_nsec - ov_cache[role].at.tv_nsec) / 1000000 < OVERVIEW_FRESH_MS)
+		s = xstrdup(ov_cache[role].text);
+	pthread_mutex_unlock(&ov_mu);
+	if (s != NULL)
+		return s;
+	if ((s = view_overview_read(c, err)) == NULL)
+		return NULL;
+	pthread_mutex_lock(&ov_mu);
+	free(ov_cache[role].text);
+	ov_cache[role].text = xstrdup(s);
+	ov_cache[role].at = now;
+	pthread_mutex_unlock(&ov_mu);
+	return s;
+}
+
+static char *
+view_overview_read(etl_conn *c, etl_error *err)
 {
 	char *q, *k, *r, *s = NULL;
 
@@ -207,7 +243,7 @@ produce(struct api_stream *s)
 		free(t);
 		break;
 	case STREAM_OVERVIEW:
-		if ((t = view_overview(c, &err)) == NULL)
+		if ((t = view_overview(c, s->role, &err)) == NULL)
 			goto fail;
 		if (s->last == NULL || strcmp(s->last, t) != 0) {
 			emit(s, "overview", 0, t);

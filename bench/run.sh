@@ -8,7 +8,7 @@
 #
 # Environment: BENCH_QUICK=1 (short run, < 3 min), REPEATS (3; 1 when quick),
 # BENCH_PGPORT (55442), SKIP_PEERS=1, PEERS_DIR (../shared/bench), CASES_ETL (all:
-# enqueue detached libetl inprocess latency scale raw proof events).
+# enqueue detached libetl inprocess latency scale raw proof events api).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -28,7 +28,7 @@ else
 	N_LIB=2000 N_EV=100000
 	PEER_CASES="gw-enqueue-batch pb-enqueue-batch pb-process-perjob gw-process-perjob pb-process-batch gw-process-batch gw-latency"
 fi
-CASES_ETL=${CASES_ETL:-enqueue detached libetl inprocess latency scale raw proof events}
+CASES_ETL=${CASES_ETL:-enqueue detached libetl inprocess latency scale raw proof events api}
 export BENCH_PGPORT=${BENCH_PGPORT:-55442}
 export BENCH_PGROOT=${BENCH_PGROOT:-/tmp/etl-bench-pg-$BENCH_PGPORT}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -346,6 +346,67 @@ if want events; then
 	R[events_ratio]=$(awk -v a="${R[events_us_$((N_EV / 10))]}" -v b="${R[events_us_$N_EV]}" 'BEGIN { printf "%.2f", b / a }')
 fi
 
+# 8. etl-api over HTTP (wrk: 2 threads, 8 connections, 10 s; medians of the runs): the job
+#    list (50 newest of 1,000 jobs) and send (one job a request), p50/p99, while 100
+#    Server-Sent Events clients follow the overview; against this machine's ceilings in
+#    the same run: GET /healthz (the HTTP server, no database) and pgbench of etl.send
+#    (the database, 8 clients)
+if want api && command -v wrk >/dev/null; then
+	cat >"$work/post.lua" <<'LUA'
+wrk.method = "POST"
+wrk.body = '{"n": 1}'
+wrk.headers["Content-Type"] = "application/json"
+LUA
+	# wrk_run URL [SCRIPT]: "rate p50_ms p99_ms"
+	wrk_run() {
+		wrk -t2 -c8 -d10s --latency -H "Authorization: Bearer $api_tok" ${2:+-s "$2"} "$1" 2>/dev/null |
+		    awk 'function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+		         /Requests\/sec/ { r = $2 } $1 == "50%" { p50 = ms($2) } $1 == "99%" { p99 = ms($2) }
+		         END { printf "%.0f %.2f %.2f\n", r, p50, p99 }'
+	}
+	al=() as=() ah=() l50=() l99=() s50=() s99=() pg=()
+	for r in $(seq 1 "$REPEATS"); do
+		say "etl-api: list and send with 100 event streams open, run $r"
+		fresh_db; etl queue add apiq --task noop >/dev/null
+		seq 1 1000 | sed 's/.*/{"n": &}/' | etl send apiq --ndjson - >/dev/null
+		rm -f "$work/tokens"
+		api_tok=$(etl-api --token-file "$work/tokens" --new-token bench sender)
+		etl-api --token-file "$work/tokens" --listen 127.0.0.1:0 --max-per-ip 512 >"$work/api.log" 2>&1 &
+		api_pid=$!
+		end=$((SECONDS + 10))
+		until grep -q "listening on" "$work/api.log"; do
+			[ $SECONDS -lt $end ] || { echo "bench: etl-api did not start" >&2; cat "$work/api.log" >&2; exit 1; }
+			sleep 0.05
+		done
+		url=$(sed -n 's|.*listening on \(http[^ ]*\)/$|\1|p' "$work/api.log" | head -1)
+		sse=()
+		for i in $(seq 1 100); do
+			curl -s -N -o /dev/null -H "Authorization: Bearer $api_tok" "$url/api/v1/overview?follow=1" &
+			sse+=($!)
+		done
+		sleep 1
+		read -r rl p50 p99 < <(wrk_run "$url/api/v1/jobs?limit=50")
+		al+=("$rl") l50+=("$p50") l99+=("$p99")
+		read -r rs p50 p99 < <(wrk_run "$url/api/v1/queues/apiq/jobs" "$work/post.lua")
+		as+=("$rs") s50+=("$p50") s99+=("$p99")
+		read -r rh _ _ < <(wrk_run "$url/healthz")
+		ah+=("$rh")
+		kill "${sse[@]}" 2>/dev/null; wait "${sse[@]}" 2>/dev/null || true
+		kill "$api_pid"; wait "$api_pid" 2>/dev/null || true
+		echo "SELECT etl.send('apiq', '{\"n\": 1}');" >"$work/send.sql"
+		pg+=("$("$BENCH_PGBIN/pgbench" -n -c 8 -j 2 -T 10 -f "$work/send.sql" "service=bench" 2>/dev/null |
+		    awk '/^tps/ { printf "%.0f", $3 }')")
+	done
+	R[api_list]=$(printf '%s\n' "${al[@]}" | median)
+	R[api_list_p50_ms]=$(printf '%s\n' "${l50[@]}" | median)
+	R[api_list_p99_ms]=$(printf '%s\n' "${l99[@]}" | median)
+	R[api_send]=$(printf '%s\n' "${as[@]}" | median)
+	R[api_send_p50_ms]=$(printf '%s\n' "${s50[@]}" | median)
+	R[api_send_p99_ms]=$(printf '%s\n' "${s99[@]}" | median)
+	R[api_healthz]=$(printf '%s\n' "${ah[@]}" | median)
+	R[api_pg_send]=$(printf '%s\n' "${pg[@]}" | median)
+fi
+
 # 7. the peers on the same cluster (still running: run-peers.sh reuses it)
 if [ "${SKIP_PEERS:-0}" != 1 ]; then
 	say "peers: $PEER_CASES"
@@ -415,6 +476,10 @@ R_LIB=$(ratio "$best_lib" "$(v raw_connect)")
 	echo "| raw: PostgreSQL connections, PQconnectdb + PQfinish, 2 loops (/s) | $(v raw_connect) | | | | |"
 	echo "| raw: SKIP LOCKED claim+complete, 8 clients (rows/s) | $(v raw_skip_locked) | | | | |"
 	echo "| events with the run's proof (etl.task_event) vs plain INSERT, 1 client (events/s) | $(v events_proof) | plain $(v events_plain) | $(ratio "$(v events_proof)" "$(v events_plain)") | | |"
+	echo "| etl-api GET /api/v1/jobs?limit=50, 8 connections, 100 SSE clients open (req/s) | $(v api_list) | GET /healthz $(v api_healthz) | $(ratio "$(v api_list)" "$(v api_healthz)") | | |"
+	echo "| etl-api job list p50 / p99 ms | $(v api_list_p50_ms) / $(v api_list_p99_ms) | | | | |"
+	echo "| etl-api POST a job, 8 connections, 100 SSE clients open (req/s) | $(v api_send) | pgbench etl.send $(v api_pg_send) | $(ratio "$(v api_send)" "$(v api_pg_send)") | | |"
+	echo "| etl-api send p50 / p99 ms | $(v api_send_p50_ms) / $(v api_send_p99_ms) | | | | |"
 	echo
 	echo "(etl: $out_json; peers: $peers_jsonl; $((SECONDS - t_start)) s)"
 } | tee "$work/table.md"

@@ -350,6 +350,8 @@ function pageJob(main, signal, id) {
     jobState = j.state;
     setText(state, j.state); state.className = 'state state-' + j.state;
     prog.update(j.progress);
+    /* no progress to show: a bar that runs while it runs, none after */
+    prog.hidden = !j.progress && !['active', 'created', 'retry'].includes(j.state);
     fields.replaceChildren();
     for (const k of ['queue', 'task', 'priority', 'retry_count', 'retry_limit', 'singleton_key', 'batch_id', 'parent_id', 'created_on', 'started_on', 'completed_on', 'host', 'controller_id', 'etl_context_id', 'run']) {
       if (j[k] === null || j[k] === undefined) continue;

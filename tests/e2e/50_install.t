@@ -9,7 +9,7 @@ rm -rf "$dest"
 san=; case "$ETL_BUILD" in *asan*) san="SANITIZE=1";; esac
 make -s -C "$ETL_TOP" O="$ETL_BUILD" $san install DESTDIR="$dest" PREFIX=/usr >"$ETL_TMP/install.log" 2>&1
 ok $? "make install DESTDIR=... PREFIX=/usr"
-for f in bin/etl bin/etl-controller lib/libetl.so.0.1.0 lib/libetl.so.0 lib/libetl.so lib/libetl.a \
+for f in bin/etl bin/etl-controller bin/etl-api share/man/man8/etl-api.8 lib/systemd/system/etl-api.service share/etl/web/index.html share/etl/web/app.js share/etl/web/openapi.json lib/libetl.so.0.1.0 lib/libetl.so.0 lib/libetl.so lib/libetl.a \
     lib/pkgconfig/libetl.pc include/etl.h libexec/etl/tasks/hello libexec/etl/tasks/sql \
     share/man/man1/etl.1 share/man/man8/etl-controller.8 share/man/man3/libetl.3 \
     share/man/man7/etl-task.7 share/man/man8/etl-keeper.8 libexec/etl/etl-keeper \

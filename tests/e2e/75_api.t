@@ -291,6 +291,41 @@ for l in '[::1]:0' 'localhost:0' ':0'; do
 	ok $? "--listen $l"
 	kill $p; wait $p 2>/dev/null
 done
+
+# TLS: the same API over HTTPS with a certificate and key
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$ETL_TMP/k.pem" -out "$ETL_TMP/c.pem" \
+		-days 1 -subj /CN=localhost >/dev/null 2>&1
+	etl-api --anonymous --listen 127.0.0.1:0 --tls-cert "$ETL_TMP/c.pem" --tls-key "$ETL_TMP/k.pem" >"$ETL_TMP/tls.log" 2>&1 &
+	p=$!
+	wait_until 10 grep -q "listening on https" "$ETL_TMP/tls.log"
+	u=$(sed -n 's|.*listening on \(https://[^ ]*\)/$|\1|p' "$ETL_TMP/tls.log")
+	is "$(curl -s -k "$u/api/v1/me" | jq -r .role)" viewer "--tls-cert/--tls-key: HTTPS"
+	kill $p; wait $p 2>/dev/null
+	run etl-api --anonymous --listen 127.0.0.1:0 --tls-cert "$ETL_TMP/c.pem"
+	is "$rc" 2 "--tls-cert without --tls-key: a usage error"
+fi
+
+# under valgrind: requests, a stream, bad input, a clean stop; no error, nothing lost
+if command -v valgrind >/dev/null && case "$ETL_BUILD" in *asan*) false ;; *) true ;; esac; then
+	valgrind -q --error-exitcode=99 --leak-check=full --errors-for-leak-kinds=definite \
+		--log-file="$ETL_TMP/vg.log" etl-api --anonymous --listen 127.0.0.1:0 --keepalive 1 \
+		--token-file "$tf" >"$ETL_TMP/vg_api.log" 2>&1 &
+	vp=$!
+	wait_until 60 grep -q "listening on" "$ETL_TMP/vg_api.log"
+	API_URL=$(sed -n 's|.*listening on \(http://[^ ]*\)/$|\1|p' "$ETL_TMP/vg_api.log")
+	api GET /api/v1/overview
+	api GET "/api/v1/jobs/$jb"
+	api GET "/api/v1/jobs?q=big&limit=3"
+	api POST /api/v1/queues/aq/jobs "$A" '{"under": "valgrind"}'
+	api POST /api/v1/queues/aq/jobs "$A" '{"bad": '
+	curl -s -N --max-time 3 "$API_URL/api/v1/jobs/$jb/events?follow=1" >/dev/null
+	curl -s -N --max-time 2 "$API_URL/api/v1/overview?follow=1" >/dev/null
+	kill -TERM $vp; wait $vp
+	vrc=$?
+	is "$vrc" 0 "under valgrind: no memory error, no leak, exit 0" || diag "$(head -40 "$ETL_TMP/vg.log")"
+fi
+
 run etl-api --listen 'nohost:port'
 is "$rc" 1 "a bad --listen: exit 1"
 like "$err" "bad --listen" "  saying why"
