@@ -651,7 +651,7 @@ sup_heartbeat(void)
 	/* the bound after our last beat by which every task of ours is stopped */
 	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(),
 	    sup.cfg.allow_users, sup.cfg.lease > 0 ? sup.cfg.lease + sup.cfg.kill_grace + 2 : 0,
-	    &err) == 0) {
+	    sup.cfg.concurrency, &err) == 0) {
 		double *sent = xmalloc(sizeof(*sent));
 
 		*sent = boottime();

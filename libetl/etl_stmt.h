@@ -69,10 +69,11 @@ int	etl_stmt_started(etl_stmt *, etl_job *const *jobs, const pid_t *pids,
  */
 int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
 /* Upsert the controller's row with a fresh heartbeat, the users it allows its tasks
- * to run as (comma-separated; NULL: it runs every task as itself) and the bound after
- * its beat by which its tasks are stopped if it beats no more (its lease; 0: none). */
+ * to run as (comma-separated; NULL: it runs every task as itself), the bound after
+ * its beat by which its tasks are stopped if it beats no more (its lease; 0: none) and
+ * how many jobs it runs at once (its capacity). */
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
-	    const char *allow_users, double lease_bound, etl_error *);
+	    const char *allow_users, double lease_bound, int capacity, etl_error *);
 /* The controller's active jobs; result: etl_mine_result. */
 int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
 long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);

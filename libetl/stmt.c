@@ -511,19 +511,20 @@ etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
 
 int
 etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t pid,
-    const char *allow_users, double lease_bound, etl_error *err)
+    const char *allow_users, double lease_bound, int capacity, etl_error *err)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users, lease_bound) "
-	    "VALUES ($1, $2, $3::int, $4, string_to_array($5, ','), $6::float8) "
+	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users, lease_bound, "
+	    "capacity) VALUES ($1, $2, $3::int, $4, string_to_array($5, ','), $6::float8, $7::int) "
 	    "ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
-	    "version = EXCLUDED.version, heartbeat_on = now(), "
+	    "version = EXCLUDED.version, heartbeat_on = now(), capacity = EXCLUDED.capacity, "
 	    "allow_users = EXCLUDED.allow_users, lease_bound = EXCLUDED.lease_bound, "
 	    "started_on = CASE WHEN etl.controller.pid = EXCLUDED.pid "
 	    "THEN etl.controller.started_on ELSE now() END";
-	st->nparams = 6;
+	st->nparams = 7;
 	if (lease_bound > 0)
 		own(st, 5, fmt_double(lease_bound));
+	own(st, 6, fmt_long(capacity));
 	own(st, 0, etl__strdup(id));
 	own(st, 1, etl__strdup(host));
 	own(st, 2, fmt_long(pid));
@@ -531,7 +532,8 @@ etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t p
 	if (allow_users != NULL)
 		own(st, 4, etl__strdup(allow_users));
 	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3] ||
-	    (allow_users != NULL && !st->params[4]) || (lease_bound > 0 && !st->params[5])) {
+	    (allow_users != NULL && !st->params[4]) || (lease_bound > 0 && !st->params[5]) ||
+	    !st->params[6]) {
 		etl_stmt_clear(st);
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;

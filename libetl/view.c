@@ -199,7 +199,7 @@ etl_view_controllers(etl_conn *c, etl_error *err)
 {
 	return text_result(etl__exec(c,
 	    "SELECT coalesce(json_agg(x ORDER BY x.id), '[]') FROM ("
-	    " SELECT k.id, k.host, k.pid, k.version, k.started_on, k.heartbeat_on, "
+	    " SELECT k.id, k.host, k.pid, k.version, k.started_on, k.heartbeat_on, k.capacity, "
 	    "  round(extract(epoch FROM now() - k.heartbeat_on)::numeric, 1) AS heartbeat_age, "
 	    "  (SELECT count(*) FROM etl.job j WHERE j.controller_id = k.id "
 	    "    AND j.state = 'active') AS running "

@@ -222,10 +222,11 @@ function overviewTables() {
     if (c[7].dataset.k !== key) { c[7].dataset.k = key; c[7].replaceChildren(sparkline(q.per_minute)); }
   });
   const ctls = keyedTable('controllers', [
-    { name: 'Controller' }, { name: 'Host' }, { name: 'PID', num: 1 }, { name: 'Running', num: 1 }, { name: 'Heartbeat', num: 1 },
+    { name: 'Controller' }, { name: 'Host' }, { name: 'PID', num: 1 }, { name: 'Running / capacity', num: 1 }, { name: 'Heartbeat', num: 1 },
   ], (k) => k.id, (tr, k) => {
     const c = tr.cells_;
-    setText(c[0], k.id); setText(c[1], k.host); setText(c[2], k.pid); setText(c[3], k.running); setText(c[4], secs(k.heartbeat_age) + ' ago');
+    setText(c[0], k.id); setText(c[1], k.host); setText(c[2], k.pid);
+    setText(c[3], k.running + ' / ' + (k.capacity === null ? '?' : k.capacity)); setText(c[4], secs(k.heartbeat_age) + ' ago');
   });
   return { queues, ctls };
 }
