@@ -317,8 +317,10 @@ install: all
 	install -m 0644 contrib/pg_service.conf.example $(SHAREDIR)/
 	install -m 0644 contrib/etl-controller.service contrib/etl-api.service \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
-	install -d $(SHAREDIR)/web
+	install -d $(SHAREDIR)/web $(SHAREDIR)/node/etl-task $(SHAREDIR)/python
 	install -m 0644 $(WEB_SRC) $(SHAREDIR)/web/
+	install -m 0644 contrib/node/etl-task/* $(SHAREDIR)/node/etl-task/
+	install -m 0644 contrib/python/etl_task.py $(SHAREDIR)/python/
 	install -m 0644 contrib/etl.bash-completion \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl
 	ln -sf etl $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller

@@ -297,8 +297,15 @@ cmd_dispatch(int argc, char **argv)
 	}
 	if (argc - optind < 1 || argc - optind > 2)
 		cli_usage_error(&cl, "want a TYPE and at most one JSON payload");
-	if (argc - optind == 2)
-		payload = cli_json_arg(&cl, argv[optind + 1]);
+	if (argc - optind == 2) {
+		/* checked, then recorded as written: numbers exact (a raw item prints verbatim) */
+		char *text = cli_json_text(&cl, argv[optind + 1]);
+
+		payload = cJSON_CreateRaw(text);
+		free(text);
+		if (payload == NULL)
+			fatalx("out of memory");
+	}
 	ctx = task_context(&cl, ctxarg);
 	ev = etl_dispatch_ctx(ctx, argv[optind], payload, NULL, &err);
 	etl_context_free(ctx);

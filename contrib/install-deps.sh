@@ -2,17 +2,21 @@
 # install-deps.sh: install what building and testing etl needs on Debian, when missing:
 # the -dev packages of libpq, libev, cJSON and libbsd, pkg-config, the PostgreSQL
 # server (for the tests' throwaway cluster), prove, valgrind and gdb; libmicrohttpd for
-# etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; Chromium for the web view's
+# etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; Node.js,
+# npm and debugpy for the task glue's tests; Chromium for the web view's
 # browser test (tried apart: where it cannot be installed, that test says so and skips).
 set -eu
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 for p in libpq-dev libev-dev libcjson-dev libbsd-dev libmd-dev libmicrohttpd-dev pkg-config make gcc \
     perl valgrind gdb procps mandoc cppcheck clang clang-tidy libclang-rt-14-dev curl jq \
-    python3-jsonschema wrk; do
+    python3-jsonschema python3-debugpy wrk; do
 	have_pkg "$p" || need="$need $p"
 done
 command -v python3 >/dev/null || need="$need python3"
+# the Node.js task glue's tests (npm install ./contrib/node/etl-task)
+command -v node >/dev/null || need="$need nodejs"
+command -v npm >/dev/null || need="$need npm"
 if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 	need="$need postgresql"
 fi

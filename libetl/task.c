@@ -335,6 +335,28 @@ etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t 
 }
 
 /*
+ * Whether result is a FINAL event rather than a payload: an object with a string "type"
+ * ending in ":FINAL" and no members but type, payload and meta.  Its type into buf.
+ */
+static int
+final_event(const cJSON *result, char *buf, size_t len)
+{
+	const cJSON *t = cJSON_GetObjectItemCaseSensitive(result, "type"), *m;
+	size_t n;
+
+	if (!cJSON_IsObject(result) || !cJSON_IsString(t) ||
+	    (n = strlen(t->valuestring)) < 6 || n >= len ||
+	    strcmp(t->valuestring + n - 6, ":FINAL") != 0)
+		return 0;
+	cJSON_ArrayForEach(m, result)
+		if (strcmp(m->string, "type") != 0 && strcmp(m->string, "payload") != 0 &&
+		    strcmp(m->string, "meta") != 0)
+			return 0;
+	memcpy(buf, t->valuestring, n + 1);
+	return 1;
+}
+
+/*
  * One run of fn for the INITIAL in text (SPEC section 4): open the context, take the
  * liveness lock, call fn with the context current, record FINAL or ERROR.  Returns the
  * exit status.  conn, when not NULL, holds a connection to the context's database that
@@ -345,7 +367,7 @@ static int
 run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int process,
     int flags, cJSON **final, etl_error *err)
 {
-	char task[200], status[16];
+	char task[200], status[16], ftype[201];
 	etl_context *ctx = NULL;
 	cJSON *ev = NULL, *result;
 	int rc, locked = 0;
@@ -383,6 +405,27 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 	result = fn(ev);
 	etl_context_set(NULL);
 
+	/* a result that is a FINAL event itself ({"type": "T:FINAL", "payload": P}, as DAMA's
+	 * tasks return them) is recorded as it is: its type and payload, not wrapped */
+	if (!ctx->finaled && result != NULL && final_event(result, ftype, sizeof(ftype))) {
+		cJSON *pl = cJSON_DetachItemFromObjectCaseSensitive(result, "payload");
+
+		cJSON_Delete(result);
+		result = pl != NULL ? pl : cJSON_CreateNull();
+		size_t tl = strlen(task);
+		int own = strcmp(ftype, ":FINAL") == 0 || (strlen(ftype) == tl + 6 &&
+		    strncmp(ftype, task, tl) == 0);
+
+		if (!own && result != NULL) {
+			/* another task's name on it: dispatched here, with that type */
+			if (etl_dispatch_ctx(ctx, ftype, result, NULL, err) < 0)
+				rc = err->code == ETL_EDONE ? EX_OK_ : EX_TEMPFAIL_;
+			else
+				rc = EX_OK_;
+			cJSON_Delete(result);
+			goto out;
+		}
+	}
 	if (ctx->finaled) {
 		cJSON_Delete(result);
 		rc = EX_OK_;

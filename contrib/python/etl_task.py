@@ -1,0 +1,155 @@
+"""etl_task: the glue for etl tasks in Python, in the shape of DAMA's tasks (and of the
+Node.js package etl-task).  A task file ends with
+
+    import etl_task
+    etl_task.run(main)          # main(initial, etl) -> payload; def or async def
+
+run() reads the INITIAL event from stdin, calls main with it and a handle whose
+dispatch() and progress() record events and progress in the task's own run (through the
+`etl` command, which proves the run with the secret the controller handed over), and
+ends the task:
+  - main returned a FINAL event ({"type": "T:FINAL", "payload": P}): recorded as it is;
+  - main returned anything else (not None): recorded as the FINAL's payload;
+  - main dispatched its FINAL itself, or returned None: nothing more (an exit 0 without
+    a FINAL is recorded by the controller as FINAL null);
+  - main raised: an ERROR with the message, and exit 65 for BadInput (not retried), 75
+    for Retry (retried), 1 otherwise.
+With --debug-wait (ETL_DEBUG_WAIT=1) the task listens for a debugger (debugpy, the
+Debug Adapter Protocol of VS Code and others) on 127.0.0.1, says where in its log and its
+job's progress, and waits for one.  Numbers in the INITIAL stay exact (integers are
+Python ints; decimals are read as decimal.Decimal).
+"""
+import asyncio
+import decimal
+import inspect
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import traceback
+
+__all__ = ["run", "dispatch", "progress", "BadInput", "Retry"]
+
+
+class BadInput(Exception):
+    """Raised: the job fails for good (exit 65)."""
+    exit_code = 65
+
+
+class Retry(Exception):
+    """Raised: the job is retried (exit 75)."""
+    exit_code = 75
+
+
+_ETL = os.environ.get("ETL_BIN", "etl")
+_state = {"finaled": False, "last_progress": 0.0}
+
+
+def _etl(args, data=None):
+    subprocess.run([_ETL, *args], input=data, check=True, stdout=subprocess.DEVNULL,
+                   text=True)
+
+
+def _dumps(v):
+    """JSON text of v, decimals written as the numbers they are (no float on the way)."""
+    if isinstance(v, decimal.Decimal):
+        if not v.is_finite():
+            raise ValueError(f"not a JSON number: {v}")
+        return str(v)
+    if isinstance(v, dict):
+        return "{" + ", ".join(json.dumps(str(k)) + ": " + _dumps(x) for k, x in v.items()) + "}"
+    if isinstance(v, (list, tuple)):
+        return "[" + ", ".join(_dumps(x) for x in v) + "]"
+    return json.dumps(v, allow_nan=False)
+
+
+def dispatch(type_, payload=None):
+    """Record event type_ (':NAME' takes the task's name) with payload."""
+    _etl(["dispatch", type_, "-"], _dumps(payload))
+    if type_.endswith(":FINAL"):
+        _state["finaled"] = True
+
+
+def progress(done, total, message=None):
+    """Record progress: at most four a second, but the last step always."""
+    now = time.monotonic()
+    if done < total and now - _state["last_progress"] < 0.25:
+        return
+    _state["last_progress"] = now
+    args = ["progress", str(done), str(total)]
+    if message is not None:
+        args.append(str(message))
+    _etl(args)
+
+
+class _Handle:
+    dispatch = staticmethod(dispatch)
+    progress = staticmethod(progress)
+
+    def __init__(self, text):
+        self.initial_text = text
+        self.context_id = os.environ.get("ETL_CONTEXT_ID")
+        self.job_id = os.environ.get("ETL_JOB_ID")
+        self.task = os.environ.get("ETL_TASK")
+
+
+def _is_final_event(r):
+    return (isinstance(r, dict) and isinstance(r.get("type"), str)
+            and r["type"].endswith(":FINAL")
+            and set(r) <= {"type", "payload", "meta"})
+
+
+def _debug_wait():
+    if os.environ.get("ETL_DEBUG_WAIT") != "1":
+        return
+    try:
+        import debugpy
+    except ImportError:
+        print("etl_task: --debug-wait needs debugpy (Debian: python3-debugpy); going on",
+              file=sys.stderr, flush=True)
+        return
+    host, port = debugpy.listen(("127.0.0.1", 0))
+    msg = f"waiting for debugger: debugpy on {host}:{port} (Debug Adapter Protocol)"
+    print(msg, file=sys.stderr, flush=True)
+    try:
+        _etl(["progress", "0", "0", msg])
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    debugpy.wait_for_client()
+    print("debugger attached", file=sys.stderr, flush=True)
+
+
+def run(main):
+    """Run main(initial, etl) as the task and exit with its status."""
+    code = 0
+    try:
+        text = sys.stdin.read()
+        try:
+            initial = json.loads(text, parse_float=decimal.Decimal)
+        except ValueError as e:
+            raise BadInput(f"the INITIAL event is not JSON: {e}") from e
+        _debug_wait()
+        result = main(initial, _Handle(text))
+        if inspect.isawaitable(result):
+            result = asyncio.run(_await(result))
+        if not _state["finaled"] and result is not None:
+            if _is_final_event(result):
+                dispatch(result["type"], result.get("payload"))
+            else:
+                dispatch(":FINAL", result)
+    except Exception as e:  # noqa: BLE001 - every failure is the task's end, recorded
+        code = getattr(e, "exit_code", 1)
+        traceback.print_exc()
+        try:
+            dispatch(":ERROR", {"message": str(e) or type(e).__name__,
+                                "name": type(e).__name__, "exit_status": code})
+        except (OSError, subprocess.CalledProcessError) as e2:
+            print(f"etl_task: could not record the error: {e2}", file=sys.stderr)
+    sys.stdout.flush()
+    sys.exit(code)
+
+
+async def _await(aw):
+    return await aw
