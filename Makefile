@@ -152,10 +152,13 @@ $(O)/tests/tasks/%.so: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
 	$(Q)$(SO_BUILD)
 
+# an example folder's own libraries: EX_LIBS_<folder>
+EX_LIBS_dataverse := -lcurl -lmagic -lmd
+ex_libs = $(EX_LIBS_$(lastword $(subst /, ,$(dir $(1)))))
 define EX_C_RULE
 $(O)/tasks/$(basename $(notdir $(1))): $(1) libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $$(@D)
-	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$< $$(LINK_ETL)
+	$$(Q)$$(CC) $$(ALL_CFLAGS) $$(LDFLAGS) -o $$@ $$< $$(LINK_ETL) $(call ex_libs,$(1))
 endef
 define EX_SH_RULE
 $(O)/tasks/$(basename $(notdir $(1))): $(1)
@@ -165,7 +168,7 @@ endef
 define EX_SO_RULE
 $(O)/tasks/$(basename $(notdir $(1))).so: $(1) libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $$(@D)
-	$$(Q)$$(SO_BUILD)
+	$$(Q)$$(CC) $$(ALL_CFLAGS) -fPIC -shared $$(LDFLAGS) -o $$@ $$< $$(LINK_ETL) $(call ex_libs,$(1)) && chmod 0644 $$@
 endef
 $(foreach f,$(EX_C),$(eval $(call EX_C_RULE,$(f))))
 $(foreach f,$(EX_C),$(eval $(call EX_SO_RULE,$(f))))
