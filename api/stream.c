@@ -275,6 +275,7 @@ stream_read(struct api_stream *s, char *buf, size_t max)
 	for (;;) {
 		struct timespec now;
 		uint64_t g;
+		long due;
 		int relevant;
 
 		if (s->off < s->len) {
@@ -300,7 +301,10 @@ stream_read(struct api_stream *s, char *buf, size_t max)
 			clock_gettime(CLOCK_MONOTONIC, &s->read_at);
 			continue;
 		}
-		g = live_wait(s->seen, (int)api_cfg.keepalive * 1000);
+		/* wake for the feed, or when the keep-alive falls due */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		due = (long)api_cfg.keepalive * 1000 - ms_between(&s->sent_at, &now);
+		g = live_wait(s->seen, due > 0 ? (int)due : 1);
 		if (api_stopping)
 			return -1;
 		clock_gettime(CLOCK_MONOTONIC, &now);

@@ -237,7 +237,7 @@ diag "ROW event written at $row_at, received at $got_at: $lag s"
 ok $(awk -v l="$lag" 'BEGIN { exit !(l < 1.0 && l > -0.5) }'; echo $?) "an event reaches its stream within a second ($lag s)"
 kill $sse 2>/dev/null; wait $sse 2>/dev/null
 last=$(grep '^[0-9.]* id: ' "$ETL_TMP/sse1" | head -1 | sed 's/.*id: //')
-curl -s -N --max-time 3 -H "Authorization: Bearer $V" -H "Last-Event-ID: $last" \
+curl -s -N --max-time 5 -H "Authorization: Bearer $V" -H "Last-Event-ID: $last" \
 	"$API_URL/api/v1/jobs/$js/events" -H 'Accept: text/event-stream' >"$ETL_TMP/sse2"
 # the first message's data lines, joined
 first_resumed=$(awk '/^data: / { sub(/^data: /, ""); print; f = 1; next } f { exit }' "$ETL_TMP/sse2" | jq '.[0].event_id')
