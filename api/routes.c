@@ -679,13 +679,20 @@ jobs(struct api_req *r, struct api_reply *rp)
 			return;
 		}
 		if (method(r, "DELETE")) {
+			const char *ids[1] = { id };
+			long n;
+
 			if (!may(r, rp, ROLE_ADMIN) || (c = conn(r, rp)) == NULL)
 				return;
-			if (etl_job_delete(c, id, &err) != 0)
-				reply_etl_error(rp, &err);
-			else
-				reply_json(rp, 200, jfmt("{\"deleted\": \"%s\"}", id));
+			n = etl_delete(c, ids, 1, &err);
+			ctx = n == 0 ? job_ctx(r, rp, c, id, NULL, NULL) : 0;	/* 404, or 409 */
 			pool_put(c);
+			if (n < 0)
+				reply_etl_error(rp, &err);
+			else if (n == 0 && ctx >= 0)
+				reply_error(rp, 409, "job %s is not finished: cancel it first", id);
+			else if (n > 0)
+				reply_json(rp, 200, jfmt("{\"deleted\": \"%s\"}", id));
 			return;
 		}
 		not_allowed(rp, "GET, DELETE");

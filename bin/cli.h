@@ -68,6 +68,7 @@ int	cmd_ls(int, char **);
 int	cmd_show(int, char **);
 int	cmd_cancel(int, char **);
 int	cmd_retry(int, char **);
+int	cmd_rm(int, char **);
 int	cmd_run(int, char **);
 int	cmd_events(int, char **);
 int	cmd_logs(int, char **);

@@ -409,6 +409,16 @@ cmd_cancel(int argc, char **argv)
 }
 
 int
+cmd_rm(int argc, char **argv)
+{
+	return ids_command(argc, argv, "rm", "usage: etl rm JOB...\n"
+	    "       etl rm --queue Q [--state completed|cancelled|failed]\n\n"
+	    "Delete finished jobs (completed, cancelled or failed) now, as retention would\n"
+	    "later; their journal (contexts and events) is kept.  A job not finished is left:\n"
+	    "cancel it first.\n", etl_delete, etl_delete_where, "deleted");
+}
+
+int
 cmd_retry(int argc, char **argv)
 {
 	return ids_command(argc, argv, "retry", "usage: etl retry JOB...\n"

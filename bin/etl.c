@@ -24,6 +24,7 @@ static const struct command {
 	{ "top", cmd_top, "live view: controllers, queues, running jobs with progress" },
 	{ "cancel", cmd_cancel, "cancel jobs" },
 	{ "retry", cmd_retry, "re-queue failed or cancelled jobs" },
+	{ "rm", cmd_rm, "delete finished jobs" },
 	{ "batch", cmd_batch, "batches of jobs with callbacks (batch new|close|retry|show)" },
 	{ "schedule", cmd_schedule, "cron schedules (schedule add|ls|rm)" },
 	{ "redrive", cmd_redrive, "move dead-lettered jobs back to their queues" },

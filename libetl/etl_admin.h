@@ -129,6 +129,10 @@ long	etl_cancel(etl_conn *, const char *const *ids, size_t n, etl_error *);
 long	etl_retry(etl_conn *, const char *const *ids, size_t n, etl_error *);
 /* The same for every job of queue (in state, if not NULL) that can be: their count. */
 long	etl_cancel_where(etl_conn *, const char *queue, const char *state, etl_error *);
+/* Delete finished jobs (completed, cancelled, failed) and their dependency rows, as
+ * retention does; a job not finished is left.  The count deleted, or -1. */
+long	etl_delete(etl_conn *, const char *const *ids, size_t n, etl_error *);
+long	etl_delete_where(etl_conn *, const char *queue, const char *state, etl_error *);
 long	etl_retry_where(etl_conn *, const char *queue, const char *state, etl_error *);
 
 /* One job as an object with every column (caller frees); ETL_ENOTFOUND if none. */
@@ -144,9 +148,6 @@ cJSON	*etl_job_list(etl_conn *, const char *queue, const char *state, long limit
 int	etl_uuid_valid(const char *id);
 
 
-/* Delete a finished job (and its dependency rows): 0, or -1 (ETL_ENOTFOUND; ETL_EINVAL
- * when it is not finished). */
-int	etl_job_delete(etl_conn *, const char *id, etl_error *);
 
 /* ---- views (view.c): JSON text built by PostgreSQL, numbers exact; caller frees ---- */
 

@@ -659,6 +659,20 @@ etl_retry(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
 	    jobs_json(ids, NULL, NULL, n, 0, err), err);
 }
 
+/* Deleting finished jobs, as retention does: their dependency rows go with them (a job
+ * waiting or running is someone's: cancel it first). */
+#define DELETE_FINISHED(where) \
+    "WITH d AS (DELETE FROM etl.job WHERE " where " AND state IN ('completed', 'cancelled', " \
+    "'failed') RETURNING id), x AS (DELETE FROM etl.job_dep j USING d " \
+    "WHERE j.after_id = d.id OR j.job_id = d.id) SELECT id FROM d"
+
+long
+etl_delete(etl_conn *c, const char *const *ids, size_t n, etl_error *err)
+{
+	return run_jobs_fn(c, DELETE_FINISHED("id = ANY(" JOB_IDS ")"),
+	    jobs_json(ids, NULL, NULL, n, 0, err), err);
+}
+
 cJSON *
 etl_job_get(etl_conn *c, const char *id, etl_error *err)
 {
@@ -786,6 +800,13 @@ etl_cancel_where(etl_conn *c, const char *queue, const char *state, etl_error *e
 	    "WHERE queue = $1 AND state IN ('created', 'retry', 'active') "
 	    "AND ($2::text IS NULL OR state = $2::etl.job_state)), 'cancelled', false)", queue,
 	    state, err);
+}
+
+long
+etl_delete_where(etl_conn *c, const char *queue, const char *state, etl_error *err)
+{
+	return where_rows(c, DELETE_FINISHED("queue = $1 AND ($2::text IS NULL OR "
+	    "state = $2::etl.job_state)"), queue, state, err);
 }
 
 long

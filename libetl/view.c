@@ -266,36 +266,3 @@ etl_view_schedules(etl_conn *c, etl_error *err)
 	    "     WHERE etl.cron_match(s, m) ORDER BY m LIMIT 3) t) AS next "
 	    " FROM etl.schedule s) x", 0, NULL, err), err);
 }
-
-int
-etl_job_delete(etl_conn *c, const char *id, etl_error *err)
-{
-	const char *p[1] = { id };
-	PGresult *res;
-	int n;
-
-	if (etl_uuid_valid(id) != 0) {
-		etl__err(err, ETL_EINVAL, "bad job id '%.64s': want a uuid", id);
-		return -1;
-	}
-	/* only a finished job, as retention deletes them: one waiting or running is
-	 * someone's (its dependents', its run's): cancel it first */
-	if ((res = etl__exec(c, "WITH d AS (DELETE FROM etl.job WHERE id = $1::uuid AND state IN "
-	    "('completed', 'cancelled', 'failed') RETURNING id), "
-	    "x AS (DELETE FROM etl.job_dep j USING d WHERE j.after_id = d.id OR j.job_id = d.id) "
-	    "SELECT id FROM d", 1, p, err)) == NULL)
-		return -1;
-	n = PQntuples(res);
-	PQclear(res);
-	if (n == 0) {
-		if ((res = etl__exec(c, "SELECT state FROM etl.job WHERE id = $1::uuid", 1, p,
-		    err)) == NULL)
-			return -1;
-		n = PQntuples(res);
-		PQclear(res);
-		etl__err(err, n ? ETL_EINVAL : ETL_ENOTFOUND, n ? "job %s is not finished: cancel "
-		    "it first" : "no job %s", id);
-		return -1;
-	}
-	return 0;
-}

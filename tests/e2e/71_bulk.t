@@ -56,4 +56,25 @@ ok $? "then it runs"
 run etl queue pause nosuch
 is "$rc" 3 "pausing a queue that does not exist exits 3"
 stop_controller pz TERM
+# etl rm: finished jobs only, by id or by queue and state; dependency rows go too
+etl queue add rmq --task hello --retry-limit 0 >/dev/null
+r1=$(etl send rmq '{"name": "a"}'); r2=$(etl send rmq '{"name": "b"}'); r3=$(etl send rmq '{"name": "c"}')
+etl cancel "$r2" "$r3" >/dev/null
+rw=$(etl send rmq '{"name": "waits"}' --after "$r1")
+run etl rm "$r1"
+is "$rc" 3 "etl rm of a job not finished: nothing deleted, exit 3"
+like "$err" "not in a state to rm" "  saying why"
+is "$(q "SELECT count(*) FROM etl.job WHERE id = '$r1'")" 1 "  the job is there"
+run etl rm "$r2"
+is "$rc/$out" "0/deleted 1 of 1 job" "etl rm of a cancelled job"
+is "$(q "SELECT count(*) FROM etl.job WHERE id = '$r2'")" 0 "  it is gone"
+run etl rm --queue rmq --state cancelled
+is "$rc/$out" "0/deleted 1 job of queue rmq" "etl rm --queue --state"
+etl cancel "$r1" "$rw" >/dev/null
+is "$(q "SELECT count(*) FROM etl.job_dep WHERE after_id = '$r1'")" 1 "a dependency row before"
+run etl rm --queue rmq
+is "$rc/$out" "0/deleted 2 jobs of queue rmq" "etl rm --queue: every finished job"
+is "$(q "SELECT count(*) FROM etl.job_dep WHERE after_id = '$r1' OR job_id = '$rw'")" 0 "  their dependency rows with them"
+run etl rm not-a-uuid
+is "$rc" 2 "etl rm of a malformed id: a usage error"
 done_testing

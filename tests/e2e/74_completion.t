@@ -25,6 +25,7 @@ is "$(comp etl --pg-env "$ETL_PG_ENV" queue p)" "pause " "queue subcommands incl
 is "$(comp etl queue pause cq)" "cq_one " "queue names come from the database"
 is "$(comp etl ls --state c)" "cancelled completed created " "--state offers the state values"
 like "$(comp etl cancel --q)" "--queue" "cancel offers --queue"
+like "$(comp etl rm --q)" "--queue" "rm offers --queue"
 is "$(comp etl show "${id:0:8}")" "$id " "job ids come from the database"
 like "$(comp etl queue add x --ta)" "--task" "queue add offers its options (from its --help)"
 like "$(comp etl queue add x --task hel)" "hello" "--task offers the tasks of ETL_TASK_PATH"
