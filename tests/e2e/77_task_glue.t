@@ -103,7 +103,14 @@ import json, socket, sys
 s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
 body = json.dumps({"seq": 1, "type": "request", "command": "initialize", "arguments": {"adapterID": "etl-test"}}).encode()
 s.sendall(b"Content-Length: %d\r\n\r\n" % len(body) + body)
-print(s.recv(4096).decode(errors="replace"))
+got = b""
+# messages come in order; the answer to initialize follows any event sent first
+while b'"command": "initialize"' not in got and b'"command":"initialize"' not in got:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    got += chunk
+print(got.decode(errors="replace"))
 PY
 )
 	like "$reply" '"command": ?"initialize"' "  debugpy answers a Debug Adapter Protocol request on port $port"
