@@ -58,6 +58,10 @@ T_TOOLS  := $(patsubst tests/tools/%.c,$(O)/tests/tools/%,$(wildcard tests/tools
 EX_C     := $(filter-out tasks/examples/outoftree/%,$(wildcard tasks/examples/*/*.c))
 EX_SH    := $(wildcard tasks/examples/*/*.sh tasks/examples/*/*.py)
 EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
+# Python modules the Python tasks import, installed beside them (a script's folder is on
+# its sys.path): the examples' lib/ and the task glue, etl_task
+PY_MODS  := $(foreach f,$(wildcard tasks/examples/*/lib/*.py),$(O)/tasks/$(notdir $(f))) \
+            $(O)/tasks/etl_task.py
 
 # every C task also builds as TASK.so for queues in inprocess mode (not executable)
 SO_TASKS := $(C_TASKS:%=%.so) $(foreach f,$(EX_C),$(O)/tasks/$(basename $(notdir $(f))).so)
@@ -66,7 +70,7 @@ T_SO     := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%.so,$(wildcard tests/ta
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller $(O)/bin/etl-api
 # the parent of each detached task; found by the controller at ../libexec/etl/ from its own
 KEEPER   := $(O)/libexec/etl/etl-keeper
-ALL      := $(LIBS) $(PROGS) $(KEEPER) $(WEB) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
+ALL      := $(LIBS) $(PROGS) $(KEEPER) $(WEB) $(PY_MODS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
@@ -173,6 +177,15 @@ endef
 $(foreach f,$(EX_C),$(eval $(call EX_C_RULE,$(f))))
 $(foreach f,$(EX_C),$(eval $(call EX_SO_RULE,$(f))))
 $(foreach f,$(EX_SH),$(eval $(call EX_SH_RULE,$(f))))
+$(O)/tasks/etl_task.py: contrib/python/etl_task.py
+	@mkdir -p $(@D)
+	$(Q)install -m 0644 $< $@
+define PY_MOD_RULE
+$(O)/tasks/$(notdir $(1)): $(1)
+	@mkdir -p $$(@D)
+	$$(Q)install -m 0644 $$< $$@
+endef
+$(foreach f,$(wildcard tasks/examples/*/lib/*.py),$(eval $(call PY_MOD_RULE,$(f))))
 
 $(O)/tests/tasks/%: tests/tasks/%.c libetl/etl.h $(O)/lib/libetl.so
 	@mkdir -p $(@D)
@@ -313,7 +326,7 @@ install: all
 	    > $(LIBDIR)/pkgconfig/libetl.pc
 	install -m 0644 libetl/etl.h libetl/etl_admin.h $(INCDIR)/
 	install -m 0755 $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(TASKDIR)/
-	install -m 0644 $(SO_TASKS) $(TASKDIR)/
+	install -m 0644 $(SO_TASKS) $(PY_MODS) $(TASKDIR)/
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
 	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/

@@ -3,7 +3,7 @@
 # the -dev packages of libpq, libev, cJSON and libbsd, pkg-config, the PostgreSQL
 # server (for the tests' throwaway cluster), prove, valgrind and gdb; libmicrohttpd for
 # etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; Node.js,
-# npm and debugpy for the task glue's tests; libcurl and libmagic for the Dataverse
+# npm and debugpy for the task glue's tests; psycopg2 for the Pelican example; libcurl and libmagic for the Dataverse
 # dataload example; Chromium for the web view's
 # browser test (tried apart: where it cannot be installed, that test says so and skips).
 set -eu
@@ -11,7 +11,7 @@ need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 for p in libpq-dev libev-dev libcjson-dev libbsd-dev libmd-dev libmicrohttpd-dev libcurl4-openssl-dev libmagic-dev pkg-config make gcc \
     perl valgrind gdb procps mandoc cppcheck clang clang-tidy libclang-rt-14-dev curl jq \
-    python3-jsonschema python3-debugpy wrk; do
+    python3-jsonschema python3-debugpy python3-psycopg2 wrk; do
 	have_pkg "$p" || need="$need $p"
 done
 command -v python3 >/dev/null || need="$need python3"

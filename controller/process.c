@@ -22,7 +22,9 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <bsd/string.h>
@@ -456,6 +458,28 @@ limits_of(struct job *jb, char *arg, size_t argsz)
 		jb->limits = xstrdup(buf);
 }
 
+/* A line that starts each run's part of the job's log (all runs append to one file):
+ * which run, which attempt, where and when. */
+static void
+log_marker(int fd, const etl_job *ej)
+{
+	char line[256], when[32], host[128];
+	struct timespec ts;
+	struct tm tm;
+	int n;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	if (gethostname(host, sizeof(host)) != 0)
+		host[0] = '\0';
+	host[sizeof(host) - 1] = '\0';
+	n = snprintf(line, sizeof(line), "--- etl: job %s run %d (attempt %d of %d) on %s at "
+	    "%s ---\n", ej->id, ej->run, ej->retry_count + 1, ej->retry_limit + 1, host, when);
+	if (n > 0 && write(fd, line, (size_t)n < sizeof(line) ? (size_t)n : sizeof(line) - 1) < 0)
+		log_warn("job %s: writing its log", ej->id);
+}
+
 /*
  * A full log folder does not stop jobs (their output is lost, their events are not), but
  * an operator must hear of it: at most once a minute.
@@ -607,6 +631,7 @@ proc_start(etl_job *ej)
 	} else {
 		jb->log_path = xstrdup(logp);
 		check_log_space(logfd);
+		log_marker(logfd, ej);
 		/* readable by the task's user and the operators' group only */
 		if (as == 0 && fchown(logfd, user.uid, getegid()) != 0)
 			log_warn("job %s: chown %s", ej->id, logp);

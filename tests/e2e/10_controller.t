@@ -26,9 +26,10 @@ is "$(q "SELECT count(DISTINCT etl_context_id) FROM etl.job WHERE queue = 'hello
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hello' AND output->>'greeting' = 'hello, ' || (data->>'name')")" 1001 "each job's output is its FINAL payload"
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hello' AND log_path IS NOT NULL AND pid_start_time IS NOT NULL AND host IS NOT NULL")" 1001 "each job has its pid start time, host and log path"
 log=$(q "SELECT log_path FROM etl.job WHERE id = '$id'")
-is "$(cat "$log")" "hello, first" "the task's stdout went to its log"
+like "$(head -1 "$log")" "^--- etl: job $id run 1 \\(attempt 1 of 3\\) on .* at [0-9T:-]+Z ---$" "the log starts with the run's marker"
+is "$(sed 1d "$log")" "hello, first" "the task's stdout went to its log"
 run etl logs "$id"
-is "$out" "hello, first" "etl logs prints it"
+is "$(printf '%s\n' "$out" | sed 1d)" "hello, first" "etl logs prints it"
 is "$(stat -c %a "$log")" 640 "the log is created 0640"
 
 # 7: a missing task, a non-executable one, 10 MB to stdout, stdin closed at once
@@ -49,7 +50,7 @@ like "$(q "SELECT output->>'message' FROM etl.job WHERE id = '$m'")" "no task na
 like "$(q "SELECT output->>'message' FROM etl.job WHERE id = '$n'")" "not an executable" "non-executable task: the ERROR says so"
 like "$(q "SELECT output->>'message' FROM etl.job WHERE id = '$w'")" "exit status 1" "10 MB writer: the ERROR names its exit status"
 like "$(q "SELECT output->>'log_tail' FROM etl.job WHERE id = '$w'")" "writer: wrote 10 MB" "with the tail of its log"
-is "$(stat -c %s "$(q "SELECT log_path FROM etl.job WHERE id = '$w'")")" 10485781 "its 10 MB are in its log"
+is "$(sed 1d "$(q "SELECT log_path FROM etl.job WHERE id = '$w'")" | wc -c)" 10485781 "its 10 MB are in its log (after the run's marker)"
 like "$(q "SELECT output->>'message' FROM etl.job WHERE id = '$c'")" "exit status 1" "stdin closer: the ERROR names its exit status"
 for j in $m $n $w $c; do
 	ctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$j'")

@@ -12,7 +12,7 @@ initial_of() {
 	local log
 	wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$1'" completed || return 1
 	log=$(q "SELECT log_path FROM etl.job WHERE id = '$1'")
-	head -1 "$log"
+	grep -v "^--- etl: job " "$log" | head -1
 }
 # the task read, as jsonb, the job's data
 same() {
