@@ -259,7 +259,7 @@ lint:
 	    --suppressions-list=lint/cppcheck.suppress --inline-suppr -j2 --error-exitcode=1 \
 	    libetl bin api controller common tasks tests/tools tests/unit tests/fuzz bench
 	clang-tidy --quiet $(filter-out tests/fuzz/%,$(LINT_SRC)) -- -std=gnu11 -D_GNU_SOURCE \
-	    -Ilibetl -Icommon -Ibin -Itests/unit -Itasks/examples/validation_pipeline \
+	    -Ilibetl -Icommon -Ibin -Itests/unit \
 	    $(PKG_CFLAGS)
 
 # make fuzz: libFuzzer targets (clang), each run FUZZ_SECONDS (60) from the seed corpus in
