@@ -245,7 +245,7 @@ deps:
 	@sh contrib/install-deps.sh
 
 demo: deps
-	$(MAKE) all
+	$(MAKE) all $(O)/tests/tasks/ticker $(O)/tests/tasks/parent
 	contrib/demo.sh $(O)
 
 # make lint: cppcheck with the repository's configuration (lint/), and clang-tidy with
