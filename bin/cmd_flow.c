@@ -159,7 +159,7 @@ cmd_batch(int argc, char **argv)
 
 static const char schedule_usage[] =
     "usage: etl schedule add NAME QUEUE 'CRON' [JSON] [--tz ZONE]\n"
-    "       etl schedule ls [--json]\n"
+    "       etl schedule ls [--json]   (with the next three fire times)\n"
     "       etl schedule rm NAME\n\n"
     "CRON is 'minute hour day-of-month month day-of-week' with *, ranges (1-5), steps\n"
     "(*/15, 10-50/20), lists (1,15), month and day names (jan, mon), or @hourly, @daily,\n"
@@ -218,26 +218,34 @@ cmd_schedule(int argc, char **argv)
 	}
 	if (strcmp(argv[0], "ls") == 0) {
 		cJSON *list, *s;
+		char *text;
 
 		if (argc - optind != 0)
 			cli_usage_error(&cl, "takes no arguments");
 		c = cli_connect(&cl);
-		if ((list = etl_schedule_list(c, &err)) == NULL)
+		/* the view etl-api serves: each schedule with its next fire times */
+		if ((text = etl_view_schedules(c, &err)) == NULL)
 			cli_fail(&cl, &err);
 		etl_disconnect(c);
 		if (cl.json) {
-			cli_print_json(list);
+			puts(text);
+			free(text);
 			return 0;
 		}
-		printf("%-20s %-16s %-20s %-16s %s\n", "NAME", "QUEUE", "CRON", "TIMEZONE",
-		    "LAST TICK");
+		list = cJSON_Parse(text);
+		free(text);
+		printf("%-20s %-16s %-20s %-16s %-20s %s\n", "NAME", "QUEUE", "CRON", "TIMEZONE",
+		    "LAST TICK", "NEXT");
 		cJSON_ArrayForEach(s, list) {
 			char a[80], b[80], d[120], e[80], f[64];
+			const cJSON *nx = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(s,
+			    "next"), 0);
 
-			printf("%-20s %-16s %-20s %-16s %.19s\n", cli_field(s, "name", a, sizeof(a)),
-			    cli_field(s, "queue", b, sizeof(b)), cli_field(s, "cron", d, sizeof(d)),
-			    cli_field(s, "timezone", e, sizeof(e)),
-			    cli_field(s, "last_tick", f, sizeof(f)));
+			printf("%-20s %-16s %-20s %-16s %-20.19s %.19s\n",
+			    cli_field(s, "name", a, sizeof(a)), cli_field(s, "queue", b, sizeof(b)),
+			    cli_field(s, "cron", d, sizeof(d)), cli_field(s, "timezone", e, sizeof(e)),
+			    *cli_field(s, "last_tick", f, sizeof(f)) ? f : "-",
+			    cJSON_IsString(nx) ? nx->valuestring : "-");
 		}
 		cJSON_Delete(list);
 		return 0;

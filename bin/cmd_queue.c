@@ -189,7 +189,8 @@ queue_ls(struct cli *cl, int argc, char **argv)
 	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
 	etl_error err;
 	etl_conn *c;
-	cJSON *list, *q;
+	cJSON *list, *q, *cl_counts;
+	char *counts;
 	int ch;
 
 	optind = 0;
@@ -199,25 +200,52 @@ queue_ls(struct cli *cl, int argc, char **argv)
 		cli_usage_error(cl, "takes no arguments");
 	c = cli_connect(cl);
 	list = etl_queue_list(c, &err);
+	/* with the counts etl-api shows: ready, deferred (waiting for a time or other
+	 * jobs), active (the view's, numbers small) */
+	counts = list ? etl_view_queues(c, &err) : NULL;
 	etl_disconnect(c);
-	if (list == NULL)
+	if (list == NULL || counts == NULL)
 		cli_fail(cl, &err);
+	cl_counts = cJSON_Parse(counts);
+	free(counts);
+	cJSON_ArrayForEach(q, list) {
+		const cJSON *v, *nm = cJSON_GetObjectItemCaseSensitive(q, "name");
+
+		cJSON_ArrayForEach(v, cl_counts) {
+			const cJSON *vn = cJSON_GetObjectItemCaseSensitive(v, "name");
+
+			if (cJSON_IsString(nm) && cJSON_IsString(vn) &&
+			    strcmp(vn->valuestring, nm->valuestring) == 0) {
+				cJSON_AddItemToObject(q, "ready", cJSON_Duplicate(
+				    cJSON_GetObjectItemCaseSensitive(v, "ready"), 1));
+				cJSON_AddItemToObject(q, "deferred", cJSON_Duplicate(
+				    cJSON_GetObjectItemCaseSensitive(v, "deferred"), 1));
+				cJSON_AddItemToObject(q, "active", cJSON_Duplicate(
+				    cJSON_GetObjectItemCaseSensitive(v, "active"), 1));
+			}
+		}
+	}
+	cJSON_Delete(cl_counts);
 	if (cl->json) {
 		cli_print_json(list);
 		return 0;
 	}
-	printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %s\n", "NAME", "TASK", "POLICY", "CONC",
-	    "RETRY", "EXPIRE", "PAUSED", "DEAD_LETTER");
+	printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %-7s %-8s %-7s %s\n", "NAME", "TASK",
+	    "POLICY", "CONC", "RETRY", "EXPIRE", "PAUSED", "READY", "DEFERRED", "ACTIVE",
+	    "DEAD_LETTER");
 	cJSON_ArrayForEach(q, list) {
-		char a[256], b[256], d[32], e[32], f[32], g[32], h[128], k[16];
+		char a[256], b[256], d[32], e[32], f[32], g[32], h[128], k[16], r1[24], r2[24],
+		    r3[24];
 
-		printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %s\n",
+		printf("%-20s %-24s %-10s %-6s %-6s %-8s %-8s %-7s %-8s %-7s %s\n",
 		    cli_field(q, "name", a, sizeof(a)), cli_field(q, "task", b, sizeof(b)),
 		    cli_field(q, "policy", d, sizeof(d)),
 		    *cli_field(q, "concurrency", e, sizeof(e)) ? e : "-",
 		    cli_field(q, "retry_limit", f, sizeof(f)),
 		    cli_field(q, "expire_seconds", g, sizeof(g)),
 		    strcmp(cli_field(q, "paused", k, sizeof(k)), "true") == 0 ? "yes" : "no",
+		    cli_field(q, "ready", r1, sizeof(r1)), cli_field(q, "deferred", r2, sizeof(r2)),
+		    cli_field(q, "active", r3, sizeof(r3)),
 		    *cli_field(q, "dead_letter", h, sizeof(h)) ? h : "-");
 	}
 	cJSON_Delete(list);

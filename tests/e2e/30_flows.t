@@ -165,6 +165,8 @@ sleep 3
 is "$(q "SELECT count(*) = count(DISTINCT date_trunc('minute', created_on)) FROM etl.job WHERE queue = 'cronq'")" t "one job per tick with two controllers"
 run etl schedule ls
 like "$out" "every +cronq" "schedule ls lists it"
+like "$out" "every +cronq .* [0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9:]{8}$" "  with its next fire time"
+is "$(etl schedule ls --json | jq '.[0].next | length')" 3 "  --json: the next three"
 stop_controller a TERM
 stop_controller b TERM
 etl schedule rm every >/dev/null

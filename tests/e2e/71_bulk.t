@@ -77,4 +77,11 @@ is "$rc/$out" "0/deleted 2 jobs of queue rmq" "etl rm --queue: every finished jo
 is "$(q "SELECT count(*) FROM etl.job_dep WHERE after_id = '$r1' OR job_id = '$rw'")" 0 "  their dependency rows with them"
 run etl rm not-a-uuid
 is "$rc" 2 "etl rm of a malformed id: a usage error"
+# etl queue ls: ready, deferred (a start time to come, or jobs to wait for) and active
+etl queue add cq --task hello >/dev/null
+etl send cq '{"name": "now"}' >/dev/null
+d1=$(etl send cq '{"name": "later"}' --start-after 3600)
+etl send cq '{"name": "after"}' --after "$d1" >/dev/null
+is "$(etl queue ls --json | jq -r '.[] | select(.name == "cq") | "\(.ready) \(.deferred) \(.active)"')" "1 2 0" "etl queue ls --json: 1 ready, 2 deferred, 0 active"
+like "$(etl queue ls | grep '^cq ')" " 1 +2 +0 " "etl queue ls shows them"
 done_testing
