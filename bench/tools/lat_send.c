@@ -31,6 +31,8 @@ main(int argc, char **argv)
 	PGresult *res;
 	long i, n, tries;
 	double t0, stamp;
+	char line[256];
+	int got;
 
 	if (argc != 3 || (n = atol(argv[2])) <= 0) {
 		fprintf(stderr, "usage: lat_send QUEUE N\n");
@@ -66,12 +68,18 @@ main(int argc, char **argv)
 			}
 			nanosleep(&pause, NULL);
 		}
-		if ((f = fopen(PQgetvalue(res, 0, 0), "r")) == NULL ||
-		    fscanf(f, "%lf", &stamp) != 1) {
+		/* the first line of the task's own: the controller's run marker comes first */
+		got = 0;
+		if ((f = fopen(PQgetvalue(res, 0, 0), "r")) != NULL) {
+			while (!got && fgets(line, sizeof(line), f) != NULL)
+				if (strncmp(line, "--- etl: ", 9) != 0)
+					got = sscanf(line, "%lf", &stamp) == 1;
+			fclose(f);
+		}
+		if (!got) {
 			fprintf(stderr, "lat_send: no stamp in %s\n", PQgetvalue(res, 0, 0));
 			return 1;
 		}
-		fclose(f);
 		PQclear(res);
 		printf("%.3f\n", (stamp - t0) * 1000);
 		nanosleep(&gap, NULL);
