@@ -121,15 +121,19 @@ stream_free(struct api_stream *s)
 static void
 emit(struct api_stream *s, const char *event, int64_t id, const char *data)
 {
-	size_t need = strlen(data) * 2 + 128, n;
+	size_t need, n, lines = 1;
 	const char *p, *nl;
 	char *o;
 
-	s->out = xreallocarray(s->out, s->len + need + 1, 1);
+	/* exactly: the event and id lines, and "data: " and a newline per line of data */
+	for (p = data; (p = strchr(p, '\n')) != NULL; p++)
+		lines++;
+	need = strlen(event) + 40 + strlen(data) + lines * 7 + 2;
+	s->out = xreallocarray(s->out, s->len + need, 1);
 	o = s->out + s->len;
-	n = (size_t)sprintf(o, "event: %s\n", event);
+	n = (size_t)snprintf(o, need, "event: %s\n", event);
 	if (id > 0)
-		n += (size_t)sprintf(o + n, "id: %lld\n", (long long)id);
+		n += (size_t)snprintf(o + n, need - n, "id: %lld\n", (long long)id);
 	for (p = data; ; p = nl + 1) {
 		size_t l;
 
@@ -294,7 +298,7 @@ stream_read(struct api_stream *s, char *buf, size_t max)
 			s->seen = live_gen();
 			/* the retry hint, then what there is now */
 			s->out = xreallocarray(s->out, 32, 1);
-			s->len = (size_t)sprintf(s->out, "retry: 2000\n\n");
+			s->len = (size_t)snprintf(s->out, 32, "retry: 2000\n\n");
 			if (produce(s) != 0)
 				s->ended = 1;
 			s->started = 1;
@@ -310,7 +314,7 @@ stream_read(struct api_stream *s, char *buf, size_t max)
 		clock_gettime(CLOCK_MONOTONIC, &now);
 		if (ms_between(&s->sent_at, &now) >= (long)api_cfg.keepalive * 1000) {
 			s->out = xreallocarray(s->out, 16, 1);
-			s->len = (size_t)sprintf(s->out, ":\n\n");
+			s->len = (size_t)snprintf(s->out, 16, ":\n\n");
 			continue;
 		}
 		if (g == s->seen)

@@ -6,7 +6,6 @@ phase too); then the dataset-level checks read the items in batches; then time_b
 sent, in the same transaction as the results.
 """
 import collections
-import json
 
 import etl_task
 import pelican
@@ -53,11 +52,7 @@ def main(initial, etl):
     results["distribution.tender_value"] = (top_share < 0.5,
                                             {"top_1pct_share": round(top_share, 4)})
     with conn, conn.cursor() as cur:
-        for name, (passed, res) in results.items():
-            cur.execute("INSERT INTO pelican.dataset_result (dataset_id, check_name, kind, "
-                        "passed, result) VALUES (%s, %s, 'dataset', %s, %s) ON CONFLICT "
-                        "(dataset_id, check_name) DO UPDATE SET passed = EXCLUDED.passed, "
-                        "result = EXCLUDED.result", (ds, name, passed, json.dumps(res)))
+        pelican.store_dataset_results(cur, ds, 'dataset', results)
         pelican.set_phase(cur, ds, "DATASET", "OK")
         pelican.send(cur, "pelican_time_based", {"dataset_id": ds})
     etl.progress(1, 1, f"{total} items, {failed_items} not checked")

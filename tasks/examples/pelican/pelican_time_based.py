@@ -4,7 +4,6 @@
 same source that was checked), reads both datasets' items in batches, compares the
 pairs (same ocid), stores the results, and sends the report.
 """
-import json
 
 import etl_task
 import pelican
@@ -52,11 +51,7 @@ def main(initial, etl):
         results["tender_value.stability"] = (ch < 0.1, {"ancestor": anc, "pairs": pairs,
                                                         "changed": changed})
     with conn, conn.cursor() as cur:
-        for name, (passed, res) in results.items():
-            cur.execute("INSERT INTO pelican.dataset_result (dataset_id, check_name, kind, "
-                        "passed, result) VALUES (%s, %s, 'time', %s, %s) ON CONFLICT "
-                        "(dataset_id, check_name) DO UPDATE SET passed = EXCLUDED.passed, "
-                        "result = EXCLUDED.result", (ds, name, passed, json.dumps(res)))
+        pelican.store_dataset_results(cur, ds, 'time', results)
         pelican.set_phase(cur, ds, "TIME_VARIANCE", "OK")
         pelican.send(cur, "pelican_report", {"dataset_id": ds})
     return {"dataset_id": ds, "ancestor_id": anc}

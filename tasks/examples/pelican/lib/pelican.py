@@ -189,3 +189,14 @@ def items_in_batches(conn, dataset_id, size=1000, ancestor=False):
             return
         yield from rows
         last = rows[-1][0]
+
+
+def store_dataset_results(cur, dataset_id, kind, results):
+    """Store {check: (passed, result)} of one kind (dataset, time) for the dataset."""
+    import json
+    for name, (passed, res) in results.items():
+        cur.execute("INSERT INTO pelican.dataset_result (dataset_id, check_name, kind, "
+                    "passed, result) VALUES (%s, %s, %s, %s, %s) ON CONFLICT "
+                    "(dataset_id, check_name) DO UPDATE SET passed = EXCLUDED.passed, "
+                    "result = EXCLUDED.result", (dataset_id, name, kind, passed,
+                                                 json.dumps(res)))
