@@ -8,8 +8,9 @@
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
 trap 'stop_controller pa KILL; stop_controller pb KILL' EXIT
-python3 -c 'import psycopg2' 2>/dev/null
-ok $? "python3 has psycopg2 (contrib/install-deps.sh installs python3-psycopg2)"
+# the tasks run Debian's python3 (their #! line), whatever python3 the PATH finds first
+/usr/bin/python3 -c 'import psycopg2' 2>/dev/null
+ok $? "/usr/bin/python3 has psycopg2 (contrib/install-deps.sh installs python3-psycopg2)"
 q "DROP SCHEMA IF EXISTS pelican CASCADE" >/dev/null
 for qn in pelican_extract pelican_check_item pelican_check_dataset pelican_time_based pelican_report pelican_dataset_filter; do
 	etl queue add "$qn" --task "$qn" --retry-limit 2 >/dev/null
@@ -24,7 +25,10 @@ reported() { qis "SELECT count(*) FROM pelican.report r JOIN pelican.dataset d O
 
 etl send pelican_extract "{\"name\": \"d1\", \"source\": \"kfp-1\", \"file\": \"$w/d1.ndjson\"}" >/dev/null
 wait_until 300 reported d1
-ok $? "10,000 releases extracted, checked and reported"
+ok $? "10,000 releases extracted, checked and reported" || {
+	diag "$(q "SELECT queue || ' ' || state || ' ' || coalesce(output::text, '') FROM etl.job WHERE queue LIKE 'pelican%' ORDER BY created_on LIMIT 5")"
+	diag "$(tail -20 "$ETL_TMP/logs/$(q "SELECT id FROM etl.job WHERE queue = 'pelican_extract' ORDER BY created_on LIMIT 1").log" 2>&1)"
+}
 d1=$(ds_of d1)
 is "$(q "SELECT count(*) FILTER (WHERE state = 'OK' AND checks = 1) FROM pelican.data_item WHERE dataset_id = $d1")" 10000 "each item checked once, and OK"
 is "$(q "SELECT count(*) FROM etl.job WHERE queue LIKE 'pelican%' AND retry_count > 0")" 0 "  no job needed a second run"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_check_dataset: Pelican's check.dataset worker (seed 001), the on_finish
 callback of a dataset's batch of check jobs: it runs once, after every check job ended,
 well or not.  Items whose check failed for good are marked FAILED (the dataset's item

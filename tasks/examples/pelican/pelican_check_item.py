@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_check_item: Pelican's check.data_item worker (seed 001).  Payload
 {"dataset_id", "items": [ids]}: reads the items, runs the field-level and compiled
 release-level checks on each, stores one result per item and check, and marks each item

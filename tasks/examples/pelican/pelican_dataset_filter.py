@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_dataset_filter: Pelican's extract.dataset_filter worker (seed 001).  Payload
 {"dataset_id", "name", "filter": {"buyer_id": X} or {"currency": C}}: ignored unless the
 dataset is CHECKED; makes a new dataset of the items that match and publishes its check

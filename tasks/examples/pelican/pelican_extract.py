@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_extract: Pelican's extract worker (seed 001).  Payload {"name", "source",
 "file": NDJSON of compiled releases (the stand-in for Kingfisher Process), "per_job": item
 ids per check job (500), "insert_batch": releases an INSERT (1000)}.  Creates the dataset and its metadata, inserts the releases in

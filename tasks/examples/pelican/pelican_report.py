@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_report: Pelican's report worker (seed 001).  Payload {"dataset_id"}: pass and
 fail counts per item check (field-level and compiled release-level), random examples of
 each outcome (seeded by the dataset and check: the same examples every time), the

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """pelican_time_based: Pelican's check.time_based worker (seed 001).  Payload
 {"dataset_id"}: finds the dataset's ancestor itself (the latest earlier dataset of the
 same source that was checked), reads both datasets' items in batches, compares the
