@@ -30,7 +30,7 @@ import sys
 import time
 import traceback
 
-__all__ = ["run", "dispatch", "progress", "BadInput", "Retry"]
+__all__ = ["run", "dispatch", "progress", "dumps", "BadInput", "Retry"]
 
 
 class BadInput(Exception):
@@ -72,10 +72,10 @@ def dispatch(type_, payload=None):
         _state["finaled"] = True
 
 
-def progress(done, total, message=None):
-    """Record progress: at most four a second, but the last step always."""
+def progress(done, total, message=None, force=False):
+    """Record progress: at most four a second, but the last step (or force) always."""
     now = time.monotonic()
-    if done < total and now - _state["last_progress"] < 0.25:
+    if done < total and not force and now - _state["last_progress"] < 0.25:
         return
     _state["last_progress"] = now
     args = ["progress", str(done), str(total)]
@@ -149,6 +149,12 @@ def run(main):
             print(f"etl_task: could not record the error: {e2}", file=sys.stderr)
     sys.stdout.flush()
     sys.exit(code)
+
+
+def dumps(v):
+    """JSON text of v with the INITIAL's decimals written exactly (for psycopg2's Json
+    and the like: json.dumps refuses decimal.Decimal)."""
+    return _dumps(v)
 
 
 async def _await(aw):

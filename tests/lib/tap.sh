@@ -6,7 +6,7 @@ set -u
 _tap_n=0
 _tap_failed=0
 
-ok() {	# ok COND-EXIT-STATUS DESCRIPTION  (use: ok $? "desc" or cmd; ok $? ...)
+ok() {	# ok COND-EXIT-STATUS DESCRIPTION: returns the status (ok $? "desc" || diag ...)
 	local st=$1; shift
 	_tap_n=$((_tap_n + 1))
 	if [ "$st" -eq 0 ]; then
@@ -15,6 +15,7 @@ ok() {	# ok COND-EXIT-STATUS DESCRIPTION  (use: ok $? "desc" or cmd; ok $? ...)
 		echo "not ok $_tap_n - $*"
 		_tap_failed=$((_tap_failed + 1))
 	fi
+	return "$st"
 }
 
 is() {	# is GOT WANT DESCRIPTION
@@ -24,6 +25,7 @@ is() {	# is GOT WANT DESCRIPTION
 	else
 		ok 1 "$*"
 		printf '#   got:  %s\n#   want: %s\n' "$got" "$want"
+		return 1
 	fi
 }
 
@@ -34,6 +36,7 @@ like() {	# like GOT REGEX DESCRIPTION
 	else
 		ok 1 "$*"
 		printf '#   got:  %s\n#   want match: %s\n' "$got" "$re"
+		return 1
 	fi
 }
 
