@@ -241,6 +241,13 @@ typedef struct etl_step {
  */
 cJSON	*etl_steps_run(const etl_step *steps, size_t n, const char *key,
 	    const cJSON *versions, void *arg);
+/*
+ * The same for one input: input_sum (its checksum, say SHA-256 in hex; NULL: none) is
+ * part of what makes a cached result fresh, so a key run again on other input runs its
+ * steps again instead of giving back the old input's results.
+ */
+cJSON	*etl_steps_run_input(const etl_step *steps, size_t n, const char *key,
+	    const char *input_sum, const cJSON *versions, void *arg);
 /* The result of an earlier step of this run (cached or fresh), or NULL; not to be freed. */
 const cJSON *etl_steps_result(etl_steps *, const char *step);
 

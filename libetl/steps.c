@@ -1,7 +1,7 @@
 /*
  * steps.c: processing steps (seed 002, libcoveweb2's pipeline): an ordered list of
- * steps, each applicable or not, needed or not, cached per (key, step, version) in
- * etl.step_cache.  A cached result is fresh while the step's version is unchanged and
+ * steps, each applicable or not, needed or not, cached per (key, step, version) and
+ * the input's checksum in etl.step_cache (through etl.step_get and etl.step_put).  A cached result is fresh while the step's version is unchanged and
  * every step it reads still has the stamp it read, so bumping one step's version runs
  * that step and the steps that read it, nothing else.
  */
@@ -42,10 +42,17 @@ cJSON *
 etl_steps_run(const etl_step *steps, size_t n, const char *key, const cJSON *versions,
     void *arg)
 {
+	return etl_steps_run_input(steps, n, key, NULL, versions, arg);
+}
+
+cJSON *
+etl_steps_run_input(const etl_step *steps, size_t n, const char *key, const char *input_sum,
+    const cJSON *versions, void *arg)
+{
 	etl_context *ctx = etl_context_current();
 	etl_steps s;
 	char kbuf[32], vbuf[16];
-	const char *p[5];
+	const char *p[6];
 	etl_conn *c;
 	etl_error *err;
 	cJSON *out, *ran, *cached, *skipped;
@@ -89,8 +96,9 @@ etl_steps_run(const etl_step *steps, size_t n, const char *key, const cJSON *ver
 		p[1] = st->name;
 		p[2] = vbuf;
 		p[3] = rtext;
-		res = etl__exec(c, "SELECT stamp, result::text FROM etl.step_cache WHERE key = $1 "
-		    "AND step = $2 AND version = $3::int AND reads = $4::jsonb", 4, p, err);
+		p[4] = input_sum;
+		res = etl__exec(c, "SELECT stamp, result::text FROM etl.step_get($1, $2, $3::int, "
+		    "$4::jsonb, $5)", 5, p, err);
 		if (res == NULL)
 			goto fail;
 		if (PQntuples(res) == 1) {
@@ -111,13 +119,10 @@ etl_steps_run(const etl_step *steps, size_t n, const char *key, const cJSON *ver
 				goto failed_step;
 			}
 			restext = cJSON_PrintUnformatted(result);
-			p[4] = restext;
+			p[5] = restext;
 			/* a new stamp: steps that read this one are stale now */
-			res = etl__exec(c, "INSERT INTO etl.step_cache (key, step, version, reads, result) "
-			    "VALUES ($1, $2, $3::int, $4::jsonb, $5::jsonb) ON CONFLICT (key, step) DO "
-			    "UPDATE SET version = EXCLUDED.version, reads = EXCLUDED.reads, "
-			    "result = EXCLUDED.result, stamp = nextval('etl.step_stamp'), "
-			    "created_on = now() RETURNING stamp", 5, p, err);
+			res = etl__exec(c, "SELECT etl.step_put($1, $2, $3::int, $4::jsonb, $5, "
+			    "$6::jsonb)", 6, p, err);
 			free(restext);
 			if (res == NULL) {
 				cJSON_Delete(result);

@@ -336,3 +336,33 @@ END
 $fn$;
 CREATE OR REPLACE TRIGGER queue_dead_letter BEFORE INSERT OR UPDATE OF dead_letter ON etl.queue
   FOR EACH ROW WHEN (NEW.dead_letter IS NOT NULL) EXECUTE FUNCTION etl.queue_dead_letter_rule();
+
+-- Processing steps' cache (libetl's etl_steps_run and the Python glue alike): a cached
+-- result is fresh while the step's version, the stamps of the steps it reads and the
+-- input's checksum are those it was made with.  Tasks reach the cache through these
+-- (granted to etl_task), not the table.
+CREATE OR REPLACE FUNCTION etl.step_get(p_key text, p_step text, p_version int,
+                                        p_reads jsonb, p_input_sum text)
+RETURNS TABLE (stamp bigint, result jsonb) LANGUAGE sql STABLE AS
+$fn$
+  SELECT c.stamp, c.result FROM etl.step_cache c
+   WHERE c.key = p_key AND c.step = p_step AND c.version = p_version
+     AND c.reads = p_reads AND c.input_sum = coalesce(p_input_sum, '')
+$fn$;
+CREATE OR REPLACE FUNCTION etl.step_put(p_key text, p_step text, p_version int,
+                                        p_reads jsonb, p_input_sum text, p_result jsonb)
+RETURNS bigint LANGUAGE sql AS
+$fn$
+  -- a new stamp: the steps that read this one are stale now
+  INSERT INTO etl.step_cache AS c (key, step, version, reads, input_sum, result)
+  VALUES (p_key, p_step, p_version, p_reads, coalesce(p_input_sum, ''), p_result)
+  ON CONFLICT (key, step) DO UPDATE
+     SET version = EXCLUDED.version, reads = EXCLUDED.reads, input_sum = EXCLUDED.input_sum,
+         result = EXCLUDED.result, stamp = nextval('etl.step_stamp'), created_on = now()
+  RETURNING c.stamp
+$fn$;
+-- A key's cached results removed (an application's data expired); how many.
+CREATE OR REPLACE FUNCTION etl.step_forget(p_key text) RETURNS int LANGUAGE sql AS
+$fn$
+  WITH d AS (DELETE FROM etl.step_cache WHERE key = p_key RETURNING 1) SELECT count(*)::int FROM d
+$fn$;

@@ -92,7 +92,9 @@ BEGIN
                ('context_open', NULL, 'etl_controller'), ('beat', 1, 'etl_controller'),
                ('beat', 3, 'etl_task'), ('task_event', NULL, 'etl_task'),
                ('task_progress', NULL, 'etl_task'), ('task_locked', NULL, 'etl_task'),
-               ('context_status', NULL, 'etl_task'), ('job_lock_key', NULL, 'etl_task')
+               ('context_status', NULL, 'etl_task'), ('job_lock_key', NULL, 'etl_task'),
+               ('step_get', NULL, 'etl_task'), ('step_put', NULL, 'etl_task'),
+               ('step_forget', NULL, 'etl_task')
              ) AS g(fn, nargs, role)
              JOIN pg_proc p ON p.proname = g.fn AND (g.nargs IS NULL OR p.pronargs = g.nargs)
              JOIN pg_namespace n ON n.oid = p.pronamespace AND n.nspname = 'etl' LOOP

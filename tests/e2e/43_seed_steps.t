@@ -23,6 +23,12 @@ is "$(names ran)" "" "and once run, the new version is cached too"
 run etl run process_data "{\"key\": \"u1\", \"input\": [$input], \"versions\": {\"stats\": 2}, \"sample\": true}"
 is "$(names ran)" "sample,count,stats,validate" "sample mode: sample runs, and everything that reads it"
 is "$(q "SELECT (output->'results'->'count'->>'count') || ' ' || (output->'results'->'stats'->>'sum') FROM etl.job ORDER BY created_on DESC LIMIT 1")" "10 55" "the sample cut the input to 10 values"
+# the cache is keyed on the input too: the same key with other input is not the old result
+run etl run process_data "{\"key\": \"u1\", \"input\": [1, 2, 3]}"
+is "$(names ran)" "count,stats,validate" "the same key, other input: its steps run again"
+is "$(q "SELECT output->'results'->'stats'->>'sum' FROM etl.job ORDER BY created_on DESC LIMIT 1")" 6 "  with the new input's sum, not the old one's"
+run etl run process_data "{\"key\": \"u1\", \"input\": [$input]}"
+is "$(names ran)" "count,stats,validate" "  and back to the first input: run again (one result a key and step)"
 run etl run process_data "{\"key\": \"u2\", \"input\": [1, \"x\"]}"
 is "$rc" 65 "a step that fails fails the task"
 ctx=$(q "SELECT etl_context_id FROM etl.job ORDER BY created_on DESC LIMIT 1")

@@ -3,10 +3,15 @@
  * {"key": ID, "input": [numbers], "sample": false, "versions": {"stats": 2}}.  Steps, in
  * order: sample (only when "sample": cuts the input to its first 10 values), count and
  * stats (read sample when it applies), validate (reads stats).  Each result is cached
- * per key and version; a second run with the same key runs nothing; a new version of a
+ * per key, version and input (its SHA-256); a second run with the same key and input
+ * runs nothing, other input under the same key runs again; a new version of a
  * step runs it and the steps that read it.  ("versions" stands in for a code change.)
  */
+#include <sha2.h>
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "etl.h"
 
@@ -101,6 +106,7 @@ process_data(const cJSON *initial)
 {
 	const cJSON *p = cJSON_GetObjectItemCaseSensitive(initial, "payload");
 	const cJSON *key = cJSON_GetObjectItemCaseSensitive(p, "key");
+	char sum[SHA256_DIGEST_STRING_LENGTH], *text;
 	struct run r;
 	cJSON *out;
 
@@ -108,7 +114,12 @@ process_data(const cJSON *initial)
 	r.sample = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(p, "sample"));
 	if (!cJSON_IsString(key) || !cJSON_IsArray(r.input))
 		return etl_fail_task(65, "process_data wants {\"key\": ID, \"input\": [numbers]}");
-	out = etl_steps_run(steps, sizeof(steps) / sizeof(steps[0]), key->valuestring,
+	/* the cache is for this input: the same key with other input runs again */
+	if ((text = cJSON_PrintUnformatted(r.input)) == NULL)
+		return etl_fail_task(75, "out of memory");
+	SHA256Data((const uint8_t *)text, strlen(text), sum);
+	free(text);
+	out = etl_steps_run_input(steps, sizeof(steps) / sizeof(steps[0]), key->valuestring, sum,
 	    cJSON_GetObjectItemCaseSensitive(p, "versions"), &r);
 	if (out == NULL && etl_context_error(etl_context_current())->code != ETL_EOK &&
 	    etl_context_error(etl_context_current())->code != ETL_EINVAL)
