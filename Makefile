@@ -62,6 +62,8 @@ EX_TASKS := $(foreach f,$(EX_C) $(EX_SH),$(O)/tasks/$(basename $(notdir $(f))))
 # its sys.path): the examples' lib/ and the task glue, etl_task
 PY_MODS  := $(foreach f,$(wildcard tasks/examples/*/lib/*.py),$(O)/tasks/$(notdir $(f))) \
             $(O)/tasks/etl_task.py
+# the CoVE example's JSON Schema, beside its module (cove.py reads cove-schema/)
+COVE_SCHEMA := $(O)/tasks/cove-schema/release-package-schema.json
 
 # every C task also builds as TASK.so for queues in inprocess mode (not executable)
 SO_TASKS := $(C_TASKS:%=%.so) $(foreach f,$(EX_C),$(O)/tasks/$(basename $(notdir $(f))).so)
@@ -70,7 +72,7 @@ T_SO     := $(patsubst tests/tasks/%.c,$(O)/tests/tasks/%.so,$(wildcard tests/ta
 PROGS    := $(O)/bin/etl $(O)/bin/etl-controller $(O)/bin/etl-api
 # the parent of each detached task; found by the controller at ../libexec/etl/ from its own
 KEEPER   := $(O)/libexec/etl/etl-keeper
-ALL      := $(LIBS) $(PROGS) $(KEEPER) $(WEB) $(PY_MODS) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
+ALL      := $(LIBS) $(PROGS) $(KEEPER) $(WEB) $(PY_MODS) $(COVE_SCHEMA) $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(SO_TASKS)
 
 all: $(ALL)
 
@@ -178,6 +180,9 @@ $(foreach f,$(EX_C),$(eval $(call EX_C_RULE,$(f))))
 $(foreach f,$(EX_C),$(eval $(call EX_SO_RULE,$(f))))
 $(foreach f,$(EX_SH),$(eval $(call EX_SH_RULE,$(f))))
 $(O)/tasks/etl_task.py: contrib/python/etl_task.py
+	@mkdir -p $(@D)
+	$(Q)install -m 0644 $< $@
+$(O)/tasks/cove-schema/%: tasks/examples/cove/schema/%
 	@mkdir -p $(@D)
 	$(Q)install -m 0644 $< $@
 define PY_MOD_RULE
@@ -327,6 +332,8 @@ install: all
 	install -m 0644 libetl/etl.h libetl/etl_admin.h $(INCDIR)/
 	install -m 0755 $(C_TASKS) $(SH_TASKS) $(EX_TASKS) $(TASKDIR)/
 	install -m 0644 $(SO_TASKS) $(PY_MODS) $(TASKDIR)/
+	install -d $(TASKDIR)/cove-schema
+	install -m 0644 $(COVE_SCHEMA) $(TASKDIR)/cove-schema/
 	for m in $(MANPAGES); do \
 	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
 	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/

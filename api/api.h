@@ -29,6 +29,7 @@ struct api_settings {
 	const char	*token_file;
 	const char	*web_dir;
 	const char	*log_dir;	/* job logs are read only from under it (NULL: any) */
+	const char	*files_dir;	/* jobs' files, DIR/JOB_ID/NAME (NULL: none served) */
 	const char	*tls_cert;
 	const char	*tls_key;
 	enum api_role	 anonymous;	/* ROLE_NONE or ROLE_VIEWER */

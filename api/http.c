@@ -157,6 +157,21 @@ send_reply(struct MHD_Connection *c, struct api_reply *rp)
 		MHD_add_response_header(r, "Content-Type", "text/event-stream");
 		MHD_add_response_header(r, "Cache-Control", "no-store");
 		MHD_add_response_header(r, "X-Accel-Buffering", "no");
+	} else if (rp->fd != 0) {
+		char disp[200];
+
+		/* the response owns the descriptor from here, failed or not */
+		r = MHD_create_response_from_fd64(rp->fd_size, rp->fd - 1);
+		if (r == NULL) {
+			close(rp->fd - 1);
+			rp->fd = 0;
+			return MHD_NO;
+		}
+		rp->fd = 0;
+		snprintf(disp, sizeof(disp), "attachment; filename=\"%s\"", rp->filename);
+		MHD_add_response_header(r, "Content-Type", rp->type);
+		MHD_add_response_header(r, "Content-Disposition", disp);
+		MHD_add_response_header(r, "Cache-Control", "no-store");
 	} else {
 		size_t len = rp->body ? strlen(rp->body) : 0;
 		int json = rp->type == NULL;

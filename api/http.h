@@ -32,6 +32,9 @@ struct api_reply {
 	const char	*type;		/* NULL: application/json */
 	const char	*allow;		/* for 405: the methods the resource has */
 	struct api_stream *stream;	/* instead of body: an event stream */
+	int		 fd;		/* instead of body: a file's descriptor + 1 (0: none) */
+	uint64_t	 fd_size;
+	char		 filename[136];	/* its download name */
 };
 
 /* A query argument or header of req (NULL if absent). */
@@ -48,6 +51,10 @@ void	reply_etl_error(struct api_reply *, const etl_error *);
 
 /* ---- routes.c ---- */
 void	routes_dispatch(struct api_req *, struct api_reply *);
+
+/* ---- jobfiles.c ---- */
+/* GET a job's files (name NULL: the list) from under --files. */
+void	job_files(const struct api_req *, struct api_reply *, const char *id, const char *name);
 
 /* ---- stream.c: Server-Sent Events ---- */
 enum stream_kind { STREAM_EVENTS, STREAM_TREE, STREAM_OVERVIEW };

@@ -40,6 +40,7 @@ static const char usage_text[] =
     "  --web-dir DIR           the web view's files (default ../share/etl/web from the\n"
     "                          program)\n"
     "  --log-dir DIR           serve job logs only from under DIR\n"
+    "  --files DIR             serve jobs' files (downloads) from DIR/JOB_ID/\n"
     "  --tls-cert FILE, --tls-key FILE   serve HTTPS with this certificate and key (PEM)\n"
     "  --max-connections N     connections at once (default 256)\n"
     "  --max-per-ip N          connections at once from one address (default 64)\n"
@@ -53,7 +54,7 @@ static const char usage_text[] =
 
 enum {
 	O_LISTEN = 256, O_PG_ENV, O_CONFIG, O_TOKENS, O_NEW_TOKEN, O_ANON, O_NO_SET_ROLE,
-	O_WEB, O_LOGDIR, O_CERT, O_KEY, O_MAXC, O_MAXIP, O_TIMEOUT, O_MAXBODY, O_POOL,
+	O_WEB, O_LOGDIR, O_FILES, O_CERT, O_KEY, O_MAXC, O_MAXIP, O_TIMEOUT, O_MAXBODY, O_POOL,
 	O_KEEPALIVE
 };
 
@@ -102,6 +103,7 @@ main(int argc, char **argv)
 		{ "no-set-role", no_argument, NULL, O_NO_SET_ROLE },
 		{ "web-dir", required_argument, NULL, O_WEB },
 		{ "log-dir", required_argument, NULL, O_LOGDIR },
+		{ "files", required_argument, NULL, O_FILES },
 		{ "tls-cert", required_argument, NULL, O_CERT },
 		{ "tls-key", required_argument, NULL, O_KEY },
 		{ "max-connections", required_argument, NULL, O_MAXC },
@@ -121,7 +123,7 @@ main(int argc, char **argv)
 	int ch, i, sig, rc = 0;
 
 	static const char *const keys[] = { "listen", "pg_env", "token_file", "web_dir",
-		"log_dir", "tls_cert", "tls_key", "max_connections", "max_per_ip", "timeout",
+		"log_dir", "files", "tls_cert", "tls_key", "max_connections", "max_per_ip", "timeout",
 		"max_body", "pool", "keepalive", NULL };
 	static const char *const bools[] = { "anonymous", "no_set_role", "verbose", NULL };
 
@@ -175,6 +177,9 @@ main(int argc, char **argv)
 			break;
 		case O_LOGDIR:
 			api_cfg.log_dir = optarg;
+			break;
+		case O_FILES:
+			api_cfg.files_dir = optarg;
 			break;
 		case O_CERT:
 			api_cfg.tls_cert = optarg;

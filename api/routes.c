@@ -665,6 +665,14 @@ jobs(struct api_req *r, struct api_reply *rp)
 		reply_error(rp, 404, "bad job id '%.64s': want a uuid", id);
 		return;
 	}
+	if (sub != NULL && strcmp(sub, "files") == 0 && r->nseg <= 6) {
+		if (!method(r, "GET")) {
+			not_allowed(rp, "GET");
+			return;
+		}
+		job_files(r, rp, id, SEG(5));
+		return;
+	}
 	if (r->nseg > 5) {
 		reply_error(rp, 404, "no such resource");
 		return;

@@ -450,6 +450,118 @@ function pageSchedules(main, signal) {
   api('/schedules', { signal }).then((l) => t.rows_(l)).catch((e) => toast(e.message));
 }
 
+/* ---- CoVE (seed 002): a validation app's pages for a cove_process job ----
+ * progress while it runs (each step its bar), the results once done (errors grouped by
+ * path with examples, additional fields, statistics, downloads), an error page when it
+ * failed, and an expired page once its files were removed (etl-api answers 410). */
+
+const COVE_STEPS = ['fetch', 'sample', 'was_json_uploaded', 'convert_spreadsheet_to_json', 'get_schema',
+  'convert_json_to_spreadsheets', 'additional_fields', 'validate', 'statistics'];
+
+async function download(id, name) {
+  const r = await fetch(API + '/jobs/' + id + '/files/' + encodeURIComponent(name), { headers: headers() });
+  if (!r.ok) { toast(r.status === 410 ? 'This file has expired.' : 'Download failed: ' + r.status); return; }
+  const url = URL.createObjectURL(await r.blob());
+  const a = el('a', { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+function coveTable(id, cols, rows) {
+  return el('table', { id },
+    el('thead', {}, el('tr', {}, ...cols.map((c) => el('th', { scope: 'col', text: c })))),
+    el('tbody', {}, ...(rows.length ? rows.map((r) => el('tr', {}, ...r.map((x) => el('td', {}, x)))) : [el('tr', { class: 'empty' }, el('td', { colspan: cols.length, class: 'muted', text: 'None.' }))])));
+}
+
+function coveResults(main, id, j, o) {
+  const up = o.upload || {};
+  const st = o.statistics || {};
+  const summary = el('p', { id: 'cove-summary' }, (o.error_count ? o.error_count + ' validation error' + (o.error_count === 1 ? '' : 's') : 'No validation errors') +
+    ' in ' + st.releases + ' release' + (st.releases === 1 ? '' : 's') + ' of ' + (up.name || 'the data') + ' (' + up.kind + ', ' + up.size + ' bytes).');
+  const sample = o.sample ? el('p', { id: 'cove-sample', class: 'note', text: 'Sample mode: only the first ' + o.sample.kept + ' releases were checked' + (o.sample.more ? '; the file has more.' : '.') }) : null;
+  const errors = coveTable('cove-errors', ['Error', 'Path', 'Count', 'Examples'], (o.errors || []).map((g) => [
+    g.message, el('code', { text: g.path }), String(g.count),
+    el('ul', {}, ...g.examples.map((x) => el('li', {}, el('code', { text: x.path }), x.value === null || x.value === undefined ? '' : ' = ' + JSON.stringify(x.value))))]));
+  const add = coveTable('cove-additional', ['Field', 'Count', 'Examples'], Object.entries(o.additional_fields || {}).map(([k, v]) => [
+    el('code', { text: k }), String(v.count), el('ul', {}, ...v.examples.map((x) => el('li', {}, el('code', { text: x }))))]));
+  const stats = el('dl', { id: 'cove-stats', class: 'fields' });
+  for (const [k, v] of Object.entries(st)) stats.append(el('dt', { text: k.replace(/_/g, ' ') }), el('dd', { text: typeof v === 'object' && v !== null ? JSON.stringify(v) : String(v) }));
+  const dl = el('ul', { id: 'cove-downloads' }, ...(o.downloads || []).map((d) => el('li', {},
+    el('a', { href: '#', 'data-file': d.name, onclick: (e) => { e.preventDefault(); download(id, d.name); }, text: d.name }), ' (' + d.label + ')')));
+  document.title = 'etl: results for ' + (up.name || id);
+  main.replaceChildren(...[el('h1', { text: 'Results: ' + (up.name || id) }), summary, sample,
+    o.schema ? el('p', { class: 'muted', text: 'Checked against ' + o.schema.title + (o.schema.data_version ? ', data version ' + o.schema.data_version : '') + '.' }) : null,
+    el('h2', { text: 'Validation errors' }), el('div', { class: 'scroll' }, errors),
+    el('h2', { text: 'Additional fields' }), el('p', { class: 'muted', text: 'Fields the schema does not have: not errors, but check their names.' }), el('div', { class: 'scroll' }, add),
+    el('h2', { text: 'Statistics' }), stats,
+    el('h2', { text: 'Downloads' }), dl,
+    el('p', { class: 'muted', text: 'Data is kept ' + o.expire_days + ' days after it was checked (' + new Date(j.completed_on).toLocaleDateString() + ').' }),
+    el('p', {}, el('a', { href: '#/job/' + id, text: 'The job behind this page' }))].filter((x) => x));
+}
+
+function pageCove(main, signal, id) {
+  const title = el('h1', { text: 'Checking your data' });
+  const list = el('ol', { id: 'cove-steps', class: 'steps' });
+  const bars = new Map();
+  for (const s of COVE_STEPS) {
+    const b = bar(null);
+    const li = el('li', { 'data-step': s }, el('div', { class: 'step-name', text: s.replace(/_/g, ' ') }), b);
+    b.li = li;
+    bars.set(s, b);
+    list.append(li);
+  }
+  let shown = null;
+  const show = () => api('/jobs/' + id, { signal }).then(async (d) => {
+    const j = d.job;
+    if (['created', 'retry', 'active'].includes(j.state)) {
+      if (shown !== 'progress') { main.replaceChildren(title, el('p', { id: 'cove-state', class: 'muted', text: 'Your data is being checked; this page follows it.' }), list); shown = 'progress'; }
+      return;
+    }
+    if (shown === 'final') return;
+    shown = 'final';
+    if (j.state !== 'completed') {
+      const why = (j.output && j.output.message) || j.state;
+      document.title = 'etl: could not check the data';
+      main.replaceChildren(el('h1', { id: 'cove-error', text: 'We could not check your data' }),
+        el('p', { class: 'error', text: why }), el('p', {}, el('a', { href: '#/job/' + id, text: 'The job behind this page' })));
+      return;
+    }
+    const r = await fetch(API + '/jobs/' + id + '/files', { headers: headers(), signal });
+    if (r.status === 410) {
+      const o = j.output || {};
+      document.title = 'etl: expired';
+      main.replaceChildren(el('h1', { id: 'cove-expired', text: 'These results have expired' }),
+        el('p', { text: 'The data checked on ' + new Date(j.completed_on).toLocaleDateString() + ' has been removed: uploads are kept ' + (o.expire_days || '?') + ' days. Check the file again to see its results.' }));
+      return;
+    }
+    coveResults(main, id, j, j.output || {});
+  }).catch((e) => { if (!signal.aborted) toast(e.message); });
+  show();
+  follow('/jobs/' + id + '/events', (ev, evs) => {
+    if (ev !== 'events') return;
+    for (const e of evs) {
+      if (/:PROGRESS$/.test(e.type) && e.payload) {
+        const m = /^(?:step \d+\/\d+: )?([a-z_]+)$/.exec(e.payload.message || '');
+        if (m && bars.has(m[1])) {
+          /* the steps before it are done (or did not apply) */
+          for (const s of COVE_STEPS) {
+            if (s === m[1]) break;
+            const b = bars.get(s);
+            if (!b.li.classList.contains('done')) { b.li.classList.add('done'); b.update({ done: 1, total: 1, message: b.li.dataset.ran ? 'done' : 'done or not needed' }); }
+          }
+          const b = bars.get(m[1]);
+          b.li.dataset.ran = '1';
+          b.update({ done: e.payload.done, total: e.payload.total, message: Number(e.payload.done) >= Number(e.payload.total) ? 'done' : 'running' });
+          if (Number(e.payload.done) >= Number(e.payload.total)) b.li.classList.add('done');
+        }
+      }
+      if (/:(FINAL|ERROR)$/.test(e.type)) show();
+    }
+  }, signal);
+}
+
 /* ---- routing ---- */
 
 function route() {
@@ -474,6 +586,7 @@ function route() {
   else if (page === 'failures') pageFailures(main, signal);
   else if (page === 'batches') pageBatches(main, signal);
   else if (page === 'schedules') pageSchedules(main, signal);
+  else if (page === 'cove' && parts[1]) pageCove(main, signal, parts[1]);
   else main.replaceChildren(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Overview' })));
 }
 

@@ -30,7 +30,7 @@ import sys
 import time
 import traceback
 
-__all__ = ["run", "dispatch", "progress", "dumps", "BadInput", "Retry"]
+__all__ = ["run", "dispatch", "progress", "dumps", "Step", "run_steps", "BadInput", "Retry"]
 
 
 class BadInput(Exception):
@@ -155,6 +155,61 @@ def dumps(v):
     """JSON text of v with the INITIAL's decimals written exactly (for psycopg2's Json
     and the like: json.dumps refuses decimal.Decimal)."""
     return _dumps(v)
+
+
+class Step:
+    """A processing step for run_steps (libetl's etl_step): name, version, process(run)
+    -> result (JSON-able); reads: earlier steps whose results it uses (when one runs
+    again, so does it); applicable(run) (None: always); needed(run) (None: when its
+    cached result is stale)."""
+
+    def __init__(self, name, version, process, reads=(), applicable=None, needed=None):
+        self.name, self.version, self.process = name, version, process
+        self.reads, self.applicable, self.needed = tuple(reads), applicable, needed
+
+
+class _StepsRun:
+    def __init__(self, arg):
+        self.arg = arg
+        self.results = {}
+
+
+def run_steps(conn, key, input_sum, steps, versions=None, arg=None):
+    """Run steps in order for cache key and input checksum, as libetl's
+    etl_steps_run_input does and on the same cache (etl.step_get and etl.step_put, on
+    conn, a psycopg2 connection to the job's pg_env): a cached result is reused while the
+    step's version, the stamps of the steps it reads and the input are unchanged.  Each
+    step has its own progress.  Returns {"ran", "cached", "skipped", "results"}."""
+    run = _StepsRun(arg)
+    stamps = {}
+    out = {"ran": [], "cached": [], "skipped": [], "results": run.results}
+    versions = versions or {}
+    for i, st in enumerate(steps):
+        msg = f"step {i + 1}/{len(steps)}: {st.name}"
+        progress(0, 1, msg, force=True)
+        if st.applicable is not None and not st.applicable(run):
+            out["skipped"].append(st.name)
+            continue
+        version = int(versions.get(st.name, st.version))
+        reads = json.dumps({r: stamps.get(r, 0) for r in st.reads}, sort_keys=True)
+        with conn, conn.cursor() as cur:
+            cur.execute("SELECT stamp, result FROM etl.step_get(%s, %s, %s, %s::jsonb, %s)",
+                        (key, st.name, version, reads, input_sum))
+            row = cur.fetchone()
+        if row is not None and (st.needed is None or not st.needed(run)):
+            stamps[st.name] = row[0]
+            run.results[st.name] = row[1]
+            out["cached"].append(st.name)
+        else:
+            result = st.process(run)
+            with conn, conn.cursor() as cur:
+                cur.execute("SELECT etl.step_put(%s, %s, %s, %s::jsonb, %s, %s::jsonb)",
+                            (key, st.name, version, reads, input_sum, dumps(result)))
+                stamps[st.name] = cur.fetchone()[0]
+            run.results[st.name] = result
+            out["ran"].append(st.name)
+        progress(1, 1, msg, force=True)
+    return out
 
 
 async def _await(aw):
