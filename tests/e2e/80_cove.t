@@ -48,6 +48,19 @@ is "$(group "$b" releases/contracts/status "is not one of the codes of its codel
 is "$(q "SELECT g->'examples'->1->>'path' || ' = ' || (g->'examples'->1->>'value') FROM etl.job, jsonb_array_elements(output->'errors') g WHERE id = '$b' AND g->>'path' = 'releases/awards/value/amount'")" "releases/1/awards/0/value/amount = 19,000" "  each group with its examples: path and value"
 is "$(out "$b" "->'additional_fields'->'releases/tender/contractTerm'->>'count'") $(out "$b" "->'additional_fields'->'releases/buyer/department'->>'count'")" "2 1" "additional fields found, counted"
 
+# fetched from a URL (a local HTTP server)
+python3 -u -m http.server 0 --bind 127.0.0.1 --directory "$S" >"$ETL_TMP/cove_http.log" 2>&1 &
+HTTP_PID=$!
+wait_until 10 grep -q "Serving HTTP" "$ETL_TMP/cove_http.log"
+port=$(sed -n 's/.* port \([0-9]*\).*/\1/p' "$ETL_TMP/cove_http.log" | head -1)
+u=$(cove "{\"url\": \"http://127.0.0.1:$port/bad.json\", \"dir\": \"$w/files\"}")
+ended "$u"
+is "$(out "$u" "->'upload'->>'name'") $(out "$u" "->>'error_count'")" "bad.json 7" "fetched from a URL: the same results"
+u404=$(cove "{\"url\": \"http://127.0.0.1:$port/nothing.json\", \"dir\": \"$w/files\"}")
+ended "$u404"
+like "$(out "$u404" "->>'message'")" "could not fetch the data: HTTP Error 404" "a URL that answers 404: the job failed, saying so"
+kill $HTTP_PID 2>/dev/null
+
 # ---- the files, through etl-api ------------------------------------------------------
 api GET "/api/v1/jobs/$b/files" "$V"
 is "$code $(jq -r 'map(.name) | join(",")' <<<"$body")" "200 original.json,releases.csv" "etl-api lists the job's files"
