@@ -307,7 +307,10 @@ fuzz: $(addprefix $(FZ)/fuzz_,$(FUZZERS))
 
 # make install PREFIX=/usr/local DESTDIR=...: programs, library (soname, symlinks, static,
 # pkg-config), header, tasks in libexec/etl/tasks (the default task path), man pages,
-# systemd unit, bash completion, gdb helper.
+# systemd units (paths rewritten for PREFIX), the etl user (sysusers.d) and its folders
+# (tmpfiles.d), configuration examples in SYSCONFDIR/etl (the programs read
+# /etc/etl/*.conf), bash completion, gdb helper.
+SYSCONFDIR ?= /etc
 BINDIR    = $(DESTDIR)$(PREFIX)/bin
 LIBDIR    = $(DESTDIR)$(PREFIX)/lib
 INCDIR    = $(DESTDIR)$(PREFIX)/include
@@ -338,8 +341,15 @@ install: all
 	    s=$${m##*.}; install -m 0644 $$m $(MANDIR)/man$$s/; done
 	install -m 0644 contrib/gdb/etl.py $(SHAREDIR)/gdb/
 	install -m 0644 contrib/pg_service.conf.example $(SHAREDIR)/
-	install -m 0644 contrib/etl-controller.service contrib/etl-api.service \
-	    $(DESTDIR)$(PREFIX)/lib/systemd/system/
+	for u in etl-controller etl-api; do \
+	    sed -e 's|@BINDIR@|$(PREFIX)/bin|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	        contrib/$$u.service > $(DESTDIR)$(PREFIX)/lib/systemd/system/$$u.service; done
+	install -d $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d \
+	    $(DESTDIR)$(SYSCONFDIR)/etl
+	install -m 0644 contrib/etl.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/etl.conf
+	install -m 0644 contrib/etl.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/etl.conf
+	install -m 0644 contrib/etl.conf.example contrib/etl-api.conf.example \
+	    contrib/pg_service.conf.example $(DESTDIR)$(SYSCONFDIR)/etl/
 	install -d $(SHAREDIR)/web $(SHAREDIR)/node/etl-task $(SHAREDIR)/python
 	install -m 0644 $(WEB_SRC) $(SHAREDIR)/web/
 	install -m 0644 contrib/node/etl-task/* $(SHAREDIR)/node/etl-task/
@@ -353,6 +363,9 @@ uninstall:
 	    $(LIBDIR)/pkgconfig/libetl.pc $(INCDIR)/etl.h $(INCDIR)/etl_admin.h \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-controller.service \
 	    $(DESTDIR)$(PREFIX)/lib/systemd/system/etl-api.service \
+	    $(DESTDIR)$(PREFIX)/lib/sysusers.d/etl.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/etl.conf \
+	    $(DESTDIR)$(SYSCONFDIR)/etl/etl.conf.example $(DESTDIR)$(SYSCONFDIR)/etl/etl-api.conf.example \
+	    $(DESTDIR)$(SYSCONFDIR)/etl/pg_service.conf.example \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl \
 	    $(DESTDIR)$(PREFIX)/share/bash-completion/completions/etl-controller
 	for m in $(MANPAGES); do s=$${m##*.}; rm -f $(MANDIR)/man$$s/$${m##*/}; done

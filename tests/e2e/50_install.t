@@ -48,6 +48,35 @@ else
 	is "$rc/$(q "SELECT output->>'greeting' FROM etl.job ORDER BY created_on DESC LIMIT 1")" "0/greetings, world" "and runs under etl run"
 	unset PKG_CONFIG_PATH
 fi
+# the systemd units: paths for this PREFIX, valid, hardened; the etl user and folders
+for u in etl-controller etl-api; do
+	f="$dest/usr/lib/systemd/system/$u.service"
+	like "$(grep '^ExecStart=' "$f")" "^ExecStart=/usr/bin/$u --config /etc/etl/" "$u.service: ExecStart and --config for PREFIX=/usr"
+	if command -v systemd-analyze >/dev/null; then
+		sed "s|=/usr/bin/|=$dest/usr/bin/|" "$f" >"$ETL_TMP/$u.service"
+		systemd-analyze verify --man=no "$ETL_TMP/$u.service" >"$ETL_TMP/verify.log" 2>&1
+		ok $? "  systemd-analyze verify: clean" || diag "$(cat "$ETL_TMP/verify.log")"
+		score=$(systemd-analyze security --offline=true "$f" 2>/dev/null | sed -n 's/.*Overall exposure level for .*: \([0-9.]*\) .*/\1/p')
+		ok "$(awk -v s="$score" 'BEGIN { exit !(s != "" && s <= 2.0) }'; echo $?)" "  systemd-analyze security: $score (2.0 or below)"
+	else
+		ok 0 "# SKIP systemd-analyze is not installed"
+		ok 0 "# SKIP (as above)"
+	fi
+done
+for f in usr/lib/sysusers.d/etl.conf usr/lib/tmpfiles.d/etl.conf etc/etl/etl.conf.example etc/etl/etl-api.conf.example etc/etl/pg_service.conf.example; do
+	ok "$([ -e "$dest/$f" ]; echo $?)" "installs $f"
+done
+if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/null; then
+	sr=$ETL_TMP/sysroot
+	rm -rf "$sr"; mkdir -p "$sr/etc" "$sr/usr/lib/sysusers.d" "$sr/usr/lib/tmpfiles.d"
+	cp "$dest/usr/lib/sysusers.d/etl.conf" "$sr/usr/lib/sysusers.d/"
+	cp "$dest/usr/lib/tmpfiles.d/etl.conf" "$sr/usr/lib/tmpfiles.d/"
+	systemd-sysusers --root="$sr" >/dev/null 2>&1
+	like "$(grep '^etl:' "$sr/etc/passwd")" "^etl:x:[0-9]+:[0-9]+:.*:/var/lib/etl:/usr/sbin/nologin$" "sysusers.d makes the etl user (no login)"
+	systemd-tmpfiles --root="$sr" --create >/dev/null 2>&1
+	is "$(stat -c '%a %U' "$sr/var/log/etl" 2>&1 | sed "s/ .*/ /")$(awk -F: '$1 == "etl" {print $3}' "$sr/etc/passwd")" "750 $(stat -c '%u' "$sr/var/log/etl" 2>/dev/null)" "tmpfiles.d makes /var/log/etl, 0750, the etl user's"
+	is "$(awk '$2 == "/var/log/etl" {print $6}' "$dest/usr/lib/tmpfiles.d/etl.conf")" "14d" "  logs older than 14 days cleaned, as retention removes their rows"
+fi
 make -s -C "$ETL_TOP" O="$ETL_BUILD" $san uninstall DESTDIR="$dest" PREFIX=/usr >>"$ETL_TMP/install.log" 2>&1
 ok $? "make uninstall"
 is "$(find "$dest" -type f | wc -l)" 0 "leaves no file behind"
