@@ -19,11 +19,15 @@
 
 enum { OPT_FOLLOW = 1, OPT_CONTEXT, OPT_TREE };
 
-/* A context id argument, or a job id naming its job's context (and pg_env). */
+/*
+ * A context id argument, or a job id naming its job's context (and pg_env).  With wait
+ * (--follow), a job not started yet is waited for while it may still start.
+ */
 static int64_t
-context_arg(struct cli *cl, const char *arg, char **pg_env)
+context_arg(struct cli *cl, const char *arg, char **pg_env, int wait)
 {
-	char buf[128];
+	const struct timespec tick = { 0, 200 * 1000 * 1000 };
+	char buf[128], state[32];
 	etl_error err;
 	etl_conn *c;
 	cJSON *job;
@@ -33,13 +37,22 @@ context_arg(struct cli *cl, const char *arg, char **pg_env)
 	if (etl_uuid_valid(arg) != 0)
 		return (int64_t)cli_long(cl, arg, 1, 0x7fffffffffffffffL, "CONTEXT");
 	c = cli_connect(cl);
-	if ((job = etl_job_get(c, arg, &err)) == NULL)
-		cli_fail(cl, &err);
+	for (;;) {
+		if ((job = etl_job_get(c, arg, &err)) == NULL)
+			cli_fail(cl, &err);
+		id = (int64_t)strtoll(cli_field(job, "etl_context_id", buf, sizeof(buf)), NULL, 10);
+		cli_field(job, "state", state, sizeof(state));
+		if (id > 0 || !wait || (strcmp(state, "created") != 0 &&
+		    strcmp(state, "retry") != 0 && strcmp(state, "active") != 0))
+			break;
+		cJSON_Delete(job);
+		nanosleep(&tick, NULL);
+	}
 	etl_disconnect(c);
-	id = (int64_t)strtoll(cli_field(job, "etl_context_id", buf, sizeof(buf)), NULL, 10);
 	if (id <= 0) {
-		fprintf(stderr, "etl %s: job %s has no context yet (it has not started)\n",
-		    cl->cmd, arg);
+		fprintf(stderr, "etl %s: job %s has no context%s\n", cl->cmd, arg,
+		    wait ? " (it ended without starting)" : " yet (it has not started; --follow waits)");
+		cJSON_Delete(job);
 		exit(EXIT_NOTFOUND);
 	}
 	if (*cli_field(job, "pg_env", buf, sizeof(buf)) != '\0')
@@ -118,7 +131,7 @@ cmd_events(int argc, char **argv)
 		cli_usage_error(&cl, "--tree and --follow do not go together");
 	if (argc - optind != 1)
 		cli_usage_error(&cl, "want one CONTEXT id or JOB id");
-	id = context_arg(&cl, argv[optind], &pg_env);
+	id = context_arg(&cl, argv[optind], &pg_env, follow);
 	if (pg_env != NULL)
 		cl.pg_env = pg_env;
 	c = cli_connect(&cl);

@@ -26,6 +26,7 @@
 #include <ev.h>
 
 #include "config.h"
+#include "preflight.h"
 #include "db.h"
 #include "etl_stmt.h"
 #include "log.h"
@@ -650,6 +651,13 @@ main(int argc, char **argv, char **envp)
 	if ((wd = getenv("NOTIFY_SOCKET")) != NULL && *wd != '\0')
 		ctl.notify_socket = xstrdup(wd);
 
+	/* as root: can the user tasks run as reach the pg_env?  If not, say what to change */
+	{
+		char why[1024];
+
+		if (preflight_task_user(pg_env, cfg.user ? cfg.user : "nobody", why, sizeof(why)) != 0)
+			fatalx("%s", why);
+	}
 	ctl.loop = ev_default_loop(EVFLAG_AUTO);
 	if (ctl.loop == NULL)
 		fatalx("cannot start the event loop");
