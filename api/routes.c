@@ -319,11 +319,14 @@ queues(struct api_req *r, struct api_reply *rp)
 	if (strcmp(verb, "retry") == 0 || strcmp(verb, "cancel") == 0 ||
 	    strcmp(verb, "redrive") == 0) {
 		const char *state = req_arg(r, "state");
+		long limit;
 
 		if (!method(r, "POST")) {
 			not_allowed(rp, "POST");
 			return;
 		}
+		if (arg_long(r, rp, "limit", 1, 1000000000L, 0, &limit) != 0)
+			return;
 		if (!may(r, rp, ROLE_SENDER) || (c = conn(r, rp)) == NULL)
 			return;
 		if (verb[0] == 'r' && verb[2] == 't')
@@ -331,7 +334,7 @@ queues(struct api_req *r, struct api_reply *rp)
 		else if (verb[0] == 'c')
 			n = etl_cancel_where(c, name, state, &err);
 		else
-			n = etl_redrive(c, name, &err);
+			n = etl_redrive_limit(c, name, limit, &err);
 		pool_put(c);
 		if (n < 0)
 			reply_etl_error(rp, &err);

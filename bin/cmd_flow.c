@@ -266,22 +266,28 @@ cmd_schedule(int argc, char **argv)
 int
 cmd_redrive(int argc, char **argv)
 {
-	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
-	struct cli cl = { "redrive", "usage: etl redrive QUEUE\n\n"
+	enum { OPT_LIMIT = 1 };
+	static const struct option lo[] = { COMMON_LONGOPTS,
+		{ "limit", required_argument, NULL, OPT_LIMIT }, { NULL, 0, NULL, 0 } };
+	struct cli cl = { "redrive", "usage: etl redrive QUEUE [--limit N]\n\n"
 	    "Move the dead-lettered jobs waiting in QUEUE back to the queues they failed in,\n"
-	    "once each.\n", NULL, 0 };
+	    "once each; with --limit, at most N of them, the oldest first.\n", NULL, 0 };
 	etl_error err;
 	etl_conn *c;
-	long n;
+	long n, limit = 0;
 	int ch;
 
 	optind = 0;
-	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
-		cli_common_opt(&cl, ch);
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
+		if (ch == OPT_LIMIT)
+			limit = cli_long(&cl, optarg, 1, 1000000000L, "--limit");
+		else
+			cli_common_opt(&cl, ch);
+	}
 	if (argc - optind != 1)
 		cli_usage_error(&cl, "want one QUEUE");
 	c = cli_connect(&cl);
-	if ((n = etl_redrive(c, argv[optind], &err)) < 0)
+	if ((n = etl_redrive_limit(c, argv[optind], limit, &err)) < 0)
 		cli_fail(&cl, &err);
 	etl_disconnect(c);
 	printf("redrove %ld job%s\n", n, n == 1 ? "" : "s");

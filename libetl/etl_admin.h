@@ -191,6 +191,8 @@ char	*etl_view_schedules(etl_conn *, etl_error *);
 
 /* Move dead-lettered jobs of queue back to where they came from, once; how many or -1. */
 long	etl_redrive(etl_conn *, const char *queue, etl_error *);
+/* The same for at most limit jobs, the oldest first (limit 0: all). */
+long	etl_redrive_limit(etl_conn *, const char *queue, long limit, etl_error *);
 
 /* A parsed 5-field cron expression: the values each field allows, as bit sets. */
 typedef struct etl_cron {

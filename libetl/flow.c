@@ -118,13 +118,21 @@ etl_batch_get(etl_conn *c, const char *id, etl_error *err)
 long
 etl_redrive(etl_conn *c, const char *queue, etl_error *err)
 {
-	const char *p[1] = { queue };
+	return etl_redrive_limit(c, queue, 0, err);
+}
+
+long
+etl_redrive_limit(etl_conn *c, const char *queue, long limit, etl_error *err)
+{
+	char lbuf[24];
+	const char *p[2] = { queue, limit > 0 ? lbuf : NULL };
 	PGresult *res;
 	long n;
 
 	if (etl_queue_name_valid(queue, err) != 0)
 		return -1;
-	if ((res = etl__exec(c, "SELECT * FROM etl.redrive($1)", 1, p, err)) == NULL)
+	snprintf(lbuf, sizeof(lbuf), "%ld", limit);
+	if ((res = etl__exec(c, "SELECT * FROM etl.redrive($1, $2::int)", 2, p, err)) == NULL)
 		return -1;
 	n = PQntuples(res);
 	PQclear(res);

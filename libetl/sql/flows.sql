@@ -257,7 +257,9 @@ END
 $fn$;
 
 -- Move dead-lettered jobs of p_queue back to the queue they came from, once each.
-CREATE OR REPLACE FUNCTION etl.redrive(p_queue text)
+-- (p_limit came later: the one-argument form goes, or a call with one would be ambiguous)
+DROP FUNCTION IF EXISTS etl.redrive(text);
+CREATE OR REPLACE FUNCTION etl.redrive(p_queue text, p_limit int DEFAULT NULL)
 RETURNS TABLE (id uuid, new_id uuid) LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
@@ -268,6 +270,8 @@ BEGIN
   FOR r IN SELECT * FROM etl.job j
             WHERE j.queue = p_queue AND j.source IS NOT NULL AND j.state <> 'active'
               AND j.state <> 'completed'
+            ORDER BY j.created_on, j.id	-- the oldest first: --limit takes them
+            LIMIT p_limit
               FOR UPDATE SKIP LOCKED
   LOOP
     -- back under its key: the queue's policy holds for a redriven job too

@@ -196,6 +196,20 @@ is "$out" "redrove 1 job" "redrive moves it back"
 run etl redrive dlq
 is "$out" "redrove 0 jobs" "and only once"
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'src' AND data->>'redrive' = 'me' AND state = 'created'")" 1 "the source queue has it again"
+# --limit N: at most N, the oldest first
+etl cancel "$(q "SELECT id FROM etl.job WHERE queue = 'src' AND data->>'redrive' = 'me' AND state = 'created'")" >/dev/null
+for k in 1 2 3; do
+	x=$(etl send src "{\"redrive\": \"lim$k\"}")
+	qtool claim src >/dev/null
+	qtool fail "$x"
+done
+run etl redrive dlq --limit 2
+is "$out" "redrove 2 jobs" "redrive --limit 2: two of three"
+is "$(q "SELECT string_agg(data->>'redrive', ',' ORDER BY created_on) FROM etl.job WHERE queue = 'src' AND data->>'redrive' LIKE 'lim%' AND state = 'created'")" "lim1,lim2" "  the oldest first"
+run etl redrive dlq --limit 0
+is "$rc" 2 "  --limit 0: bad usage"
+run etl redrive dlq
+is "$out" "redrove 1 job" "  and the rest after"
 
 # 8: sub-tasks: a parent killed after its second child started
 etl queue add child --task sleeper >/dev/null

@@ -93,7 +93,7 @@ if [ "$have_node" = 1 ]; then
 	wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$j'" cancelled
 	ok $? "  cancelled, the waiting task ends"
 fi
-if python3 -c 'import debugpy' 2>/dev/null; then
+if /usr/bin/python3 -c 'import debugpy' 2>/dev/null; then
 	j=$(etl send pq '{"mode": "sync", "n": 1}' --debug-wait)
 	wait_until 30 qge "SELECT count(*) FROM etl.job WHERE id = '$j' AND progress->>'message' LIKE 'waiting for debugger: debugpy on %'" 1
 	ok $? "Python --debug-wait: the job's progress gives debugpy's address"

@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/python3
 """py_task: an etl task in Python on etl_task, for the tests; what it does is its
 payload's "mode": sync, async, final_event, dispatch, events, exact, bad, retry, crash."""
 import asyncio
