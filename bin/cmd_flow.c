@@ -9,7 +9,8 @@
 #include "log.h"
 #include "xmalloc.h"
 
-enum { OPT_ON_SUCCESS = 1, OPT_ON_DISCARD, OPT_ON_FINISH, OPT_DATA, OPT_TZ };
+enum { OPT_ON_SUCCESS = 1, OPT_ON_DISCARD, OPT_ON_FINISH, OPT_DATA, OPT_TZ, OPT_PRIORITY,
+    OPT_SKEY, OPT_SSECS, OPT_RETRY_LIMIT, OPT_RETRY_DELAY, OPT_EXPIRE, OPT_JOB_PG_ENV };
 
 static const char batch_usage[] =
     "usage: etl batch new [--on-success Q] [--on-discard Q] [--on-finish Q] [--data JSON]\n"
@@ -158,9 +159,12 @@ cmd_batch(int argc, char **argv)
 }
 
 static const char schedule_usage[] =
-    "usage: etl schedule add NAME QUEUE 'CRON' [JSON] [--tz ZONE]\n"
+    "usage: etl schedule add NAME QUEUE 'CRON' [JSON] [--tz ZONE] [job options]\n"
     "       etl schedule ls [--json]   (with the next three fire times)\n"
     "       etl schedule rm NAME\n\n"
+    "Job options, for each job a tick sends (default: the queue's):\n"
+    "  --priority N  --singleton-key KEY  --singleton-seconds S  --retry-limit N\n"
+    "  --retry-delay SEC  --expire-seconds SEC  --job-pg-env NAME\n\n"
     "CRON is 'minute hour day-of-month month day-of-week' with *, ranges (1-5), steps\n"
     "(*/15, 10-50/20), lists (1,15), month and day names (jan, mon), or @hourly, @daily,\n"
     "@weekly, @monthly, @yearly.  Each tick enqueues exactly one job, whatever the\n"
@@ -172,10 +176,18 @@ cmd_schedule(int argc, char **argv)
 {
 	static const struct option lo[] = {
 		{ "tz", required_argument, NULL, OPT_TZ },
+		{ "priority", required_argument, NULL, OPT_PRIORITY },
+		{ "singleton-key", required_argument, NULL, OPT_SKEY },
+		{ "singleton-seconds", required_argument, NULL, OPT_SSECS },
+		{ "retry-limit", required_argument, NULL, OPT_RETRY_LIMIT },
+		{ "retry-delay", required_argument, NULL, OPT_RETRY_DELAY },
+		{ "expire-seconds", required_argument, NULL, OPT_EXPIRE },
+		{ "job-pg-env", required_argument, NULL, OPT_JOB_PG_ENV },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
 	struct cli cl = { "schedule", schedule_usage, NULL, 0 };
 	const char *tz = NULL;
+	cJSON *opts = cJSON_CreateObject();
 	etl_error err;
 	etl_conn *c;
 	int ch;
@@ -191,10 +203,47 @@ cmd_schedule(int argc, char **argv)
 	    "schedule ls" : strcmp(argv[0], "rm") == 0 ? "schedule rm" : "schedule";
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
-		if (ch == OPT_TZ)
+		switch (ch) {
+		case OPT_TZ:
 			tz = optarg;
-		else
+			break;
+		case OPT_PRIORITY:
+			cJSON_AddNumberToObject(opts, "priority",
+			    (double)cli_long(&cl, optarg, -1000000, 1000000, "--priority"));
+			break;
+		case OPT_SKEY:
+			cJSON_AddStringToObject(opts, "singleton_key", optarg);
+			break;
+		case OPT_SSECS:
+			cJSON_AddNumberToObject(opts, "singleton_seconds",
+			    cli_double(&cl, optarg, 0.001, 3e9, "--singleton-seconds"));
+			break;
+		case OPT_RETRY_LIMIT:
+			cJSON_AddNumberToObject(opts, "retry_limit",
+			    (double)cli_long(&cl, optarg, 0, 1000000, "--retry-limit"));
+			break;
+		case OPT_RETRY_DELAY:
+			cJSON_AddNumberToObject(opts, "retry_delay",
+			    (double)cli_long(&cl, optarg, 0, 100000000, "--retry-delay"));
+			break;
+		case OPT_EXPIRE:
+			cJSON_AddNumberToObject(opts, "expire_seconds",
+			    (double)cli_long(&cl, optarg, 1, 100000000, "--expire-seconds"));
+			break;
+		case OPT_JOB_PG_ENV:
+			if (etl_pg_env_valid(optarg) != 0)
+				cli_usage_error(&cl, "bad --job-pg-env '%.64s'", optarg);
+			cJSON_AddStringToObject(opts, "pg_env", optarg);
+			break;
+		default:
 			cli_common_opt(&cl, ch);
+		}
+	}
+	if (strcmp(argv[0], "add") != 0) {
+		if (cJSON_GetArraySize(opts) > 0)
+			cli_usage_error(&cl, "job options go with schedule add");
+		cJSON_Delete(opts);
+		opts = NULL;
 	}
 	if (strcmp(argv[0], "add") == 0) {
 		cJSON *data;
@@ -207,11 +256,12 @@ cmd_schedule(int argc, char **argv)
 		data = argc - optind == 4 ? cli_json_arg(&cl, argv[optind + 3]) :
 		    cJSON_CreateObject();
 		c = cli_connect(&cl);
-		if (etl_schedule_add(c, argv[optind], argv[optind + 1], argv[optind + 2], data,
-		    tz, &err) != 0)
+		if (etl_schedule_add_opts(c, argv[optind], argv[optind + 1], argv[optind + 2], data,
+		    tz, opts, &err) != 0)
 			cli_fail(&cl, &err);
 		etl_disconnect(c);
 		cJSON_Delete(data);
+		cJSON_Delete(opts);
 		printf("schedule %s: '%s' to queue %s (%s)\n", argv[optind], argv[optind + 2],
 		    argv[optind + 1], tz ? tz : "UTC");
 		return 0;

@@ -213,6 +213,10 @@ int	etl_cron_match(const etl_cron *, int min, int hour, int mday, int mon, int w
 /* Add or replace schedule name: cron in time zone tz (NULL = UTC) enqueues data. */
 int	etl_schedule_add(etl_conn *, const char *name, const char *queue, const char *cron,
 	    const cJSON *data, const char *tz, etl_error *);
+/* The same with options for each job it sends (etl.send's: priority, singleton_key,
+ * singleton_seconds, retry_limit, retry_delay, expire_seconds, pg_env...; NULL: none). */
+int	etl_schedule_add_opts(etl_conn *, const char *name, const char *queue, const char *cron,
+	    const cJSON *data, const char *tz, const cJSON *options, etl_error *);
 int	etl_schedule_rm(etl_conn *, const char *name, etl_error *);
 cJSON	*etl_schedule_list(etl_conn *, etl_error *);
 

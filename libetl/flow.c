@@ -268,10 +268,17 @@ int
 etl_schedule_add(etl_conn *c, const char *name, const char *queue, const char *cron,
     const cJSON *data, const char *tz, etl_error *err)
 {
+	return etl_schedule_add_opts(c, name, queue, cron, data, tz, NULL, err);
+}
+
+int
+etl_schedule_add_opts(etl_conn *c, const char *name, const char *queue, const char *cron,
+    const cJSON *data, const char *tz, const cJSON *options, etl_error *err)
+{
 	char sets[5][256];
 	const char *p[10];
 	uint64_t bits[5];
-	char *text;
+	char *text, *otext;
 	etl_cron cr;
 	int f, v, rc;
 
@@ -297,7 +304,16 @@ etl_schedule_add(etl_conn *c, const char *name, const char *queue, const char *c
 				    len > 1 ? "," : "", v);
 		snprintf(sets[f] + len, sizeof(sets[f]) - len, "}");
 	}
+	if (options != NULL && !cJSON_IsObject(options)) {
+		etl__err(err, ETL_EINVAL, "a schedule's job options are a JSON object");
+		return -1;
+	}
 	if ((text = etl__json_text(data)) == NULL) {
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	if ((otext = options ? cJSON_PrintUnformatted(options) : strdup("{}")) == NULL) {
+		free(text);
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
 	}
@@ -310,18 +326,19 @@ etl_schedule_add(etl_conn *c, const char *name, const char *queue, const char *c
 		p[5 + f] = sets[f];
 	/* the queue must exist, and the time zone be one PostgreSQL knows */
 	rc = etl__exec_cmd(c, "INSERT INTO etl.schedule (name, queue, cron, timezone, data, "
-	    "  minutes, hours, doms, months, dows, dom_any, dow_any) "
+	    "  minutes, hours, doms, months, dows, dom_any, dow_any, options) "
 	    "SELECT $1, q.name, $3, $4, $5::jsonb, $6::int[], $7::int[], $8::int[], $9::int[], "
-	    "  $10::int[], $11::bool, $12::bool "
+	    "  $10::int[], $11::bool, $12::bool, $13::jsonb "
 	    "FROM etl.queue q WHERE q.name = $2 AND (now() AT TIME ZONE $4) IS NOT NULL "
 	    "ON CONFLICT (name) DO UPDATE SET queue = EXCLUDED.queue, cron = EXCLUDED.cron, "
 	    "  timezone = EXCLUDED.timezone, data = EXCLUDED.data, minutes = EXCLUDED.minutes, "
 	    "  hours = EXCLUDED.hours, doms = EXCLUDED.doms, months = EXCLUDED.months, "
 	    "  dows = EXCLUDED.dows, dom_any = EXCLUDED.dom_any, dow_any = EXCLUDED.dow_any, "
-	    "  updated_on = now()",
-	    12, (const char *[]){ p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9],
-	    cr.dom_any ? "true" : "false", cr.dow_any ? "true" : "false" }, err);
+	    "  options = EXCLUDED.options, updated_on = now()",
+	    13, (const char *[]){ p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8], p[9],
+	    cr.dom_any ? "true" : "false", cr.dow_any ? "true" : "false", otext }, err);
 	free(text);
+	free(otext);
 	if (rc != 0) {
 		if (strcmp(err->sqlstate, "22023") == 0)
 			etl__err(err, ETL_EINVAL, "unknown time zone '%.64s'", tz);

@@ -70,8 +70,12 @@ BEGIN
         pg_env, start_after, created_on, singleton_key, singleton_on, debug_wait, parent_id,
         run_on_host, batch_id, policy, waiting, idempotency_key, parent_context_id,
         output)
-    VALUES (q.name, coalesce((o->>'priority')::int, 0), p_data, v_state, q.retry_limit,
-        q.retry_delay, q.retry_backoff, q.retry_delay_max, q.expire_seconds,
+    -- a job's own retry_limit, retry_delay and expire_seconds (pg-boss's per-job
+    -- options: schedules, SQL senders) win over the queue's
+    VALUES (q.name, coalesce((o->>'priority')::int, 0), p_data, v_state,
+        coalesce((o->>'retry_limit')::int, q.retry_limit),
+        coalesce((o->>'retry_delay')::int, q.retry_delay), q.retry_backoff, q.retry_delay_max,
+        coalesce((o->>'expire_seconds')::int, q.expire_seconds),
         q.heartbeat_seconds, q.dead_letter, coalesce(o->>'pg_env', q.pg_env),
         greatest(v_start, coalesce(v_slot, v_start)),
         clock_timestamp(), v_key, v_slot, coalesce((o->>'debug_wait')::bool, false),

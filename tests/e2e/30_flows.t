@@ -155,6 +155,18 @@ q "SELECT count(*) FROM etl.maintain('2026-03-08 06:30:10+00')" >/dev/null
 q "SELECT count(*) FROM etl.maintain('2026-03-08 07:30:10+00')" >/dev/null
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'nyc'")" 1 "DST spring-forward: 02:30 does not exist and does not run"
 etl schedule rm fallback >/dev/null; etl schedule rm springfwd >/dev/null
+# job options on a schedule: each tick's job carries them
+etl queue add optq --task exit_with --retry-limit 2 >/dev/null
+run etl schedule add withopts optq '0 3 * * *' '{"o": 1}' --priority 7 --retry-limit 5 --retry-delay 30 --singleton-key nightly --expire-seconds 600
+is "$rc" 0 "schedule add with job options"
+is "$(q "SELECT options FROM etl.schedule WHERE name = 'withopts'")" '{"priority": 7, "retry_delay": 30, "retry_limit": 5, "singleton_key": "nightly", "expire_seconds": 600}' "  the options stored with the schedule"
+q "SELECT count(*) FROM etl.maintain('2026-06-01 03:00:10+00')" >/dev/null
+is "$(q "SELECT priority || ' ' || retry_limit || ' ' || retry_delay || ' ' || singleton_key || ' ' || expire_seconds || ' ' || (data->>'o') FROM etl.job WHERE queue = 'optq'")" "7 5 30 nightly 600 1" "  the tick's job has them (its own retry limit over the queue's 2)"
+run etl schedule add badopts optq '0 3 * * *' --retry-limit -1
+is "$rc" 2 "  a bad option is refused (exit 2)"
+run etl schedule ls --priority 3
+is "$rc" 2 "  job options go with add only"
+etl schedule rm withopts >/dev/null
 # two controllers with an every-minute schedule: one job per tick
 q "DELETE FROM etl.job WHERE queue = 'cronq'; UPDATE etl.schedule SET last_tick_local = NULL" >/dev/null
 start_controller a --queues none_here --dead-after 4
