@@ -5,7 +5,8 @@
 # etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; Node.js,
 # npm and debugpy for the task glue's tests; psycopg2 for the Pelican example; libcurl and libmagic for the Dataverse
 # dataload example; Chromium for the web view's
-# browser test (tried apart: where it cannot be installed, that test says so and skips).
+# browser test and Prometheus's promtool for the /metrics check (each tried apart: where
+# it cannot be installed, its test says so and skips).
 set -eu
 need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
@@ -23,7 +24,9 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
 fi
 chromium=
 command -v chromium >/dev/null || [ -n "${ETL_NO_CHROMIUM:-}" ] || chromium=chromium
-[ -z "$need" ] && [ -z "$chromium" ] && exit 0
+promtool=
+command -v promtool >/dev/null || [ -n "${ETL_NO_PROMTOOL:-}" ] || promtool=prometheus
+[ -z "$need" ] && [ -z "$chromium" ] && [ -z "$promtool" ] && exit 0
 echo "install-deps: installing$need" >&2
 if [ "$(id -u)" -ne 0 ]; then
 	SUDO=sudo
@@ -33,9 +36,14 @@ fi
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
+[ -z "$need" ] || $SUDO apt-get install -y -qq --no-install-recommends $need >/dev/null
 if [ -n "$chromium" ]; then
 	echo "install-deps: installing chromium (for the web view's browser test)" >&2
 	$SUDO apt-get install -y -qq --no-install-recommends chromium >/dev/null ||
 	    echo "install-deps: chromium could not be installed: the browser test will skip" >&2
+fi
+if [ -n "$promtool" ]; then
+	echo "install-deps: installing prometheus (its promtool checks /metrics)" >&2
+	$SUDO apt-get install -y -qq --no-install-recommends prometheus >/dev/null ||
+	    echo "install-deps: prometheus could not be installed: the promtool check will skip" >&2
 fi

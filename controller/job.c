@@ -5,6 +5,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "job.h"
 #include "stats.h"
@@ -70,6 +71,7 @@ job_new(etl_job *ej)
 
 	table_init();
 	jb->j = ej;
+	jb->born = job_clock();
 	jb->state = J_SPAWNED;
 	jb->stdin_fd = -1;
 	jb->pidfd = -1;
@@ -77,6 +79,21 @@ job_new(etl_job *ej)
 	t.n[J_SPAWNED]++;
 	publish();
 	return jb;
+}
+
+double
+job_clock(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+double
+job_run_seconds(const struct job *jb)
+{
+	return job_clock() - jb->born;
 }
 
 void

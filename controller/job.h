@@ -59,6 +59,7 @@ struct job {
 	int		 unknown;	/* ended unwatched: status unknown */
 	int		 no_retry;
 	int		 release;	/* could not start here: for another controller */
+	double		 born;		/* when we took it (job_clock) */
 	int		 finish_errors;	/* end statements that failed with the database up */
 	double		 finish_next;	/* then: when its end is sent again, alone */
 	TAILQ_ENTRY(job) link;		/* in the list of its state */
@@ -70,6 +71,9 @@ TAILQ_HEAD(jobq, job);
 #define jlog_warnx(jb, fmt, ...) \
 	log_warnx("job %s [%d]: " fmt, (jb)->j->id, (int)(jb)->pid, ##__VA_ARGS__)
 
+/* A monotonic clock, seconds; a job's seconds since we took it (claim or adoption). */
+double		 job_clock(void);
+double		 job_run_seconds(const struct job *);
 /* A new job in state SPAWNED (takes ej); its process fields are empty. */
 struct job	*job_new(etl_job *);
 /* The one place a job changes state; impossible moves are fatal. */

@@ -46,6 +46,9 @@ static struct {
 	int		 nconns;
 } m = { .fd = -1 };
 
+static void	add(char **buf, size_t *len, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A label value escaped for the text format (queue names are safe; be sure). */
 static void
 add_label(char **b, size_t *len, const char *v)
@@ -90,6 +93,66 @@ job_counts_text(void)
 	return b;
 }
 
+/* Each queue's lag (its rows of the counts carry it; the first of each says it). */
+static void
+lag_text(char **b, size_t *len)
+{
+	long i;
+
+	for (i = 0; i < ctl_stats.ncounts; i++) {
+		const etl_job_count *c = &ctl_stats.counts[i];
+
+		if (i > 0 && strcmp(c->queue, ctl_stats.counts[i - 1].queue) == 0)
+			continue;
+		add(b, len, "etl_queue_lag_seconds{queue=\"");
+		add_label(b, len, c->queue);
+		add(b, len, "\"} %.3f\n", c->lag);
+	}
+}
+
+/* Per queue: jobs finished by outcome, and their run times. */
+static void
+queue_text(char **b, size_t *len)
+{
+	static const double bounds[NRUN_BUCKETS] = RUN_BUCKETS;
+	static const char *const outcome[3] = { "completed", "retry", "failed" };
+	size_t i;
+	int k;
+
+	add(b, len, "# HELP etl_jobs_finished_total Jobs this controller recorded, by queue and "
+	    "outcome.\n# TYPE etl_jobs_finished_total counter\n");
+	for (i = 0; i < ctl_stats.nqueues; i++) {
+		const struct queue_stats *q = &ctl_stats.queues[i];
+		const unsigned long n[3] = { q->completed, q->retried, q->failed };
+
+		for (k = 0; k < 3; k++) {
+			add(b, len, "etl_jobs_finished_total{queue=\"");
+			add_label(b, len, q->queue);
+			add(b, len, "\",state=\"%s\"} %lu\n", outcome[k], n[k]);
+		}
+	}
+	add(b, len, "# HELP etl_job_run_seconds Run time of the jobs this controller recorded "
+	    "(claim to recorded end), by queue.\n# TYPE etl_job_run_seconds histogram\n");
+	for (i = 0; i < ctl_stats.nqueues; i++) {
+		const struct queue_stats *q = &ctl_stats.queues[i];
+		unsigned long cum = 0;
+
+		for (k = 0; k < NRUN_BUCKETS; k++) {
+			cum += q->run_buckets[k];
+			add(b, len, "etl_job_run_seconds_bucket{queue=\"");
+			add_label(b, len, q->queue);
+			add(b, len, "\",le=\"%g\"} %lu\n", bounds[k], cum);
+		}
+		add(b, len, "etl_job_run_seconds_bucket{queue=\"");
+		add_label(b, len, q->queue);
+		add(b, len, "\",le=\"+Inf\"} %lu\netl_job_run_seconds_sum{queue=\"", q->run_count);
+		add_label(b, len, q->queue);
+		add(b, len, "\"} %.6f\netl_job_run_seconds_count{queue=\"", q->run_sum);
+		add_label(b, len, q->queue);
+		add(b, len, "\"} %lu\n", q->run_count);
+	}
+}
+
 static void
 mconn_free(struct mconn *c)
 {
@@ -104,9 +167,6 @@ mconn_free(struct mconn *c)
 }
 
 /* Append printf output to a growing buffer. */
-static void
-add(char **buf, size_t *len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-
 static void
 add(char **buf, size_t *len, const char *fmt, ...)
 {
@@ -205,12 +265,7 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "# HELP etl_jobs_claimed_total Jobs this controller claimed.\n"
 	    "# TYPE etl_jobs_claimed_total counter\netl_jobs_claimed_total %lu\n",
 	    ctl_stats.claimed);
-	add(&b, &len, "# HELP etl_jobs_finished_total Jobs this controller recorded, by outcome.\n"
-	    "# TYPE etl_jobs_finished_total counter\n"
-	    "etl_jobs_finished_total{state=\"completed\"} %lu\n"
-	    "etl_jobs_finished_total{state=\"retry\"} %lu\n"
-	    "etl_jobs_finished_total{state=\"failed\"} %lu\n",
-	    ctl_stats.completed, ctl_stats.retried, ctl_stats.failed);
+	queue_text(&b, &len);
 	add(&b, &len, "# HELP etl_database_reconnects_total Connections to the database lost "
 	    "and made again.\n# TYPE etl_database_reconnects_total counter\n"
 	    "etl_database_reconnects_total %lu\n", ctl_stats.reconnects);
@@ -223,10 +278,17 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "etl_claim_duration_seconds_bucket{le=\"+Inf\"} %lu\n"
 	    "etl_claim_duration_seconds_sum %.6f\netl_claim_duration_seconds_count %lu\n",
 	    ctl_stats.claim_count, ctl_stats.claim_sum, ctl_stats.claim_count);
+	/* the cluster's series: from one controller (the live one with the smallest id) */
+	add(&b, &len, "# HELP etl_cluster_exporter Whether this controller exports the "
+	    "cluster-wide series (etl_jobs, etl_queue_lag_seconds): one does.\n"
+	    "# TYPE etl_cluster_exporter gauge\netl_cluster_exporter %d\n", ctl_stats.ncounts > 0);
 	counts = job_counts_text();
 	add(&b, &len, "# HELP etl_jobs Jobs in the database by queue and state (at the last "
 	    "maintenance tick).\n# TYPE etl_jobs gauge\n%s", counts);
 	free(counts);
+	add(&b, &len, "# HELP etl_queue_lag_seconds Age of the queue's oldest ready job (at the "
+	    "last maintenance tick).\n# TYPE etl_queue_lag_seconds gauge\n");
+	lag_text(&b, &len);
 	*lenp = len;
 	return b;
 }

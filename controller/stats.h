@@ -8,6 +8,18 @@
 #include "etl_stmt.h"
 
 #define CLAIM_BUCKETS { 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5 }
+/* a job's run time (claim to recorded end), seconds */
+#define RUN_BUCKETS { 0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600 }
+#define NRUN_BUCKETS 9
+
+/* What this controller recorded of one queue's jobs. */
+struct queue_stats {
+	char		 queue[64];
+	unsigned long	 completed, retried, failed;
+	unsigned long	 run_buckets[NRUN_BUCKETS];
+	unsigned long	 run_count;
+	double		 run_sum;
+};
 
 struct ctl_stats {
 	unsigned long	 claimed;
@@ -21,14 +33,17 @@ struct ctl_stats {
 	int		 running;	/* jobs in the table (job.c) */
 	int		 db_up;		/* the main connection is up (db.c) */
 	etl_job_count	*counts;	/* jobs by queue and state, from the last maintenance */
-	long		 ncounts;
+	long		 ncounts;	/* (none: another controller exports them) */
+	struct queue_stats *queues;	/* by queue, in the order first seen */
+	size_t		 nqueues;
 };
 extern struct ctl_stats ctl_stats;
 
 /* A claim's round trip of d seconds, into the histogram. */
 void	stats_claim(double d);
-/* Count jobs that moved to state s (a finish's answer). */
-void	stats_moved(enum etl_job_state s);
+/* Count a job of queue that moved to state s (a finish's answer) after running
+ * seconds (< 0: unknown). */
+void	stats_moved(const char *queue, enum etl_job_state s, double seconds);
 /* Replace the job counts (takes counts). */
 void	stats_set_counts(etl_job_count *counts, long n);
 void	stats_free(void);

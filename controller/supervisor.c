@@ -205,7 +205,7 @@ finish_remote(struct job *jb)
 		return -1;
 	}
 	jlog_info(jb, "recorded: %s", etl_job_state_name(state));
-	stats_moved(state);
+	stats_moved(jb->j->queue, state, job_run_seconds(jb));
 	return 0;
 }
 
@@ -228,7 +228,9 @@ finish_cb(PGresult *res, const char *why, void *arg)
 			continue;
 		}
 		log_debug("job %s: %s", moved[i].id, etl_job_state_name(moved[i].state));
-		stats_moved(moved[i].state);
+		jb = job_by_id(moved[i].id);
+		stats_moved(jb ? jb->j->queue : NULL, moved[i].state,
+		    jb ? job_run_seconds(jb) : -1);
 	}
 	free(moved);
 	while ((jb = TAILQ_FIRST(job_list(J_FINISHING))) != NULL) {
@@ -744,7 +746,7 @@ sup_maintenance(void)
 	etl_stmt_maintain(&st);
 	db_submit(&st, maintain_cb, NULL);
 	if (sup.cfg.count_jobs) {
-		etl_stmt_job_counts(&st);
+		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
 		db_submit(&st, counts_cb, NULL);
 	}
 }

@@ -93,8 +93,9 @@ typedef struct etl_stale {
 long	etl_stale_result(PGresult *, etl_stale **out, etl_error *);
 /* LISTEN to the channel of ready jobs (which 0) or of cancelled jobs (which 1). */
 int	etl_stmt_listen(etl_stmt *, int which);
-/* Jobs by queue and state (rows: queue, state, count), for a controller's metrics. */
-int	etl_stmt_job_counts(etl_stmt *);
+/* Jobs by queue and state (rows: queue, state, count, lag), for a controller's metrics:
+ * every queue and state, from the live controller with the smallest id only (me). */
+int	etl_stmt_job_counts(etl_stmt *, const char *me, int dead_after);
 /* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
 int	etl_stmt_maintain(etl_stmt *);
 /* The most finished jobs one maintenance call removes (libetl/sql/maintain.sql). */
@@ -114,6 +115,7 @@ typedef struct etl_job_count {
 	char			queue[64];
 	enum etl_job_state	state;
 	long			count;
+	double			lag;	/* its queue's oldest ready job's age, seconds */
 } etl_job_count;
 long	etl_job_counts_result(PGresult *, etl_job_count **out, etl_error *);
 /* What a maintenance run did: cron jobs sent, finished jobs deleted. */

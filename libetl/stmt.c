@@ -648,10 +648,34 @@ etl_stmt_maintain(etl_stmt *st)
 }
 
 int
-etl_stmt_job_counts(etl_stmt *st)
+etl_stmt_job_counts(etl_stmt *st, const char *me, int dead_after)
 {
 	memset(st, 0, sizeof(*st));
-	st->sql = "SELECT queue, state::text, count(*) FROM etl.job GROUP BY 1, 2 ORDER BY 1, 2";
+	/*
+	 * Cluster-wide series come from one controller, the live one with the smallest id
+	 * (every controller exporting them made sum() count each job once per controller);
+	 * every queue has every state (0 rather than a missing series), and its lag: the
+	 * age of its oldest ready job.  Others get no rows.
+	 */
+	st->sql = "WITH lead AS (SELECT $1 = (SELECT min(c.id) FROM etl.controller c "
+	    "  WHERE c.heartbeat_on > now() - $2::int * interval '1 second') AS me), "
+	    "counts AS (SELECT j.queue, j.state, count(*) AS n FROM etl.job j "
+	    "  WHERE (SELECT me FROM lead) GROUP BY 1, 2), "
+	    "lag AS (SELECT j.queue, extract(epoch FROM now() - min(j.start_after))::float8 AS s "
+	    "  FROM etl.job j WHERE (SELECT me FROM lead) AND j.state IN ('created', 'retry') "
+	    "  AND j.waiting = 0 AND j.start_after <= now() GROUP BY 1) "
+	    "SELECT q.name, s.state::text, coalesce(c.n, 0), coalesce(l.s, 0) "
+	    "  FROM etl.queue q CROSS JOIN unnest(enum_range(NULL::etl.job_state)) AS s(state) "
+	    "  LEFT JOIN counts c ON c.queue = q.name AND c.state = s.state "
+	    "  LEFT JOIN lag l ON l.queue = q.name "
+	    " WHERE (SELECT me FROM lead) ORDER BY 1, 2";
+	st->nparams = 2;
+	own(st, 0, etl__strdup(me));
+	own(st, 1, fmt_long(dead_after));
+	if (!st->params[0] || !st->params[1]) {
+		etl_stmt_clear(st);
+		return -1;
+	}
 	return 0;
 }
 
@@ -728,6 +752,7 @@ etl_job_counts_result(PGresult *res, etl_job_count **out, etl_error *err)
 		strlcpy((*out)[i].queue, PQgetvalue(res, (int)i, 0), sizeof((*out)[i].queue));
 		(*out)[i].state = state_of(res, i, 1);
 		(*out)[i].count = atol(PQgetvalue(res, (int)i, 2));
+		(*out)[i].lag = PQnfields(res) > 3 ? atof(PQgetvalue(res, (int)i, 3)) : 0;
 	}
 	return n;
 }

@@ -2,7 +2,7 @@
 # The operator's view: etl top --once, the controller's /metrics and /healthz (issue 8).
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
-trap 'stop_controller c1 KILL' EXIT
+trap 'stop_controller c1 KILL; stop_controller c2 KILL' EXIT
 port=$((20000 + RANDOM % 20000))
 etl queue add sleep --task sleeper >/dev/null
 etl queue add hello --task hello >/dev/null
@@ -31,7 +31,11 @@ m=$(get "http://127.0.0.1:$port/metrics" GET)
 is "$(printf '%s\n' "$m" | head -1)" 200 "GET /metrics: 200"
 bad=$(printf '%s\n' "$m" | tail -n +2 | grep -v '^$' | grep -Evc '^(# (HELP|TYPE) [a-z_]+ .*|[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? [0-9.e+-]+|[a-z_]+(\{[a-z_]+="[^"]*"\})? \+?Inf)$')
 is "$bad" 0 "every line is a comment or name{labels} value"
-is "$(printf '%s\n' "$m" | sed -n 's/^etl_jobs_finished_total{state="completed"} //p')" "$(q "SELECT count(*) FROM etl.job WHERE state = 'completed' AND controller_id = 'c1'")" "the completed counter matches the database"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_jobs_finished_total{queue="hello",state="completed"} //p')" "$(q "SELECT count(*) FROM etl.job WHERE state = 'completed' AND controller_id = 'c1' AND queue = 'hello'")" "the completed counter, by queue, matches the database"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_jobs_finished_total{queue="hello",state="failed"} //p')" 0 "  a queue's outcomes that did not happen read 0, not missing"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_job_run_seconds_count{queue="hello"} //p')" 20 "the run-time histogram counts each hello job"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_job_run_seconds_bucket{queue="hello",le="+Inf"} //p')" 20 "  its +Inf bucket is its count"
+like "$(printf '%s\n' "$m" | grep '^etl_job_run_seconds_sum{queue="hello"}')" ' [0-9.]+$' "  and its sum of seconds"
 is "$(printf '%s\n' "$m" | sed -n 's/^etl_tasks_active //p')" 1 "one task active"
 like "$(printf '%s\n' "$m" | grep '^etl_claim_duration_seconds_count')" "[1-9]" "the claim histogram counts claims"
 like "$(printf '%s\n' "$m" | grep '^etl_build_info')" "^etl_build_info\\{version=\"[0-9.]+\",schema=\"[0-9]+\"\\} 1$" "etl_build_info names the version and schema"
@@ -47,6 +51,31 @@ ok $([ "$fds" -ge "$n" ] && [ "$fds" -le $((n + 3)) ]; echo $?) "process_open_fd
 like "$(printf '%s\n' "$m" | grep '^process_cpu_seconds_total')" "^process_cpu_seconds_total [0-9.]+$" "process_cpu_seconds_total"
 wait_until 15 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_jobs{queue=\"hello\",state=\"completed\"} 20'"
 ok $? "jobs by queue and state: 20 hello jobs completed"
+m=$(get "http://127.0.0.1:$port/metrics" GET)
+is "$(printf '%s\n' "$m" | grep -c '^etl_jobs{queue="hello",')" "$(q "SELECT count(*) FROM unnest(enum_range(NULL::etl.job_state))")" "  every state of every queue, 0 rather than missing"
+is "$(printf '%s\n' "$m" | sed -n 's/^etl_cluster_exporter //p')" 1 "  this controller (the only one) exports the cluster's series"
+like "$(printf '%s\n' "$m" | grep '^etl_queue_lag_seconds{queue="hello"}')" ' 0(\.0+)?$' "  the lag of a queue with nothing ready: 0"
+# a second controller with a larger id does not export them again (sum() would count
+# every job twice); a queue with a waiting job has its lag
+etl queue add lagq --task hello >/dev/null
+etl queue pause lagq >/dev/null
+etl send lagq '{}' >/dev/null
+q "UPDATE etl.job SET start_after = now() - interval '90 seconds' WHERE queue = 'lagq'" >/dev/null
+port2=$((port + 1))
+start_controller c2 --metrics "127.0.0.1:$port2" --queues none_here
+wait_until 20 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_queue_lag_seconds{queue=\"lagq\"} \(9[0-9]\|1[0-9][0-9]\)'"
+ok $? "  the lag of a queue whose job waits: its age (90 s and more)"
+wait_until 20 eval "get http://127.0.0.1:$port2/metrics GET 2>/dev/null | grep -q '^etl_cluster_exporter 0'"
+ok $? "a second controller (c2) does not export the cluster's series"
+is "$(get "http://127.0.0.1:$port2/metrics" GET | grep -c '^etl_jobs{')" 0 "  no etl_jobs lines from it"
+stop_controller c2 TERM
+if command -v promtool >/dev/null; then
+	get "http://127.0.0.1:$port/metrics" GET | tail -n +2 >"$ETL_TMP/metrics.txt"
+	promtool check metrics <"$ETL_TMP/metrics.txt" >"$ETL_TMP/promtool.log" 2>&1
+	ok $? "promtool check metrics: clean" || diag "$(cat "$ETL_TMP/promtool.log")"
+else
+	ok 0 "# SKIP promtool is not installed (contrib/install-deps.sh installs prometheus where it can)"
+fi
 is "$(get "http://127.0.0.1:$port/healthz" GET | head -1)" 200 "GET /healthz: 200"
 is "$(get "http://127.0.0.1:$port/metrics" POST | head -1)" 405 "POST /metrics: 405"
 is "$(get "http://127.0.0.1:$port/nope" GET | head -1)" 404 "an unknown path: 404"
