@@ -6,6 +6,11 @@
  * through an ev_io on the socket.  When a connection is lost, every statement waiting on
  * it is answered with an error (its owner keeps what it must retry) and it reconnects
  * with backoff.  Never a blocking libpq call here.
+ *
+ * Deadlines: a connection attempt or a statement with no answer after --db-timeout
+ * seconds (a stopped backend, a blackholed path) drops the connection and makes a new
+ * one, whose first statement ends the old backend (it may still hold our liveness lock);
+ * libpq's TCP keepalives and user timeout (libetl) catch a dead peer between statements.
  */
 #include <bsd/sys/queue.h>
 
@@ -40,11 +45,65 @@ struct dbc {
 	struct pending		*inflight;
 	PGresult		*result;	/* the in-flight statement's first result */
 	int			 shutting_down;
+	ev_timer		 deadline;	/* the in-flight statement's or connect's */
+	double			 since;		/* when it was sent (ev_now), 0: none */
+	int			 stale_pid;	/* the backend we left hanging: to end */
+	char			 stale_buf[16];
 };
 static struct dbc dbs[DB_NCONN];
+static double db_timeout = 30;
+
+void
+db_set_timeout(double seconds)
+{
+	db_timeout = seconds;
+}
+
+double
+db_stalled(void)
+{
+	const struct dbc *d = &dbs[DB_MAIN];
+
+	if (d->loop == NULL || d->since == 0)
+		return 0;
+	return ev_now(d->loop) - d->since;
+}
+
+double
+db_timeout_seconds(void)
+{
+	return db_timeout;
+}
+
+static void
+deadline_arm(struct dbc *d)
+{
+	ev_timer_stop(d->loop, &d->deadline);
+	d->since = ev_now(d->loop);
+	ev_timer_set(&d->deadline, db_timeout, 0);
+	ev_timer_start(d->loop, &d->deadline);
+}
+
+static void
+deadline_disarm(struct dbc *d)
+{
+	ev_timer_stop(d->loop, &d->deadline);
+	d->since = 0;
+}
 
 static void	db_connect(struct dbc *);
 static void	db_kick(struct dbc *);
+
+static void
+stale_cb(PGresult *res, const char *why, void *arg)
+{
+	(void)arg;
+	if (res == NULL)
+		log_warnx("ending the backend we gave up on: %s", why);
+	else
+		log_info("the backend we gave up on %s", *PQgetvalue(res, 0, 0) == 't' ?
+		    "is being ended" : "had ended");
+}
 
 int
 db_up_on(int which)
@@ -88,6 +147,7 @@ db_lost(struct dbc *d, const char *why)
 	int was_up = d->up;
 
 	io_set(d, -1, 0);
+	deadline_disarm(d);
 	if (d->result != NULL) {
 		PQclear(d->result);
 		d->result = NULL;
@@ -157,6 +217,7 @@ read_results(struct dbc *d)
 
 		d->inflight = NULL;
 		d->result = NULL;
+		deadline_disarm(d);
 		readonly = 0;
 		if (res != NULL && etl_result_ok(res, pg, &err) == 0) {
 			p->cb(res, NULL, p->arg);
@@ -193,6 +254,7 @@ connect_step(struct dbc *d)
 		io_set(d, PQsocket(pg), EV_WRITE);
 		return;
 	case PGRES_POLLING_OK:
+		deadline_disarm(d);
 		d->connecting = 0;
 		d->up = 1;
 		if (d == &dbs[DB_MAIN])
@@ -205,6 +267,18 @@ connect_step(struct dbc *d)
 		io_set(d, PQsocket(pg), EV_READ);
 		log_info("connected to pg_env '%s'%s", d->pg_env,
 		    d->which == DB_ENDS ? " (second connection: ends)" : "");
+		if (d->stale_pid > 0) {
+			/* first: end the backend we gave up on (our liveness lock may be its) */
+			etl_stmt st;
+
+			memset(&st, 0, sizeof(st));
+			snprintf(d->stale_buf, sizeof(d->stale_buf), "%d", d->stale_pid);
+			st.sql = "SELECT pg_terminate_backend($1::int)";
+			st.nparams = 1;
+			st.params[0] = d->stale_buf;
+			d->stale_pid = 0;
+			db_submit_on(d->which, &st, stale_cb, NULL);
+		}
 		if (d->hooks.up)
 			d->hooks.up();
 		db_kick(d);
@@ -271,6 +345,7 @@ db_kick(struct dbc *d)
 		return;
 	TAILQ_REMOVE(&d->queue, p, link);
 	d->inflight = p;
+	deadline_arm(d);
 	if (etl_stmt_send(d->conn, &p->st, &err) != 0) {
 		db_lost(d, err.message);
 		return;
@@ -334,7 +409,26 @@ db_connect(struct dbc *d)
 	}
 	PQsetNoticeProcessor(etl_conn_pg(d->conn), db_notice, NULL);
 	d->connecting = 1;
+	deadline_arm(d);
 	io_set(d, PQsocket(etl_conn_pg(d->conn)), EV_WRITE);
+}
+
+/* No answer in time: give the connection up (its backend is ended from the next one). */
+static void
+deadline_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	struct dbc *d = w->data;
+	char why[128];
+
+	(void)loop;
+	(void)revents;
+	if (d->conn == NULL)
+		return;
+	if (!d->connecting)
+		d->stale_pid = PQbackendPID(etl_conn_pg(d->conn));
+	snprintf(why, sizeof(why), "no answer in %g s (--db-timeout): a hung %s", db_timeout,
+	    d->connecting ? "connection attempt" : "connection or backend");
+	db_lost(d, why);
 }
 
 static void
@@ -360,6 +454,8 @@ db_init(struct ev_loop *loop, int which, const char *pg_env, const struct db_hoo
 	d->io.data = d;
 	ev_init(&d->retry, retry_cb);
 	d->retry.data = d;
+	ev_init(&d->deadline, deadline_cb);
+	d->deadline.data = d;
 	db_connect(d);
 }
 
@@ -375,6 +471,7 @@ db_shutdown(void)
 			continue;
 		d->shutting_down = 1;
 		ev_timer_stop(d->loop, &d->retry);
+		ev_timer_stop(d->loop, &d->deadline);
 		if (d->conn != NULL || d->inflight != NULL || !TAILQ_EMPTY(&d->queue))
 			db_lost(d, "shutting down");
 		FREE(d->pg_env);

@@ -35,5 +35,10 @@ int	db_is_up(void);
 /* Nothing queued or in flight on any connection. */
 int	db_idle(void);
 void	db_shutdown(void);
+/* --db-timeout: a statement or connect with no answer this long drops its connection. */
+void	db_set_timeout(double seconds);
+double	db_timeout_seconds(void);
+/* How long DB_MAIN's in-flight statement has waited (0: none in flight). */
+double	db_stalled(void);
 
 #endif

@@ -56,6 +56,8 @@ static const char usage_text[] =
     "  --lease SEC             our tasks are stopped (by their keepers) when no beat of\n"
     "                          ours was recorded for SEC (default 60; at least twice\n"
     "                          --heartbeat); others rescue their jobs only after it\n"
+    "  --db-timeout SEC        a statement or connection attempt with no answer this\n"
+    "                          long drops its connection for a new one (default 30)\n"
     "  --pidfile FILE          write and lock a pidfile\n"
     "  --daemon                detach (needs --log-file)\n"
     "  --log-file FILE         log here instead of stderr (reopened on SIGHUP)\n"
@@ -84,7 +86,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE, O_DB_TIMEOUT };
 
 static struct {
 	struct ev_loop	*loop;
@@ -420,6 +422,7 @@ main(int argc, char **argv, char **envp)
 		{ "user", required_argument, NULL, O_USER },
 		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
 		{ "lease", required_argument, NULL, O_LEASE },
+		{ "db-timeout", required_argument, NULL, O_DB_TIMEOUT },
 		{ "uid-range", required_argument, NULL, O_UID_RANGE },
 		{ "task-service-file", required_argument, NULL, O_TASK_SERVICE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
@@ -536,6 +539,9 @@ main(int argc, char **argv, char **envp)
 			break;
 		case O_LEASE:
 			cfg.lease = num_arg(optarg, 0.2, 86400, "--lease");
+			break;
+		case O_DB_TIMEOUT:
+			db_set_timeout(num_arg(optarg, 1, 86400, "--db-timeout"));
 			break;
 		case O_UID_RANGE:
 			uid_range = optarg;

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "db.h"
 #include "metrics.h"
 #include "xmalloc.h"
 
@@ -345,9 +346,17 @@ conn_cb(struct ev_loop *loop, ev_io *w, int revents)
 			respond(c, 405, "Method Not Allowed", "text/plain",
 			    xstrdup("method not allowed\n"), 19);
 		} else if (strcmp(path, "/healthz") == 0) {
-			if (ctl_stats.db_up)
+			double stalled = db_stalled();
+
+			/* down, or its statement unanswered for a third of --db-timeout */
+			if (ctl_stats.db_up && stalled < db_timeout_seconds() / 3)
 				respond(c, 200, "OK", "text/plain", xstrdup("ok\n"), 3);
-			else
+			else if (ctl_stats.db_up) {
+				char *t;
+
+				xasprintf(&t, "database not answering (%.0f s)\n", stalled);
+				respond(c, 503, "Service Unavailable", "text/plain", t, strlen(t));
+			} else
 				respond(c, 503, "Service Unavailable", "text/plain",
 				    xstrdup("database down\n"), 14);
 		} else {

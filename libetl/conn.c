@@ -37,7 +37,7 @@ ignore_notice(void *arg, const char *message)
 static etl_conn *
 conn_open(const char *pg_env, int nonblock, etl_error *err)
 {
-	const char *keys[4], *vals[4];
+	const char *keys[12], *vals[12];
 	etl_conn *c;
 	int n = 0;
 
@@ -70,6 +70,21 @@ conn_open(const char *pg_env, int nonblock, etl_error *err)
 	}
 	keys[n] = "fallback_application_name";
 	vals[n++] = "etl";
+	/*
+	 * A peer that vanished (a host down, a blackholed path) is found in about a minute
+	 * rather than the kernel's two hours: TCP keepalives, and a user timeout on data
+	 * sent but not acknowledged (TCP only; a unix socket ignores them).
+	 */
+	keys[n] = "keepalives";
+	vals[n++] = "1";
+	keys[n] = "keepalives_idle";
+	vals[n++] = "30";
+	keys[n] = "keepalives_interval";
+	vals[n++] = "10";
+	keys[n] = "keepalives_count";
+	vals[n++] = "3";
+	keys[n] = "tcp_user_timeout";
+	vals[n++] = "60000";
 	keys[n] = NULL;
 	vals[n] = NULL;
 	c->pg = nonblock ? PQconnectStartParams(keys, vals, 0) : PQconnectdbParams(keys, vals, 0);
