@@ -96,7 +96,7 @@ int	etl_stmt_listen(etl_stmt *, int which);
 /* Jobs by queue and state (rows: queue, state, count, lag), for a controller's metrics:
  * every queue and state, from the live controller with the smallest id only (me). */
 int	etl_stmt_job_counts(etl_stmt *, const char *me, int dead_after);
-/* Cron ticks and retention, for a controller's maintenance timer; result: 2 rows. */
+/* Cron ticks, retention and the journal, for a controller's maintenance timer; result: 3 rows. */
 int	etl_stmt_maintain(etl_stmt *);
 /* The most finished jobs one maintenance call removes (libetl/sql/maintain.sql). */
 #define ETL_RETENTION_BATCH	5000

@@ -19,7 +19,8 @@ $fn$;
 -- Maintenance, run by every controller now and then: each due cron tick enqueues one job
 -- (the UPDATE of last_tick_local is the ticket: one controller wins it); once a minute
 -- across the cluster, finished jobs past keep_until are deleted.  Local wall-clock
--- ticks only move forward, so a DST fall-back does not run a minute twice.
+-- ticks only move forward, so a DST fall-back does not run a minute twice.  The events
+-- and contexts of the jobs deleted go with them.
 CREATE OR REPLACE FUNCTION etl.maintain(p_now timestamptz DEFAULT now())
 RETURNS TABLE (what text, n bigint) LANGUAGE plpgsql AS
 $fn$
@@ -29,6 +30,8 @@ DECLARE
   tick   timestamp;
   ticks  bigint := 0;
   gone   bigint := 0;
+  ctxs   bigint[];
+  ctx_gone bigint := 0;
 BEGIN
   FOR s IN SELECT * FROM etl.schedule LOOP
     tick := date_trunc('minute', p_now AT TIME ZONE s.timezone);
@@ -60,14 +63,35 @@ BEGIN
                                            AND x.keep_until < now()
                                          ORDER BY x.keep_until LIMIT 5000
                                            FOR UPDATE SKIP LOCKED))
-               RETURNING j.id),
+               RETURNING j.id, j.etl_context_id, j.pg_env),
          dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id)
-    SELECT count(*) INTO gone FROM d;
+    SELECT count(*), array_agg(d.etl_context_id) FILTER (WHERE d.etl_context_id IS NOT NULL
+                                                           AND d.pg_env IS NULL)
+      INTO gone, ctxs FROM d;
+    -- the journal goes with its jobs: the events and contexts of the jobs deleted (those
+    -- whose context is in this database: no pg_env of their own), unless another job
+    -- still points at one; a sub-task's context left behind loses its parent link
+    IF ctxs IS NOT NULL THEN
+      UPDATE etl.etl_context c SET parent_context_id = NULL
+       WHERE c.parent_context_id = ANY (ctxs) AND NOT (c.etl_context_id = ANY (ctxs));
+      DELETE FROM etl.event e
+       WHERE e.etl_context_id = ANY (ctxs)
+         AND NOT EXISTS (SELECT 1 FROM etl.job j WHERE j.etl_context_id = e.etl_context_id);
+      WITH dc AS (DELETE FROM etl.etl_context c
+                   WHERE c.etl_context_id = ANY (ctxs)
+                     AND NOT EXISTS (SELECT 1 FROM etl.job j
+                                      WHERE j.etl_context_id = c.etl_context_id)
+                     AND NOT EXISTS (SELECT 1 FROM etl.event e
+                                      WHERE e.etl_context_id = c.etl_context_id)
+                  RETURNING 1)
+      SELECT count(*) INTO ctx_gone FROM dc;
+    END IF;
     IF gone = 5000 THEN
       UPDATE etl.maintenance m SET last_run = '-infinity' WHERE m.name = 'retention';
     END IF;
   END IF;
   what := 'cron'; n := ticks; RETURN NEXT;
   what := 'retention'; n := gone; RETURN NEXT;
+  what := 'journal'; n := ctx_gone; RETURN NEXT;
 END
 $fn$;

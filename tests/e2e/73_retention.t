@@ -28,4 +28,30 @@ ok $? "a controller removes the rest at once, batch after batch"
 is "$(q "SELECT data->>'kept' FROM etl.job WHERE queue = 'old'")" true "the job still kept stays"
 ok "$(grep -c 'maintenance: retention' "$ETL_TMP/rt.log" | awk '{ print ($1 >= 2) ? 0 : 1 }')" "in more than one statement ($(grep 'maintenance: retention' "$ETL_TMP/rt.log" | sed 's/.*retention: //' | tr '\n' ' '))"
 is "$(q "SELECT last_run > now() - interval '1 minute' FROM etl.maintenance WHERE name = 'retention'")" t "the last, not full, closes the gate for a minute"
+stop_controller rt TERM
+
+# the journal goes with its jobs (issue 22, point 5): real runs, a parent with sub-tasks
+etl queue add jr --task hello >/dev/null
+etl queue add child --task sleeper >/dev/null
+etl queue add jparent --task parent >/dev/null
+start_controller rt --queues jr,child,jparent
+for i in 1 2 3; do etl send jr "{\"name\": \"r$i\"}" >/dev/null; done
+p=$(etl send jparent '{"seconds": 0.05}')
+wait_until 60 qis "SELECT count(*) FROM etl.job WHERE queue IN ('jr', 'child', 'jparent') AND state = 'completed'" 7
+ok $? "three jobs, a parent and its three sub-tasks ran"
+stop_controller rt TERM
+ctx_r=$(q "SELECT string_agg(etl_context_id::text, ',') FROM etl.job WHERE queue = 'jr'")
+ctx_p=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$p'")
+like "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id IN ($ctx_r)")" "^[1-9][0-9]*$" "their events are there"
+before_ev=$(q "SELECT count(*) FROM etl.event")
+child_ev=$(q "SELECT count(*) FROM etl.event e WHERE e.etl_context_id IN (SELECT etl_context_id FROM etl.job WHERE queue = 'child')")
+# the jr jobs and the parent expire; the sub-tasks are kept longer
+q "UPDATE etl.job SET keep_until = now() - interval '1 second' WHERE queue IN ('jr', 'jparent')" >/dev/null
+q "UPDATE etl.maintenance SET last_run = '-infinity'" >/dev/null
+is "$(q "SELECT n FROM etl.maintain() WHERE what = 'retention'")" 4 "retention removes the four expired jobs"
+is "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id IN ($ctx_r, $ctx_p)")" 0 "  and their events"
+is "$(q "SELECT count(*) FROM etl.etl_context WHERE etl_context_id IN ($ctx_r, $ctx_p)")" 0 "  and their contexts"
+is "$(q "SELECT count(*) FROM etl.event e WHERE e.etl_context_id IN (SELECT etl_context_id FROM etl.job WHERE queue = 'child')")" "$child_ev" "the kept sub-tasks keep their journal ($child_ev events)"
+is "$(q "SELECT count(*) FROM etl.etl_context c JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'child' AND c.parent_context_id IS NULL")" 3 "  their contexts, no longer under a parent that is gone"
+ok "$([ "$(q "SELECT count(*) FROM etl.event")" -lt "$before_ev" ]; echo $?)" "the event table shrank ($before_ev to $(q "SELECT count(*) FROM etl.event"))"
 done_testing
