@@ -50,6 +50,8 @@ static const char usage_text[] =
     "  --kill-grace SEC        SIGTERM to SIGKILL for stopped tasks (default 10)\n"
     "  --log-max BYTES         cap each job's log at about BYTES: its head and tail are\n"
     "                          kept, the middle dropped (default 67108864; 0: no cap)\n"
+    "  --log-retention SEC     remove job logs untouched this long, hourly (default\n"
+    "                          1209600, 14 days, the default job retention; 0: keep)\n"
     "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
     "  --heartbeat SEC         controller heartbeat (default 10)\n"
     "  --dead-after SEC        a controller silent this long is dead (default 60)\n"
@@ -86,7 +88,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE, O_DB_TIMEOUT };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE, O_DB_TIMEOUT, O_LOG_RETENTION };
 
 static struct {
 	struct ev_loop	*loop;
@@ -423,6 +425,7 @@ main(int argc, char **argv, char **envp)
 		{ "allow-user", required_argument, NULL, O_ALLOW_USER },
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "db-timeout", required_argument, NULL, O_DB_TIMEOUT },
+		{ "log-retention", required_argument, NULL, O_LOG_RETENTION },
 		{ "uid-range", required_argument, NULL, O_UID_RANGE },
 		{ "task-service-file", required_argument, NULL, O_TASK_SERVICE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
@@ -453,6 +456,7 @@ main(int argc, char **argv, char **envp)
 	cfg.concurrency = 8;
 	cfg.kill_grace = 10;
 	cfg.log_max = 64LL * 1024 * 1024;
+	cfg.log_retention = 1209600;	/* the default retention of finished jobs */
 	cfg.dead_after = 60;
 	cfg.lease = 60;
 	wd = getenv("ETL_DEBUG_WAIT_SECONDS");
@@ -542,6 +546,9 @@ main(int argc, char **argv, char **envp)
 			break;
 		case O_DB_TIMEOUT:
 			db_set_timeout(num_arg(optarg, 1, 86400, "--db-timeout"));
+			break;
+		case O_LOG_RETENTION:
+			cfg.log_retention = num_arg(optarg, 0, 1e10, "--log-retention");
 			break;
 		case O_UID_RANGE:
 			uid_range = optarg;

@@ -24,6 +24,7 @@
 
 #include "db.h"
 #include "job.h"
+#include "logsweep.h"
 #include "process.h"
 #include "remote.h"
 #include "spawn.h"
@@ -36,6 +37,7 @@ static struct {
 	struct sup_config	 cfg;
 	int64_t			 start_time;	/* our own pid's, for in-process jobs' claims */
 	double			 claim_sent;
+	double			 next_sweep;	/* when job logs are swept next */
 	int			 claiming;
 	int			 claim_again;
 	int			 adopted_once;
@@ -777,6 +779,11 @@ sup_maintenance(void)
 	if (sup.cfg.count_jobs) {
 		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
 		db_submit(&st, counts_cb, NULL);
+	}
+	/* job logs past their retention: once an hour (a directory read, no database) */
+	if (sup.cfg.log_retention > 0 && ev_now(sup.loop) >= sup.next_sweep) {
+		sup.next_sweep = ev_now(sup.loop) + 3600;
+		logsweep(sup.cfg.log_dir, sup.cfg.log_retention);
 	}
 }
 

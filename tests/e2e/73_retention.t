@@ -54,4 +54,18 @@ is "$(q "SELECT count(*) FROM etl.etl_context WHERE etl_context_id IN ($ctx_r, $
 is "$(q "SELECT count(*) FROM etl.event e WHERE e.etl_context_id IN (SELECT etl_context_id FROM etl.job WHERE queue = 'child')")" "$child_ev" "the kept sub-tasks keep their journal ($child_ev events)"
 is "$(q "SELECT count(*) FROM etl.etl_context c JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'child' AND c.parent_context_id IS NULL")" 3 "  their contexts, no longer under a parent that is gone"
 ok "$([ "$(q "SELECT count(*) FROM etl.event")" -lt "$before_ev" ]; echo $?)" "the event table shrank ($before_ev to $(q "SELECT count(*) FROM etl.event"))"
+
+# job logs follow: --log-retention removes JOB_ID.log files untouched that long, only those
+old=$(cat /proc/sys/kernel/random/uuid)
+new=$(cat /proc/sys/kernel/random/uuid)
+echo old >"$ETL_TMP/logs/$old.log"; touch -d '20 days ago' "$ETL_TMP/logs/$old.log"
+echo new >"$ETL_TMP/logs/$new.log"
+echo mine >"$ETL_TMP/logs/notes.txt"; touch -d '20 days ago' "$ETL_TMP/logs/notes.txt"
+start_controller rt --queues jr --log-retention 864000
+wait_until 20 eval "[ ! -e '$ETL_TMP/logs/$old.log' ]"
+ok $? "--log-retention 10 days: a job log untouched for 20 days is removed"
+ok "$([ -e "$ETL_TMP/logs/$new.log" ] && [ -e "$ETL_TMP/logs/notes.txt" ]; echo $?)" "  a recent one stays, and a file that is no job log"
+like "$(cat "$ETL_TMP/rt.log")" "removed 1 job log untouched for 10 days" "  the controller says so"
+stop_controller rt TERM
+rm -f "$ETL_TMP/logs/notes.txt" "$ETL_TMP/logs/$new.log"
 done_testing
