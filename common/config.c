@@ -18,7 +18,7 @@ static const char *const ctl_keys[] = {
 	"pg_env", "queues", "concurrency", "log_dir", "id", "shutdown_timeout", "kill_grace",
 	"poll_interval", "heartbeat", "dead_after", "pidfile", "log_file", "metrics", "user",
 	"task_path", "log_max", "allow_user", "lease", "uid_range", "task_service_file",
-	"db_timeout", "log_retention", NULL
+	"db_timeout", "log_retention", "min_priority", "max_priority", NULL
 };
 static const char *const ctl_bools[] = { "stop_tasks", "verbose", NULL };
 static const char *const *keys = ctl_keys, *const *bools = ctl_bools;

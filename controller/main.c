@@ -50,6 +50,8 @@ static const char usage_text[] =
     "  --kill-grace SEC        SIGTERM to SIGKILL for stopped tasks (default 10)\n"
     "  --log-max BYTES         cap each job's log at about BYTES: its head and tail are\n"
     "                          kept, the middle dropped (default 67108864; 0: no cap)\n"
+    "  --min-priority N, --max-priority N\n"
+    "                          claim only jobs of a priority in this range (default: any)\n"
     "  --log-retention SEC     remove job logs untouched this long, hourly (default\n"
     "                          1209600, 14 days, the default job retention; 0: keep)\n"
     "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
@@ -88,7 +90,7 @@ static const char usage_text[] =
 
 enum { O_PG_ENV = 1000, O_QUEUES, O_CONC, O_LOG_DIR, O_ID, O_SHUTDOWN, O_STOP_TASKS,
     O_GRACE, O_POLL, O_BEAT, O_DEAD, O_PIDFILE, O_DAEMON, O_LOG_FILE, O_HELP, O_VERSION,
-    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE, O_DB_TIMEOUT, O_LOG_RETENTION };
+    O_METRICS, O_USER, O_TASK_PATH, O_CONFIG, O_LOG_MAX, O_ALLOW_USER, O_LEASE, O_UID_RANGE, O_TASK_SERVICE, O_DB_TIMEOUT, O_LOG_RETENTION, O_MIN_PRIO, O_MAX_PRIO };
 
 static struct {
 	struct ev_loop	*loop;
@@ -426,6 +428,8 @@ main(int argc, char **argv, char **envp)
 		{ "lease", required_argument, NULL, O_LEASE },
 		{ "db-timeout", required_argument, NULL, O_DB_TIMEOUT },
 		{ "log-retention", required_argument, NULL, O_LOG_RETENTION },
+		{ "min-priority", required_argument, NULL, O_MIN_PRIO },
+		{ "max-priority", required_argument, NULL, O_MAX_PRIO },
 		{ "uid-range", required_argument, NULL, O_UID_RANGE },
 		{ "task-service-file", required_argument, NULL, O_TASK_SERVICE },
 		{ "task-path", required_argument, NULL, O_TASK_PATH },
@@ -446,6 +450,7 @@ main(int argc, char **argv, char **envp)
 	pid_t otherpid;
 	etl_error err;
 	const char *allow_arg = NULL, *uid_range = NULL;
+	static long min_prio, max_prio;
 	char *keeper_dir = NULL;
 
 	/* it moves the environment: no getenv() result from before it survives */
@@ -550,6 +555,14 @@ main(int argc, char **argv, char **envp)
 		case O_LOG_RETENTION:
 			cfg.log_retention = num_arg(optarg, 0, 1e10, "--log-retention");
 			break;
+		case O_MIN_PRIO:
+			min_prio = (long)num_arg(optarg, -1e9, 1e9, "--min-priority");
+			cfg.min_priority = &min_prio;
+			break;
+		case O_MAX_PRIO:
+			max_prio = (long)num_arg(optarg, -1e9, 1e9, "--max-priority");
+			cfg.max_priority = &max_prio;
+			break;
 		case O_UID_RANGE:
 			uid_range = optarg;
 			break;
@@ -615,6 +628,8 @@ main(int argc, char **argv, char **envp)
 		    "%g): one late beat would stop every task", cfg.lease, beat);
 		usage_error("%s", why);
 	}
+	if (cfg.min_priority != NULL && cfg.max_priority != NULL && min_prio > max_prio)
+		usage_error("%s", "--min-priority is above --max-priority: no job could be claimed");
 	if (geteuid() == 0 && cfg.user == NULL)
 		log_warnx("running as root with no --user: tasks of queues without run_as run as "
 		    "nobody (--user root to run them as root)");

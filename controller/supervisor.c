@@ -120,7 +120,8 @@ claim_maybe(void)
 		log_warnx("claim: %s", err.message);
 		return;
 	}
-	if (etl_stmt_claim_pid(&st, getpid(), sup.start_time) != 0) {
+	if (etl_stmt_claim_pid(&st, getpid(), sup.start_time) != 0 ||
+	    etl_stmt_claim_priority(&st, sup.cfg.min_priority, sup.cfg.max_priority) != 0) {
 		etl_stmt_clear(&st);
 		log_warnx("claim: out of memory");
 		return;

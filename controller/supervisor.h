@@ -26,6 +26,8 @@ struct sup_config {
 	int		 count_jobs;	/* count jobs by queue and state (for the metrics) */
 	long long	 log_max;	/* cap of a job's log, bytes (0: none) */
 	double		 log_retention;	/* job logs untouched this long go (0: kept) */
+	const long	*min_priority;	/* claim only jobs in this range (NULL: no bound) */
+	const long	*max_priority;
 	const char	*keeper_dir;	/* the keepers' status files and our lease file */
 	double		 lease;		/* --lease: our tasks stop this long after our last
 					 * recorded beat */

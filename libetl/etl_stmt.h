@@ -22,8 +22,8 @@ extern "C" {
 typedef struct etl_stmt {
 	const char	*sql;
 	int		 nparams;
-	const char	*params[8];
-	char		*owned[8];
+	const char	*params[10];
+	char		*owned[10];
 } etl_stmt;
 
 void	etl_stmt_clear(etl_stmt *);
@@ -57,6 +57,8 @@ int	etl_stmt_claim(etl_stmt *, const char *const *queues, size_t nqueues, long l
  * it with its start time (etl_pid_start_time) as their pid, so they may start at once.
  */
 int	etl_stmt_claim_pid(etl_stmt *, pid_t pid, int64_t start_time);
+/* Claim only jobs of priority >= *min and <= *max (NULL: no bound). */
+int	etl_stmt_claim_priority(etl_stmt *, const long *min, const long *max);
 long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
 /* Record the end of n runs whose events live in this database; result: etl_count_result. */
 int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);

@@ -16,7 +16,7 @@ etl_stmt_clear(etl_stmt *st)
 {
 	int i;
 
-	for (i = 0; i < 8; i++) {
+	for (i = 0; i < (int)(sizeof(st->owned) / sizeof(st->owned[0])); i++) {
 		free(st->owned[i]);
 		st->owned[i] = NULL;
 	}
@@ -126,8 +126,9 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
 	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds, secret "
-	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint)";
-	st->nparams = 7;	/* $6, $7: see etl_stmt_claim_pid */
+	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint, $8::int, "
+	    "$9::int)";
+	st->nparams = 9;	/* $6, $7: see etl_stmt_claim_pid; $8, $9: _priority */
 	own(st, 0, ql);
 	own(st, 1, fmt_long(limit));
 	own(st, 2, etl__strdup(controller_id));
@@ -140,6 +141,17 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 		return -1;
 	}
 	return 0;
+}
+
+int
+etl_stmt_claim_priority(etl_stmt *st, const long *min, const long *max)
+{
+	if (min != NULL)
+		own(st, 7, fmt_long(*min));
+	if (max != NULL)
+		own(st, 8, fmt_long(*max));
+	return (min == NULL || st->params[7] != NULL) && (max == NULL || st->params[8] != NULL) ?
+	    0 : -1;
 }
 
 int

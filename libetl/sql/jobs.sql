@@ -169,11 +169,14 @@ $fn$;
 -- Jobs of queues in mode inprocess run in the claiming process: p_pid and p_pid_start
 -- are recorded as theirs at once.  A claim carries at most 16 MiB of payloads (as
 -- stored) beyond its first job.
--- (its result gained a column: dropped first, as CREATE OR REPLACE cannot change that)
+-- (the seven-argument form goes: its result gained a column once, and a priority range
+-- came later; callers of it reach this one, whose new arguments default to no bound)
 DROP FUNCTION IF EXISTS etl.claim(text[], int, text, text, text, int, bigint);
 CREATE OR REPLACE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
                                      p_host text, p_pg_env text, p_pid int DEFAULT NULL,
-                                     p_pid_start bigint DEFAULT NULL)
+                                     p_pid_start bigint DEFAULT NULL,
+                                     p_min_priority int DEFAULT NULL,
+                                     p_max_priority int DEFAULT NULL)
 RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                etl_context_id bigint, since bigint, retry_count int, retry_limit int,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
@@ -221,6 +224,9 @@ BEGIN
             FROM etl.job j
            WHERE j.queue = wq.name AND j.state IN ('created', 'retry') AND j.waiting = 0
              AND j.start_after <= now()
+             -- a controller for a priority range (--min-priority, --max-priority)
+             AND (p_min_priority IS NULL OR j.priority >= p_min_priority)
+             AND (p_max_priority IS NULL OR j.priority <= p_max_priority)
              -- a job this controller released (its task or user missing here) is for others
              AND NOT coalesce(j.output->'released_by' ? p_controller, false)
              AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
@@ -653,7 +659,7 @@ DECLARE
   f text;
   s text;
 BEGIN
-  FOREACH f IN ARRAY ARRAY['etl.claim(text[], int, text, text, text, int, bigint)',
+  FOREACH f IN ARRAY ARRAY['etl.claim(text[], int, text, text, text, int, bigint, int, int)',
                            'etl.finish(jsonb)', 'etl.job_started(jsonb)', 'etl.fail(jsonb)',
                            'etl.complete(jsonb)'] LOOP
     FOREACH s IN ARRAY ARRAY['plan_cache_mode = force_generic_plan', 'enable_seqscan = off',
@@ -662,8 +668,8 @@ BEGIN
     END LOOP;
   END LOOP;
   -- the claim reads the fetch index in order: no bitmap scan, no sort
-  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint) SET enable_bitmapscan = off;
-  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint) SET enable_sort = off;
+  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint, int, int) SET enable_bitmapscan = off;
+  ALTER FUNCTION etl.claim(text[], int, text, text, text, int, bigint, int, int) SET enable_sort = off;
 END
 $do$;
 
