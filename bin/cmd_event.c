@@ -329,28 +329,91 @@ cmd_dispatch(int argc, char **argv)
 	return 0;
 }
 
+/*
+ * --stream: "DONE TOTAL [MESSAGE]" lines from stdin until its end, each recorded on one
+ * connection (a task in another language starts this once instead of a process and a
+ * connection per report).  A bad line is said and skipped; the status says if any was.
+ */
+static int
+progress_stream(struct cli *cl, etl_context *ctx)
+{
+	char *line = NULL, *end, *msg;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0, bad = 0;
+	double done, total;
+	etl_error err;
+
+	while ((len = getline(&line, &cap, stdin)) >= 0) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		errno = 0;
+		done = strtod(line, &end);
+		if (end == line || errno != 0 || (*end != ' ' && *end != '\0')) {
+			fprintf(stderr, "etl progress: line %ld: want DONE TOTAL [MESSAGE]\n", lineno);
+			bad++;
+			continue;
+		}
+		total = strtod(end, &msg);
+		if (msg == end || errno != 0 || (*msg != ' ' && *msg != '\0') || done < 0 ||
+		    total < 0 || done > 1e18 || total > 1e18) {
+			fprintf(stderr, "etl progress: line %ld: want DONE TOTAL [MESSAGE]\n", lineno);
+			bad++;
+			continue;
+		}
+		if (*msg == ' ')
+			msg++;
+		if (etl_progress_ctx(ctx, done, total, *msg ? msg : NULL, &err) != 0) {
+			fprintf(stderr, "etl progress: line %ld: %s\n", lineno, err.message);
+			if (err.code != ETL_EINVAL) {
+				free(line);
+				cli_fail(cl, &err);
+			}
+			bad++;
+		}
+	}
+	free(line);
+	return bad > 0 ? 1 : 0;
+}
+
 int
 cmd_progress(int argc, char **argv)
 {
+	enum { OPT_STREAM = 100 };
 	static const struct option lo[] = {
 		{ "context", required_argument, NULL, OPT_CONTEXT },
+		{ "stream", no_argument, NULL, OPT_STREAM },
 		COMMON_LONGOPTS, { NULL, 0, NULL, 0 }
 	};
-	struct cli cl = { "progress", "usage: etl progress DONE TOTAL [MESSAGE] [--context ID]\n\n"
+	struct cli cl = { "progress", "usage: etl progress DONE TOTAL [MESSAGE] [--context ID]\n"
+	    "       etl progress --stream [--context ID]\n\n"
 	    "Record the progress of the task running in $ETL_CONTEXT_ID: a :PROGRESS event and\n"
-	    "the job's progress field.\n", NULL, 0 };
+	    "the job's progress field.  With --stream, one report a line of stdin (DONE TOTAL\n"
+	    "[MESSAGE]) until its end, on one connection: for tasks that report often.\n",
+	    NULL, 0 };
 	const char *ctxarg = NULL;
 	etl_context *ctx;
 	etl_error err;
 	double done, total;
-	int ch, rc;
+	int ch, rc, stream = 0;
 
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		if (ch == OPT_CONTEXT)
 			ctxarg = optarg;
+		else if (ch == OPT_STREAM)
+			stream = 1;
 		else
 			cli_common_opt(&cl, ch);
+	}
+	if (stream) {
+		if (argc - optind != 0)
+			cli_usage_error(&cl, "--stream reads its reports from stdin");
+		ctx = task_context(&cl, ctxarg);
+		rc = progress_stream(&cl, ctx);
+		etl_context_free(ctx);
+		return rc;
 	}
 	if (argc - optind < 2 || argc - optind > 3)
 		cli_usage_error(&cl, "want DONE TOTAL [MESSAGE]");

@@ -44,7 +44,46 @@ class Retry(Exception):
 
 
 _ETL = os.environ.get("ETL_BIN", "etl")
-_state = {"finaled": False, "last_progress": 0.0}
+_state = {"finaled": False, "last_progress": 0.0, "stream": None, "no_stream": False}
+
+
+def _stream_close():
+    """Wait until every progress report written to the stream is recorded (before an
+    event, so that events stay in the order they were made)."""
+    p = _state["stream"]
+    if p is None:
+        return
+    _state["stream"] = None
+    try:
+        p.stdin.close()
+    except OSError:
+        pass
+    if p.wait() != 0:
+        print("etl_task: some progress reports were not recorded (see above)",
+              file=sys.stderr, flush=True)
+
+
+def _stream_write(line):
+    """Send a progress report to `etl progress --stream` (started once: a pipe write
+    instead of a process and a connection per report); False if it cannot take it."""
+    if _state["no_stream"]:
+        return False
+    if _state["stream"] is None:
+        try:
+            _state["stream"] = subprocess.Popen([_ETL, "progress", "--stream"],
+                                                stdin=subprocess.PIPE,
+                                                stdout=subprocess.DEVNULL, text=True)
+        except OSError:
+            _state["no_stream"] = True
+            return False
+    try:
+        _state["stream"].stdin.write(line + "\n")
+        _state["stream"].stdin.flush()
+        return True
+    except (OSError, ValueError):
+        _state["no_stream"] = True
+        _stream_close()
+        return False
 
 
 def _etl(args, data=None):
@@ -67,6 +106,7 @@ def _dumps(v):
 
 def dispatch(type_, payload=None):
     """Record event type_ (':NAME' takes the task's name) with payload."""
+    _stream_close()
     _etl(["dispatch", type_, "-"], _dumps(payload))
     if type_.endswith(":FINAL"):
         _state["finaled"] = True
@@ -81,7 +121,9 @@ def progress(done, total, message=None, force=False):
     args = ["progress", str(done), str(total)]
     if message is not None:
         args.append(str(message))
-    _etl(args)
+    line = " ".join(args[1:3]) + ("" if message is None else " " + " ".join(str(message).split()))
+    if not _stream_write(line):
+        _etl(args)
 
 
 class _Handle:
@@ -147,6 +189,10 @@ def run(main):
                                 "name": type(e).__name__, "exit_status": code})
         except (OSError, subprocess.CalledProcessError) as e2:
             print(f"etl_task: could not record the error: {e2}", file=sys.stderr)
+    try:
+        _stream_close()
+    except OSError:
+        pass
     sys.stdout.flush()
     sys.exit(code)
 

@@ -80,6 +80,19 @@ fi
 glue pq py_task Python
 j=$(etl send pq '{"mode": "exact", "n": 8999999999999999999, "x": 123456789012345678901234567890.000000000000000001}'); done_in "$j"
 is "$(final_of "$j")" 'py_task:FINAL {"n": 8999999999999999999, "x": 123456789012345678901234567890.000000000000000001}' "Python: numbers stay exact both ways"
+# progress through one `etl progress --stream` (a pipe write a report, not a process and
+# a connection): all recorded, and in the order made around the task's own events
+t0=$(date +%s.%N)
+j=$(etl send pq '{"mode": "many"}'); done_in "$j"
+t1=$(date +%s.%N)
+evs() { q "SELECT string_agg(CASE WHEN e.type LIKE '%:PROGRESS' THEN coalesce(e.payload->>'message', '') ELSE split_part(e.type, ':', 2) END, ',' ORDER BY e.event_id) FROM etl.event e JOIN etl.job j ON j.etl_context_id = e.etl_context_id WHERE j.id = '$1'"; }
+like "$(evs "$j")" "^INITIAL,p1,(p[0-9]+,)*p100,MID,after the event,FINAL$" "Python: 100 reports through one stream (libetl keeps four a second and the last; $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }') s for the job), in the order made around the task's own event"
+# the stream itself, from a task in shell: a bad line is said and skipped
+etl queue add sq --task stream --retry-limit 0 >/dev/null
+j=$(etl send sq '{}'); done_in "$j"
+is "$(evs "$j")" "INITIAL,one,two words,three,FINAL" "etl progress --stream: one report a line, the message the rest of it"
+like "$(cat "$ETL_TMP/logs/$j.log")" "line 2: want DONE TOTAL \[MESSAGE\]" "  a malformed line is said, and skipped"
+like "$(cat "$ETL_TMP/logs/$j.log")" "stream exit 1" "  and its exit status says one was"
 
 # ---- --debug-wait: the inspector answers on its port; the job shows where
 if [ "$have_node" = 1 ]; then

@@ -1,6 +1,7 @@
 #!/usr/bin/python3
 """py_task: an etl task in Python on etl_task, for the tests; what it does is its
-payload's "mode": sync, async, final_event, dispatch, events, exact, bad, retry, crash."""
+payload's "mode": sync, async, final_event, dispatch, events, exact, bad, retry, crash,
+many (100 progress reports, an event, one more report: the stream's order)."""
 import asyncio
 
 import etl_task
@@ -28,6 +29,12 @@ def main(initial, etl):
             etl.progress(i, 3, f"step {i}")
             etl.dispatch(":ROW", {"i": i})
         return {"rows": 3}
+    if mode == "many":
+        for i in range(1, 101):
+            etl.progress(i, 100, f"p{i}", force=True)
+        etl.dispatch(":MID", {"after": 100})
+        etl.progress(1, 1, "after the event")
+        return {"reports": 101}
     if mode == "exact":
         return {"x": p["x"], "n": p["n"]}
     if mode == "bad":
