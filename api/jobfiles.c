@@ -111,7 +111,8 @@ list(struct api_reply *rp, int dfd)
 		}
 		names[n++] = xstrdup(e->d_name);
 	}
-	qsort(names, n, sizeof(*names), by_name);
+	if (n > 1)
+		qsort(names, n, sizeof(*names), by_name);
 	arr = cJSON_CreateArray();
 	for (i = 0; i < n; i++) {
 		if (fstatat(dirfd(d), names[i], &sb, AT_SYMLINK_NOFOLLOW) == 0) {

@@ -187,7 +187,7 @@ cmd_schedule(int argc, char **argv)
 	};
 	struct cli cl = { "schedule", schedule_usage, NULL, 0 };
 	const char *tz = NULL;
-	cJSON *opts = cJSON_CreateObject();
+	cJSON *opts;
 	etl_error err;
 	etl_conn *c;
 	int ch;
@@ -199,6 +199,7 @@ cmd_schedule(int argc, char **argv)
 	cli_argv = argv + 1;
 	argc--;
 	argv++;
+	opts = cJSON_CreateObject();
 	cl.cmd = strcmp(argv[0], "add") == 0 ? "schedule add" : strcmp(argv[0], "ls") == 0 ?
 	    "schedule ls" : strcmp(argv[0], "rm") == 0 ? "schedule rm" : "schedule";
 	optind = 0;

@@ -2,7 +2,7 @@
 # The operator's view: etl top --once, the controller's /metrics and /healthz (issue 8).
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
-trap 'stop_controller c1 KILL; stop_controller c2 KILL' EXIT
+trap 'stop_controller c1 KILL; stop_controller mx2 KILL' EXIT
 port=$((20000 + RANDOM % 20000))
 etl queue add sleep --task sleeper >/dev/null
 etl queue add hello --task hello >/dev/null
@@ -62,13 +62,13 @@ etl queue pause lagq >/dev/null
 etl send lagq '{}' >/dev/null
 q "UPDATE etl.job SET start_after = now() - interval '90 seconds' WHERE queue = 'lagq'" >/dev/null
 port2=$((port + 1))
-start_controller c2 --metrics "127.0.0.1:$port2" --queues none_here
+start_controller mx2 --metrics "127.0.0.1:$port2" --queues none_here
 wait_until 20 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_queue_lag_seconds{queue=\"lagq\"} \(9[0-9]\|1[0-9][0-9]\)'"
 ok $? "  the lag of a queue whose job waits: its age (90 s and more)"
 wait_until 20 eval "get http://127.0.0.1:$port2/metrics GET 2>/dev/null | grep -q '^etl_cluster_exporter 0'"
-ok $? "a second controller (c2) does not export the cluster's series"
+ok $? "a second controller (mx2) does not export the cluster's series"
 is "$(get "http://127.0.0.1:$port2/metrics" GET | grep -c '^etl_jobs{')" 0 "  no etl_jobs lines from it"
-stop_controller c2 TERM
+stop_controller mx2 TERM
 if command -v promtool >/dev/null; then
 	get "http://127.0.0.1:$port/metrics" GET | tail -n +2 >"$ETL_TMP/metrics.txt"
 	promtool check metrics <"$ETL_TMP/metrics.txt" >"$ETL_TMP/promtool.log" 2>&1

@@ -87,8 +87,10 @@ reset_db() {
 # $ETL_TMP/NAME.log; its pid in CTL_PID_<NAME>.  Waits until it is connected.
 start_controller() {
 	local name=$1; shift
-	local log="$ETL_TMP/$name.log"
+	local log="$ETL_TMP/$name.log" before=0
 	mkdir -p "$ETL_TMP/logs"
+	# the log is appended to (a restart keeps what came before): wait for this start's line
+	[ -f "$log" ] && before=$(wc -l <"$log")
 	# as root the tests' tasks write where only root may: ask for root explicitly
 	local asroot=
 	[ "$(id -u)" -eq 0 ] && asroot="--user root"
@@ -96,7 +98,7 @@ start_controller() {
 	${CTL_WRAPPER:-} etl-controller --id "$name" --log-dir "$ETL_TMP/logs" \
 		--poll-interval 0.2 --heartbeat 1 $asroot "$@" >>"$log" 2>&1 &
 	eval "CTL_PID_$name=$!"
-	wait_until "${CTL_WAIT:-10}" grep -q "connected to pg_env" "$log"
+	wait_until "${CTL_WAIT:-10}" eval "tail -n +$((before + 1)) '$log' | grep -q 'connected to pg_env'"
 }
 
 # stop_controller NAME [SIGNAL]: stop it and wait for it to exit; its exit status in $rc.
