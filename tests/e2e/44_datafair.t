@@ -9,7 +9,7 @@
 # file re-downloaded and updated only when its content changed.
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
-trap 'stop_controller c1 KILL' EXIT
+trap 'stop_controller c1 KILL; [ -n "${HTTP_PID:-}" ] && kill $HTTP_PID 2>/dev/null' EXIT
 /usr/bin/python3 -c 'import psycopg2' 2>/dev/null
 ok $? "/usr/bin/python3 has psycopg2"
 q "DROP SCHEMA IF EXISTS datafair CASCADE" >/dev/null
@@ -188,6 +188,27 @@ r=$(etl send datafair_remote '{}')
 done_ok "$r"
 wait_until 30 qis "SELECT status || ' ' || row_count FROM datafair.dataset WHERE id = 'remote1'" "finalized 120"
 ok $? "changed content: updated and reloaded"
+# over HTTP with an ETag: a 304 is no change, no download
+mkdir -p "$w/www"
+make_csv "$w/www/r2.csv" 50
+python3 "$ETL_TOP/tests/tools/etag_server.py" "$w/www" "$w/www.log" >"$w/www.port" 2>&1 &
+HTTP_PID=$!
+wait_until 10 grep -q "^port " "$w/www.port"
+hp=$(sed -n 's/^port //p' "$w/www.port")
+j=$(api "{\"op\": \"create\", \"dataset\": \"remote2\", \"kind\": \"remote\", \"dir\": \"$w/data\", \"url\": \"http://127.0.0.1:$hp/r2.csv\"}")
+done_ok "$j"
+r=$(etl send datafair_remote '{"dataset": "remote2"}'); done_ok "$r"
+wait_until 30 qis "SELECT status || ' ' || row_count FROM datafair.dataset WHERE id = 'remote2'" "finalized 50"
+ok $? "a remote dataset over HTTP: downloaded and loaded"
+like "$(q "SELECT etag FROM datafair.dataset WHERE id = 'remote2'")" '^"[0-9a-f]{32}"$' "  its ETag kept"
+n=$(managers remote2)
+r=$(etl send datafair_remote '{"dataset": "remote2"}'); done_ok "$r"
+is "$(tail -1 "$w/www.log")/$(managers remote2)" "304 /r2.csv/$n" "  asked again with If-None-Match: 304, nothing downloaded, no job"
+make_csv "$w/www/r2.csv" 70
+r=$(etl send datafair_remote '{"dataset": "remote2"}'); done_ok "$r"
+wait_until 30 qis "SELECT status || ' ' || row_count FROM datafair.dataset WHERE id = 'remote2'" "finalized 70"
+ok $? "  changed on the server: a new ETag, downloaded and reloaded"
+kill $HTTP_PID 2>/dev/null
 etl schedule add remote-datasets datafair_remote '*/5 * * * *' '{}' >/dev/null
 like "$(etl schedule ls)" "remote-datasets" "the secondary worker scheduled"
 
