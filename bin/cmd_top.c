@@ -53,6 +53,17 @@ term_width(void)
 	return 100;
 }
 
+/* Rows of the terminal (0: not a terminal, or too small to fit anything: no limit). */
+static int
+term_height(void)
+{
+	struct winsize ws;
+
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_row >= 10)
+		return ws.ws_row;
+	return 0;
+}
+
 static double
 num(const cJSON *o, const char *k)
 {
@@ -61,13 +72,61 @@ num(const cJSON *o, const char *k)
 	return cJSON_IsNumber(v) ? v->valuedouble : 0;
 }
 
-/* One frame of the view into stdout; ansi adds bold headings. */
+/*
+ * How many rows of each list fit in height rows (0: all): the headings always, then the
+ * controllers and the queues, the running jobs with what is left; a list cut short ends
+ * in a "+N more" line.
+ */
 static void
-draw(const cJSON *snap, int width, int ansi)
+fit(int height, int nc, int nq, int nr, int *sc, int *sq, int *sr)
+{
+	int left;
+
+	*sc = nc;
+	*sq = nq;
+	*sr = nr;
+	if (height <= 0)
+		return;
+	/* title, blank, 3 headings, 2 blanks, and the cursor's line */
+	left = height - 8;
+	if (*sc + *sq + *sr <= left)
+		return;
+	if (*sc > 3)
+		*sc = left / 4 > 1 ? left / 4 : 1;
+	if (*sc < nc)
+		left--;			/* its "+N more" */
+	left -= *sc;
+	if (*sq > left / 2) {
+		*sq = left / 2 > 1 ? left / 2 - 1 : 1;
+		left--;
+	}
+	left -= *sq;
+	if (*sr > left) {
+		*sr = left > 1 ? left - 1 : 0;
+	}
+}
+
+static void
+more(int shown, int all, const char *what)
+{
+	if (shown < all)
+		printf("  ... %d more %s\n", all - shown, what);
+}
+
+/* One frame of the view into stdout, in height rows (0: all); ansi adds bold headings. */
+static void
+draw(const cJSON *snap, int width, int height, int ansi)
 {
 	const cJSON *c, *q, *r;
+	const cJSON *cs = cJSON_GetObjectItemCaseSensitive(snap, "controllers");
+	const cJSON *qs = cJSON_GetObjectItemCaseSensitive(snap, "queues");
+	const cJSON *rs = cJSON_GetObjectItemCaseSensitive(snap, "running");
 	const char *b = ansi ? "\033[1m" : "", *n = ansi ? "\033[0m" : "";
 	char buf[256], buf2[256], buf3[64];
+	int sc, sq, sr, i;
+
+	fit(height, cJSON_GetArraySize(cs), cJSON_GetArraySize(qs), cJSON_GetArraySize(rs),
+	    &sc, &sq, &sr);
 
 	printf("%setl top%s  %s  %d controller%s, %d running\n\n", b, n,
 	    cli_field(snap, "now", buf, sizeof(buf)),
@@ -75,19 +134,33 @@ draw(const cJSON *snap, int width, int ansi)
 	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(snap, "controllers")) == 1 ? "" : "s",
 	    cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(snap, "running")));
 	printf("%s%-24s %-20s %-8s %s%s\n", b, "CONTROLLER", "HOST", "PID", "HEARTBEAT", n);
-	cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(snap, "controllers"))
+	i = 0;
+	cJSON_ArrayForEach(c, cs) {
+		if (i++ == sc)
+			break;
 		printf("%-24.24s %-20.20s %-8.0f %.0f s ago\n", cli_field(c, "id", buf, sizeof(buf)),
 		    cli_field(c, "host", buf2, sizeof(buf2)), num(c, "pid"), num(c, "heartbeat_age"));
+	}
+	more(sc, cJSON_GetArraySize(cs), "controllers");
 	printf("\n%s%-24s %8s %8s %14s %11s%s\n", b, "QUEUE", "QUEUED", "ACTIVE", "COMPLETED/1h",
 	    "FAILED/1h", n);
-	cJSON_ArrayForEach(q, cJSON_GetObjectItemCaseSensitive(snap, "queues"))
+	i = 0;
+	cJSON_ArrayForEach(q, qs) {
+		if (i++ == sq)
+			break;
 		printf("%-24.24s %8.0f %8.0f %14.0f %11.0f\n", cli_field(q, "name", buf, sizeof(buf)),
 		    num(q, "queued"), num(q, "active"), num(q, "completed"), num(q, "failed"));
+	}
+	more(sq, cJSON_GetArraySize(qs), "queues");
 	printf("\n%s%-8s %-16s %-10s %7s  %s%s\n", b, "JOB", "QUEUE", "PID", "SECONDS", "PROGRESS", n);
-	cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(snap, "running")) {
+	i = 0;
+	cJSON_ArrayForEach(r, rs) {
 		const cJSON *pg = cJSON_GetObjectItemCaseSensitive(r, "progress");
 		double done = num(pg, "done"), total = num(pg, "total"), frac;
-		int barw = width - 8 - 1 - 16 - 1 - 10 - 1 - 7 - 2 - 30, i, fill;
+		int barw = width - 8 - 1 - 16 - 1 - 10 - 1 - 7 - 2 - 30, k, fill;
+
+		if (i++ == sr)
+			break;
 
 		if (barw < 10)
 			barw = 10;
@@ -100,10 +173,11 @@ draw(const cJSON *snap, int width, int ansi)
 		printf("%-8.8s %-16.16s %-10s %7.0f  [", cli_field(r, "id", buf, sizeof(buf)),
 		    cli_field(r, "queue", buf2, sizeof(buf2)), cli_field(r, "pid", buf3, sizeof(buf3)),
 		    num(r, "seconds"));
-		for (i = 0; i < barw; i++)
-			putchar(i < fill ? '#' : ' ');
+		for (k = 0; k < barw; k++)
+			putchar(k < fill ? '#' : ' ');
 		printf("] %3.0f%% %.40s\n", frac * 100, cli_field(pg, "message", buf, sizeof(buf)));
 	}
+	more(sr, cJSON_GetArraySize(rs), "running");
 	fflush(stdout);
 }
 
@@ -145,7 +219,7 @@ cmd_top(int argc, char **argv)
 			etl_disconnect(c);
 			return 0;
 		}
-		draw(snap, term_width(), 0);
+		draw(snap, term_width(), 0, 0);
 		cJSON_Delete(snap);
 		etl_disconnect(c);
 		return 0;
@@ -181,7 +255,7 @@ cmd_top(int argc, char **argv)
 			cli_fail(&cl, &err);
 		}
 		fputs("\033[H\033[2J", stdout);
-		draw(snap, term_width(), ansi);
+		draw(snap, term_width(), term_height(), ansi);
 		fputs("\n(q quits)", stdout);
 		fflush(stdout);
 		cJSON_Delete(snap);

@@ -16,6 +16,15 @@ is "$rc" 0 "etl top --once exits 0"
 like "$out" "${id:0:8} +sleep .*\[#+ +\]  50% working" "it shows the running job with a half-full progress bar"
 like "$out" "hello +0 +0 +20 +0" "and the queues' counts"
 like "$out" "c1 +$(hostname)" "and the controller"
+# a small window: the headings stay, long lists end in "+N more" (the header used to
+# scroll off)
+for k in $(seq 1 20); do etl queue add "many$k" --task hello >/dev/null; done
+frame=$(python3 "$ETL_TOP/tests/tools/pty_run.py" 14 100 1.5 etl top | tr -d '\r' | awk 'BEGIN { RS = "\033\\[H\033\\[2J" } NF { f = $0 } END { printf "%s", f }')
+like "$(printf '%s\n' "$frame" | head -1)" "etl top" "etl top in a 14-row window: its title first"
+ok "$([ "$(printf '%s\n' "$frame" | wc -l)" -le 14 ]; echo $?)" "  the frame fits the window ($(printf '%s\n' "$frame" | wc -l) rows)"
+like "$frame" "\.\.\. [0-9]+ more queues" "  the queues cut short, saying how many more"
+like "$frame" "JOB +QUEUE" "  every heading shown"
+for k in $(seq 1 20); do etl queue rm "many$k" >/dev/null; done
 run etl top --once --json
 is "$(printf '%s' "$out" | python3 -c 'import json, sys; d = json.load(sys.stdin); print(sorted(k for k in d if k in ("controllers", "queues", "running")), len(d["running"]))')" "['controllers', 'queues', 'running'] 1" "etl top --once --json prints the frame as JSON"
 run etl top --json
