@@ -60,6 +60,7 @@ int	cmd_migrate(int, char **);
 int	cmd_debug(int, char **);
 int	cmd_batch(int, char **);
 int	cmd_schedule(int, char **);
+int	cmd_group(int, char **);
 int	cmd_redrive(int, char **);
 int	cmd_top(int, char **);
 int	cmd_queue(int, char **);

@@ -344,3 +344,85 @@ cmd_redrive(int argc, char **argv)
 	printf("redrove %ld job%s\n", n, n == 1 ? "" : "s");
 	return 0;
 }
+
+static const char group_usage[] =
+    "usage: etl group set KEY N\n"
+    "       etl group rm KEY\n"
+    "       etl group ls [--json]\n\n"
+    "Groups across queues (pg-boss's groups): at most N jobs sent with --group KEY run at\n"
+    "once, whatever their queues; the others wait their turn.  ls shows each group with\n"
+    "its active and waiting jobs.\n";
+
+int
+cmd_group(int argc, char **argv)
+{
+	static const struct option lo[] = { COMMON_LONGOPTS, { NULL, 0, NULL, 0 } };
+	struct cli cl = { "group", group_usage, NULL, 0 };
+	etl_error err;
+	etl_conn *c;
+	cJSON *list, *g;
+	char a[256], b[32], d[32], e[32];
+	int ch;
+
+	if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		fputs(group_usage, argc < 2 ? stderr : stdout);
+		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	cli_argv = argv + 1;
+	argc--;
+	argv++;
+	cl.cmd = strcmp(argv[0], "set") == 0 ? "group set" : strcmp(argv[0], "rm") == 0 ?
+	    "group rm" : strcmp(argv[0], "ls") == 0 ? "group ls" : "group";
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1)
+		cli_common_opt(&cl, ch);
+	if (strcmp(argv[0], "set") == 0) {
+		long n;
+
+		if (argc - optind != 2)
+			cli_usage_error(&cl, "want KEY N");
+		if (*argv[optind] == '\0' || strlen(argv[optind]) > 200)
+			cli_usage_error(&cl, "a group key is 1 to 200 characters");
+		n = cli_long(&cl, argv[optind + 1], 1, 1000000, "N");
+		c = cli_connect(&cl);
+		if (etl_group_set(c, argv[optind], (int)n, &err) != 0)
+			cli_fail(&cl, &err);
+		etl_disconnect(c);
+		printf("group %s: at most %ld at once\n", argv[optind], n);
+		return 0;
+	}
+	if (strcmp(argv[0], "rm") == 0) {
+		if (argc - optind != 1)
+			cli_usage_error(&cl, "want KEY");
+		c = cli_connect(&cl);
+		if (etl_group_rm(c, argv[optind], &err) != 0)
+			cli_fail(&cl, &err);
+		etl_disconnect(c);
+		printf("group %s removed (its jobs run without a cap)\n", argv[optind]);
+		return 0;
+	}
+	if (strcmp(argv[0], "ls") == 0) {
+		if (argc - optind != 0)
+			cli_usage_error(&cl, "takes no arguments");
+		c = cli_connect(&cl);
+		if ((list = etl_group_list(c, &err)) == NULL)
+			cli_fail(&cl, &err);
+		etl_disconnect(c);
+		if (cl.json) {
+			char *t = cJSON_PrintUnformatted(list);
+
+			puts(t);
+			free(t);
+			cJSON_Delete(list);
+			return 0;
+		}
+		printf("%-32s %11s %8s %8s\n", "GROUP", "CONCURRENCY", "ACTIVE", "WAITING");
+		cJSON_ArrayForEach(g, list)
+			printf("%-32.32s %11s %8s %8s\n", cli_field(g, "name", a, sizeof(a)),
+			    cli_field(g, "concurrency", b, sizeof(b)), cli_field(g, "active", d, sizeof(d)),
+			    cli_field(g, "waiting", e, sizeof(e)));
+		cJSON_Delete(list);
+		return 0;
+	}
+	cli_usage_error(&cl, "unknown subcommand '%.40s': want set, rm or ls", argv[0]);
+}

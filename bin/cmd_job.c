@@ -13,7 +13,7 @@
 
 enum { OPT_PRIORITY = 1, OPT_START_AFTER, OPT_SINGLETON, OPT_JOB_PG_ENV, OPT_DEBUG_WAIT,
     OPT_NDJSON, OPT_QUEUE, OPT_STATE, OPT_LIMIT, OPT_BATCH, OPT_AFTER, OPT_SING_SECS,
-    OPT_DEBOUNCE, OPT_KEY, OPT_DATA };
+    OPT_DEBOUNCE, OPT_KEY, OPT_DATA, OPT_GROUP };
 
 static const char send_usage[] =
     "usage: etl send QUEUE [JSON|-] [options]\n"
@@ -30,6 +30,8 @@ static const char send_usage[] =
     "  --batch ID             add the job to a batch (etl batch new)\n"
     "  --job-pg-env NAME      the pg_env the job's context and events live in\n"
     "  --debug-wait           the task waits for a debugger before it starts\n"
+    "  --group KEY            count the job in group KEY (etl group set KEY N: at most N\n"
+    "                         of the group's jobs run at once, across queues)\n"
     "  --json                 print {\"id\": ...}\n";
 
 /* Read NDJSON lines from path ("-" = stdin): every non-blank line one job. */
@@ -88,6 +90,7 @@ cmd_send(int argc, char **argv)
 		{ "singleton-key", required_argument, NULL, OPT_SINGLETON },
 		{ "job-pg-env", required_argument, NULL, OPT_JOB_PG_ENV },
 		{ "debug-wait", no_argument, NULL, OPT_DEBUG_WAIT },
+		{ "group", required_argument, NULL, OPT_GROUP },
 		{ "ndjson", required_argument, NULL, OPT_NDJSON },
 		{ "batch", required_argument, NULL, OPT_BATCH },
 		{ "after", required_argument, NULL, OPT_AFTER },
@@ -100,7 +103,7 @@ cmd_send(int argc, char **argv)
 	size_t nafter = 0;
 	int rc;
 	etl_send_opts o = { 0 };
-	const char *ndjson = NULL, *queue;
+	const char *ndjson = NULL, *queue, *group = NULL;
 	char id[ETL_ID_LEN];
 	etl_error err;
 	etl_conn *c;
@@ -155,6 +158,9 @@ cmd_send(int argc, char **argv)
 		case OPT_NDJSON:
 			ndjson = optarg;
 			break;
+		case OPT_GROUP:
+			group = optarg;
+			break;
 		default:
 			cli_common_opt(&cl, ch);
 		}
@@ -171,6 +177,9 @@ cmd_send(int argc, char **argv)
 
 		if (argc - optind != 1)
 			cli_usage_error(&cl, "--ndjson takes no JSON argument");
+		if (group != NULL)
+			cli_usage_error(&cl, "--group goes with one job (many: etl.send in SQL, "
+			    "with its group_key option)");
 		texts = read_ndjson(&cl, ndjson, &n);
 		c = cli_connect(&cl);
 		sent = etl_send_many(c, queue, (const char *const *)texts, n, &o, &err);
@@ -190,7 +199,7 @@ cmd_send(int argc, char **argv)
 		cli_usage_error(&cl, "--debounce goes with --singleton-seconds");
 	data = argc - optind == 2 ? cli_json_text(&cl, argv[optind + 1]) : xstrdup("{}");
 	c = cli_connect(&cl);
-	if ((rc = etl_send_text(c, queue, data, &o, id, &err)) < 0) {
+	if ((rc = etl_send_group(c, queue, data, &o, group, id, &err)) < 0) {
 		etl_disconnect(c);
 		cli_fail(&cl, &err);
 	}

@@ -28,6 +28,7 @@ static const struct command {
 	{ "batch", cmd_batch, "batches of jobs with callbacks (batch new|close|retry|show)" },
 	{ "schedule", cmd_schedule, "cron schedules (schedule add|ls|rm)" },
 	{ "redrive", cmd_redrive, "move dead-lettered jobs back to their queues" },
+	{ "group", cmd_group, "cap how many jobs of a group run at once, across queues" },
 	{ "debug", cmd_debug, "attach gdb to a job's running task (on this host)" },
 	{ "dispatch", cmd_dispatch, "record an event (for tasks in any language)" },
 	{ "progress", cmd_progress, "record progress (for tasks in any language)" },

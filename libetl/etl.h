@@ -181,6 +181,10 @@ int	etl_send(etl_conn *, const char *queue, const cJSON *data,
 /* The same with data as JSON text (NULL: null), sent as it is written once checked. */
 int	etl_send_text(etl_conn *, const char *queue, const char *json,
 	    const etl_send_opts *, char id[ETL_ID_LEN], etl_error *);
+/* The same in a group (etl_group_set caps how many of a group's jobs run at once,
+ * across queues; NULL: none). */
+int	etl_send_group(etl_conn *, const char *queue, const char *json,
+	    const etl_send_opts *, const char *group, char id[ETL_ID_LEN], etl_error *);
 /*
  * Enqueue n jobs whose data are the JSON texts texts[0..n-1] (already valid JSON), in
  * statements of many rows.  Returns the number sent, -1 on error (nothing sent).

@@ -211,6 +211,11 @@ int	etl_cron_parse(const char *expr, etl_cron *, etl_error *);
 int	etl_cron_match(const etl_cron *, int min, int hour, int mday, int mon, int wday);
 
 /* Add or replace schedule name: cron in time zone tz (NULL = UTC) enqueues data. */
+/* Groups across queues: at most concurrency active jobs of group name (etl_send_group);
+ * set (or change), remove (ETL_ENOTFOUND when none), list with active and waiting. */
+int	etl_group_set(etl_conn *, const char *name, int concurrency, etl_error *);
+int	etl_group_rm(etl_conn *, const char *name, etl_error *);
+cJSON	*etl_group_list(etl_conn *, etl_error *);
 int	etl_schedule_add(etl_conn *, const char *name, const char *queue, const char *cron,
 	    const cJSON *data, const char *tz, etl_error *);
 /* The same with options for each job it sends (etl.send's: priority, singleton_key,

@@ -442,3 +442,50 @@ etl_top_snapshot(etl_conn *c, int max_running, etl_error *err)
 	    "  FROM etl.job WHERE state = 'active' ORDER BY started_on LIMIT $1::int) r))",
 	    1, p, err), err);
 }
+
+int
+etl_group_set(etl_conn *c, const char *name, int concurrency, etl_error *err)
+{
+	char nbuf[16];
+	const char *p[2] = { name, nbuf };
+
+	if (name == NULL || *name == '\0' || strlen(name) > 200) {
+		etl__err(err, ETL_EINVAL, "a group key is 1 to 200 characters");
+		return -1;
+	}
+	if (concurrency < 1) {
+		etl__err(err, ETL_EINVAL, "a group's concurrency is at least 1");
+		return -1;
+	}
+	snprintf(nbuf, sizeof(nbuf), "%d", concurrency);
+	return etl__exec_cmd(c, "INSERT INTO etl.job_group (name, concurrency) VALUES ($1, $2::int) "
+	    "ON CONFLICT (name) DO UPDATE SET concurrency = EXCLUDED.concurrency", 2, p, err);
+}
+
+int
+etl_group_rm(etl_conn *c, const char *name, etl_error *err)
+{
+	const char *p[1] = { name };
+	PGresult *res;
+	long n;
+
+	if ((res = etl__exec(c, "DELETE FROM etl.job_group WHERE name = $1", 1, p, err)) == NULL)
+		return -1;
+	n = atol(PQcmdTuples(res));
+	PQclear(res);
+	if (n == 0) {
+		etl__err(err, ETL_ENOTFOUND, "no group named '%.64s'", name);
+		return -1;
+	}
+	return 0;
+}
+
+cJSON *
+etl_group_list(etl_conn *c, etl_error *err)
+{
+	return etl__json_result(etl__exec(c, "SELECT coalesce(jsonb_agg(jsonb_build_object("
+	    "'name', g.name, 'concurrency', g.concurrency, 'active', (SELECT count(*) FROM etl.job a "
+	    " WHERE a.group_key = g.name AND a.state = 'active'), 'waiting', (SELECT count(*) "
+	    " FROM etl.job w WHERE w.group_key = g.name AND w.state IN ('created', 'retry'))) "
+	    "ORDER BY g.name), '[]') FROM etl.job_group g", 0, NULL, err), err);
+}

@@ -255,9 +255,9 @@ static const char send_many_sql[] =
     "WHERE q.name = $1 ORDER BY d.n "
     "ON CONFLICT DO NOTHING";
 
-/* The options of a send as the JSON object etl.send() reads. */
+/* The options of a send as the JSON object etl.send() reads (group: a group key). */
 static char *
-send_opts_json(const etl_send_opts *o, etl_error *err)
+send_opts_json(const etl_send_opts *o, const char *group, etl_error *err)
 {
 	cJSON *j = cJSON_CreateObject(), *arr;
 	size_t i;
@@ -291,6 +291,8 @@ send_opts_json(const etl_send_opts *o, etl_error *err)
 		cJSON_AddStringToObject(j, "idempotency_key", o->idempotency_key);
 	if (o->parent_context_id > 0)
 		cJSON_AddNumberToObject(j, "parent_context_id", (double)o->parent_context_id);
+	if (group != NULL)
+		cJSON_AddStringToObject(j, "group_key", group);
 	if (o->nafter > 0) {
 		if ((arr = cJSON_AddArrayToObject(j, "after")) == NULL)
 			goto oom;
@@ -351,6 +353,7 @@ no_queue(const char *queue, etl_error *err)
 }
 
 static int	send_text(etl_conn *, const char *, const char *, const etl_send_opts *,
+		    const char *,
 		    char [ETL_ID_LEN], int, etl_error *);
 
 int
@@ -365,7 +368,7 @@ etl_send(etl_conn *c, const char *queue, const cJSON *data, const etl_send_opts 
 		return -1;
 	}
 	/* printed by cJSON: valid JSON already; only the limits are checked again */
-	rc = send_text(c, queue, text, o, id, 0, err);
+	rc = send_text(c, queue, text, o, NULL, id, 0, err);
 	free(text);
 	return rc;
 }
@@ -374,13 +377,24 @@ int
 etl_send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
     char id[ETL_ID_LEN], etl_error *err)
 {
-	return send_text(c, queue, json, o, id, 1, err);
+	return send_text(c, queue, json, o, NULL, id, 1, err);
+}
+
+int
+etl_send_group(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
+    const char *group, char id[ETL_ID_LEN], etl_error *err)
+{
+	if (group != NULL && (*group == '\0' || strlen(group) > 200)) {
+		etl__err(err, ETL_EINVAL, "a group key is 1 to 200 characters");
+		return -1;
+	}
+	return send_text(c, queue, json, o, group, id, 1, err);
 }
 
 /* Send json (NULL: null), checked in full (grammar too) when parse, else its limits. */
 static int
 send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts *o,
-    char id[ETL_ID_LEN], int parse, etl_error *err)
+    const char *group, char id[ETL_ID_LEN], int parse, etl_error *err)
 {
 	static const etl_send_opts none;
 	const char *p[3];
@@ -399,7 +413,7 @@ send_text(etl_conn *c, const char *queue, const char *json, const etl_send_opts 
 	if ((parse ? etl_json_check(json, strlen(json), etl_payload_max(), err) :
 	    etl__json_limits(json, strlen(json), etl_payload_max(), err)) != 0)
 		return -1;
-	if ((opts = send_opts_json(o, err)) == NULL)
+	if ((opts = send_opts_json(o, group, err)) == NULL)
 		return -1;
 	p[0] = queue;
 	p[1] = json;

@@ -38,6 +38,9 @@ BEGIN
   IF o ? 'batch_id' AND NOT EXISTS (SELECT 1 FROM etl.batch b WHERE b.id = (o->>'batch_id')::uuid) THEN
     RAISE EXCEPTION 'no batch %', o->>'batch_id' USING ERRCODE = 'ET001';
   END IF;
+  IF length(o->>'group_key') > 200 THEN
+    RAISE EXCEPTION 'a group key is at most 200 characters' USING ERRCODE = '22023';
+  END IF;
   IF (o->>'singleton_seconds') IS NOT NULL THEN
     v_secs := (o->>'singleton_seconds')::float8;
     IF v_secs <= 0 THEN
@@ -69,7 +72,7 @@ BEGIN
         retry_backoff, retry_delay_max, expire_seconds, heartbeat_seconds, dead_letter,
         pg_env, start_after, created_on, singleton_key, singleton_on, debug_wait, parent_id,
         run_on_host, batch_id, policy, waiting, idempotency_key, parent_context_id,
-        output)
+        group_key, output)
     -- a job's own retry_limit, retry_delay and expire_seconds (pg-boss's per-job
     -- options: schedules, SQL senders) win over the queue's
     VALUES (q.name, coalesce((o->>'priority')::int, 0), p_data, v_state,
@@ -81,7 +84,7 @@ BEGIN
         clock_timestamp(), v_key, v_slot, coalesce((o->>'debug_wait')::bool, false),
         (o->>'parent_id')::uuid, o->>'run_on_host', (o->>'batch_id')::uuid, q.policy,
         CASE WHEN v_state = 'created' THEN v_wait ELSE 0 END, o->>'idempotency_key',
-        (o->>'parent_context_id')::bigint,
+        (o->>'parent_context_id')::bigint, nullif(o->>'group_key', ''),
         v_out)
     ON CONFLICT DO NOTHING
     RETURNING j.id INTO v_id;

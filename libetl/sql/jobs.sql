@@ -207,11 +207,20 @@ BEGIN
         AND (p_queues IS NULL OR q.name = ANY (p_queues))
       ORDER BY q.name;
   END IF;
+  -- groups capped across queues (etl.job_group): while there are any, claims take turns
+  -- (two at once could each see the group's last free slot)
+  IF EXISTS (SELECT 1 FROM etl.job_group) THEN
+    PERFORM pg_advisory_xact_lock(hashtext('etl.job_group'));
+  END IF;
   WITH cap AS (
       SELECT q.name, q.concurrency - (SELECT count(*) FROM etl.job a
                                        WHERE a.queue = q.name AND a.state = 'active') AS free
         FROM etl.queue q
        WHERE q.concurrency IS NOT NULL AND (p_queues IS NULL OR q.name = ANY (p_queues))
+    ), gcap AS (
+      SELECT g.name, g.concurrency - (SELECT count(*) FROM etl.job a
+                                       WHERE a.group_key = g.name AND a.state = 'active') AS free
+        FROM etl.job_group g
     ), cand AS (
       -- each wanted queue (not paused, not full) read through its own index range, best
       -- first: a claim never walks the ready jobs of queues it does not want, however
@@ -220,13 +229,17 @@ BEGIN
       SELECT c.* FROM etl.queue wq
         CROSS JOIN LATERAL (
           SELECT j.id, j.queue, j.priority, j.created_on, j.policy, j.singleton_key,
-                 coalesce(pg_column_size(j.data), 0) AS bytes
+                 j.group_key, coalesce(pg_column_size(j.data), 0) AS bytes
             FROM etl.job j
            WHERE j.queue = wq.name AND j.state IN ('created', 'retry') AND j.waiting = 0
              AND j.start_after <= now()
              -- a controller for a priority range (--min-priority, --max-priority)
              AND (p_min_priority IS NULL OR j.priority >= p_min_priority)
              AND (p_max_priority IS NULL OR j.priority <= p_max_priority)
+             -- a group with no free slot (its jobs wait, whatever their queue)
+             AND NOT (j.group_key IS NOT NULL
+                      AND EXISTS (SELECT 1 FROM gcap WHERE gcap.name = j.group_key
+                                     AND gcap.free <= 0))
              -- a job this controller released (its task or user missing here) is for others
              AND NOT coalesce(j.output->'released_by' ? p_controller, false)
              AND (j.run_on_host IS NULL OR j.run_on_host = p_host)
@@ -240,9 +253,11 @@ BEGIN
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = wq.name AND cap.free <= 0)
     ), pick AS (
       SELECT x.id FROM (SELECT c.id, c.queue, c.policy, c.singleton_key, c.priority,
-                               c.created_on,
+                               c.created_on, c.group_key,
                                row_number() OVER (PARTITION BY c.queue
                                    ORDER BY c.priority DESC, c.created_on, c.id) AS rn,
+                               row_number() OVER (PARTITION BY c.group_key
+                                   ORDER BY c.priority DESC, c.created_on, c.id) AS grn,
                                row_number() OVER (PARTITION BY c.queue, c.singleton_key
                                    ORDER BY c.priority DESC, c.created_on, c.id) AS keyrn,
                                coalesce(sum(c.bytes) OVER (ORDER BY c.priority DESC,
@@ -251,7 +266,9 @@ BEGIN
                                c.bytes
                           FROM cand c) x
         LEFT JOIN cap ON cap.name = x.queue
+        LEFT JOIN gcap ON gcap.name = x.group_key
        WHERE (cap.free IS NULL OR x.rn <= cap.free)
+         AND (gcap.free IS NULL OR x.grn <= gcap.free)
          -- at most 16 MiB of payloads a claim (the first job whatever its size), beside
          -- jobs of 64 KiB or less: large payloads come a claim at a time, and small jobs
          -- behind them are not held up
