@@ -78,7 +78,7 @@ q "DELETE FROM etl.queue WHERE name = 'tick'" >/dev/null	# behind etl's back
 q "UPDATE etl.maintenance SET last_run = '-infinity'; UPDATE etl.schedule SET last_tick_local = NULL" >/dev/null
 run q "SELECT what || '=' || n FROM etl.maintain() ORDER BY what"
 is "$rc" 0 "maintenance does not raise"
-is "$(echo "$out" | tr '\n' ' ')" "cron=1 retention=0 " "the other schedule ticked and retention ran"
+is "$(echo "$out" | tr '\n' ' ')" "cron=1 journal=0 retention=0 " "the other schedule ticked and retention ran (and the journal's, with it)"
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'tock'")" 1 "tock got its job"
 
 # 5: dead-letter cycles
