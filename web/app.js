@@ -539,6 +539,10 @@ function pageCove(main, signal, id) {
     coveResults(main, id, j, j.output || {});
   }).catch((e) => { if (!signal.aborted) toast(e.message); });
   show();
+  /* the stream brings the steps' bars; the job's end is also looked for every 2 s (a job
+   * not started when the page opened has no context for its stream to follow yet) */
+  const poll = setInterval(() => { if (shown !== 'final') show(); }, 2000);
+  signal.addEventListener('abort', () => clearInterval(poll));
   follow('/jobs/' + id + '/events', (ev, evs) => {
     if (ev !== 'events') return;
     for (const e of evs) {
