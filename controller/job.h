@@ -60,7 +60,6 @@ struct job {
 	int		 no_retry;
 	int		 release;	/* could not start here: for another controller */
 	double		 born;		/* when we took it (job_clock) */
-	int		 lost;		/* its pid record updated no row: stopped, never recorded */
 	int		 finish_errors;	/* end statements that failed with the database up */
 	double		 finish_next;	/* then: when its end is sent again, alone */
 	TAILQ_ENTRY(job) link;		/* in the list of its state */

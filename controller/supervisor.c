@@ -131,24 +131,7 @@ claim_maybe(void)
 	db_submit(&st, claim_cb, (void *)(intptr_t)free_slots);
 }
 
-/* Whether res (ids) names job id. */
-static int
-in_ids(PGresult *res, const char *id)
-{
-	int i;
-
-	for (i = 0; i < PQntuples(res); i++)
-		if (strcmp(PQgetvalue(res, i, 0), id) == 0)
-			return 1;
-	return 0;
-}
-
-/*
- * The pids are recorded: now, and only now, the tasks get their INITIAL.  A job whose
- * record updated no row is not ours any more (a failover to a server that never saw the
- * claim, a rescue, a run that moved on): its task is stopped before it starts, and
- * nothing of it is recorded.
- */
+/* The pids are recorded: now, and only now, the tasks get their INITIAL. */
 static void
 started_cb(PGresult *res, const char *why, void *arg)
 {
@@ -161,12 +144,6 @@ started_cb(PGresult *res, const char *why, void *arg)
 			continue;
 		}
 		job_set_state(jb, J_RUNNING);
-		if (!in_ids(res, jb->j->id)) {
-			jb->lost = 1;
-			proc_stop(jb, "its claim was lost (no row took its pid: a failover, or the "
-			    "job moved on): stopped before it started");
-			continue;
-		}
 		proc_write_initial(jb);
 	}
 	if (res == NULL)
@@ -327,12 +304,6 @@ flush_finish(void)
 	if (job_count(J_FINISHING) > 0 || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
-		if (jb->lost) {
-			/* not ours: nothing to record (an end would fail, or fence) */
-			jlog_info(jb, "ended; its claim was lost: nothing recorded");
-			job_done(jb, 1);
-			continue;
-		}
 		/* a release touches only the job's row: ours, whatever its pg_env */
 		if (!remote_is_local(jb->j) && !jb->release) {
 			if (finish_remote(jb) == 0)

@@ -585,24 +585,15 @@ $fn$
      AND j.heartbeat_on < now() - j.heartbeat_seconds * interval '1 second'
 $fn$;
 
--- (it returned nothing before: a controller could not tell a pid record that updated no
--- row, a claim lost in a failover or a job that moved on, from one that did)
-DROP FUNCTION IF EXISTS etl.job_started(jsonb);
-CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb)
-RETURNS TABLE (id uuid) LANGUAGE plpgsql AS
+CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql AS
 $fn$
-#variable_conflict use_column
 BEGIN
-  RETURN QUERY
-  WITH upd AS (
-    UPDATE etl.job j
-       SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
-           host = coalesce(v.host, j.host)
-      FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
-                                           log_path text, host text, run int)
-     WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run)
-    RETURNING j.id)
-  SELECT upd.id FROM upd;
+  UPDATE etl.job j
+     SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
+         host = coalesce(v.host, j.host)
+    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
+                                         log_path text, host text, run int)
+   WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run);
 END
 $fn$;
 CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
