@@ -112,7 +112,7 @@ worker(void *arg)
 			 * (ours stands for it), no status check when the claim opened its
 			 * context, its FINAL recorded with the others' in one statement */
 			j->status = etl_task_run(j->initial, j->len, j->fn, &conn, &j->cancel,
-			    ETL_RUN_NO_LOCK | ETL_RUN_DEFER_FINAL | (j->fresh ? ETL_RUN_FRESH : 0),
+			    ETL_RUN_NO_ATTACH | ETL_RUN_DEFER_FINAL | (j->fresh ? ETL_RUN_FRESH : 0),
 			    &j->final, &err);
 		else
 			j->status = etl_task_run(j->initial, j->len, j->fn, NULL, &j->cancel, 0,

@@ -679,10 +679,12 @@ main(int argc, char **argv, char **envp)
 	if ((wd = getenv("NOTIFY_SOCKET")) != NULL && *wd != '\0')
 		ctl.notify_socket = xstrdup(wd);
 
-	/* as root: can the user tasks run as reach the pg_env?  If not, say what to change */
+	/* sessions of our own; as root: can the user tasks run as reach the pg_env? */
 	{
 		char why[1024];
 
+		if (preflight_session(pg_env, why, sizeof(why)) != 0)
+			fatalx("%s", why);
 		if (preflight_task_user(pg_env, cfg.user ? cfg.user : "nobody", why, sizeof(why)) != 0)
 			fatalx("%s", why);
 	}

@@ -1,5 +1,7 @@
 /*
- * preflight.c: before claiming anything, as root, check that the user tasks run as
+ * preflight.c: before claiming anything, check that our pg_env is not a transaction
+ * pooler (we hold session state: LISTEN, our liveness lock; issue 22), and, as root,
+ * that the user tasks run as
  * (--user, default nobody) can reach the controller's pg_env with the environment a
  * task gets.  The quick start as root used to fail every job three times in 50 ms
  * ("definition of service "dev" not found": nobody cannot read root's
@@ -131,5 +133,19 @@ preflight_task_user(const char *pg_env, const char *user, char *why, size_t whys
 		    "(a readable service and password file, pg_hba.conf, a role), give tasks their "
 		    "own connection settings with --task-service-file FILE, or run tasks as a user "
 		    "who can (--user NAME)", user, pg_env, msg, user);
+	return -1;
+}
+
+int
+preflight_session(const char *pg_env, char *why, size_t whysz)
+{
+	etl_error err;
+
+	if (etl_pg_env_pooled(pg_env, &err) != 1)
+		return 0;
+	snprintf(why, whysz, "pg_env '%s' reaches PostgreSQL through a transaction pooler: "
+	    "the controller needs sessions of its own (LISTEN, its liveness lock); point it "
+	    "at PostgreSQL or a session-mode pool, and its tasks at the pooler with "
+	    "--task-service-file (README: \"Deploying behind PgBouncer\")", pg_env);
 	return -1;
 }

@@ -168,6 +168,54 @@ etl__exec_cmd(etl_conn *c, const char *sql, int n, const char *const *params, et
 	return 0;
 }
 
+/* The server pid behind c's next statement, or -1. */
+static long
+backend_pid(etl_conn *c, etl_error *err)
+{
+	PGresult *res = etl__exec(c, "SELECT pg_backend_pid()", 0, NULL, err);
+	long pid;
+
+	if (res == NULL)
+		return -1;
+	pid = PQntuples(res) == 1 ? strtol(PQgetvalue(res, 0, 0), NULL, 10) : -1;
+	PQclear(res);
+	return pid;
+}
+
+/*
+ * Is pg_env served through a transaction (or statement) pooler?  Two sessions ask in
+ * turn for the server pid behind them.  Without a pooler, or in session mode, each
+ * session has a server of its own for its life: the pids differ and stay.  A
+ * transaction pooler lets the server go after each statement: the first session may
+ * be handed another one, and the second is handed the one just let go (PgBouncer
+ * reuses the server released last first).  Never a false alarm; asked three times so
+ * that other clients of the pool hardly hide it.  1: pooled, 0: not seen, -1: err.
+ */
+int
+etl_pg_env_pooled(const char *pg_env, etl_error *err)
+{
+	etl_conn *a, *b = NULL;
+	long pa, pb, pa2;
+	int i, rc = -1;
+
+	if ((a = etl_connect(pg_env, err)) == NULL || (b = etl_connect(pg_env, err)) == NULL)
+		goto out;
+	for (i = 0; i < 3; i++) {
+		if ((pa = backend_pid(a, err)) < 0 || (pb = backend_pid(b, err)) < 0 ||
+		    (pa2 = backend_pid(a, err)) < 0)
+			goto out;
+		if (pa == pb || pa != pa2) {
+			rc = 1;
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	etl_disconnect(b);
+	etl_disconnect(a);
+	return rc;
+}
+
 char *
 etl__strdup(const char *s)
 {

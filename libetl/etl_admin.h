@@ -96,7 +96,7 @@ typedef struct etl_job {
 	pid_t	 pid;
 	int64_t	 pid_start_time;
 	double	 started_on;	/* epoch seconds */
-	int	 lock_held;
+	int	 attached;	/* a libetl task attached to its run */
 	int	 cancelled;	/* cancelled while it ran: its task is to be stopped */
 } etl_job;
 
@@ -288,12 +288,12 @@ cJSON	*etl_context_get(etl_conn *, int64_t id, etl_error *);
  * (etl_cancelled() reads it).  The context is current on this thread only.  Returns the
  * exit status the task would have exited with.  Flags:
  *   ETL_RUN_FRESH    the context was opened for this run (by the claim): no status check;
- *   ETL_RUN_NO_LOCK  no liveness lock: the runner's own liveness stands for the task's;
+ *   ETL_RUN_NO_ATTACHno attach: the runner's own liveness stands for the task's;
  *   ETL_RUN_DEFER_FINAL  a result the task returns is not dispatched but handed back in
  *                    *final (the caller records the FINAL, as etl.finish does in bulk).
  */
 #define ETL_RUN_FRESH		0x1
-#define ETL_RUN_NO_LOCK		0x2
+#define ETL_RUN_NO_ATTACH	0x2
 #define ETL_RUN_DEFER_FINAL	0x4
 int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn **conn,
 	    volatile int *cancel, int flags, cJSON **final, etl_error *err);
@@ -301,6 +301,13 @@ int	etl_task_run(const char *initial, size_t len, etl_task_fn fn, etl_conn **con
 
 /* Start connecting to pg_env without blocking: drive PQconnectPoll on etl_conn_pg(). */
 etl_conn *etl_connect_start(const char *pg_env, etl_error *);
+
+/*
+ * Does pg_env reach PostgreSQL through a transaction (or statement) pooler, where a
+ * session's state (LISTEN, session locks, SET) does not last?  1 yes, 0 not seen,
+ * -1 with err (it could not ask: the database is down, say).
+ */
+int	etl_pg_env_pooled(const char *pg_env, etl_error *);
 
 
 #ifdef __cplusplus

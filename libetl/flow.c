@@ -4,7 +4,7 @@
  * triggers (etl.send, etl.batch_*, etl.job_after_state, etl.maintain); this file builds
  * their calls.
  */
-#include <sys/select.h>
+#include <time.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -139,23 +139,17 @@ etl_redrive_limit(etl_conn *c, const char *queue, long limit, etl_error *err)
 	return n;
 }
 
-/* Wait for a notification on c (at most ms); a fallback check follows either way. */
+/*
+ * Sleep ms before the next look at a sub-task (a signal, say a cancel, ends it early).
+ * A parent polls rather than LISTENs: a LISTEN is session state, lost behind a
+ * transaction pooler (and it would leave the pooled server connection listening).
+ */
 static void
-wait_notify(etl_conn *c, int ms)
+poll_pause(int ms)
 {
-	struct timeval tv = { ms / 1000, (ms % 1000) * 1000 };
-	PGnotify *n;
-	fd_set rf;
-	int fd = PQsocket(c->pg);
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
 
-	if (fd >= 0) {
-		FD_ZERO(&rf);
-		FD_SET(fd, &rf);
-		(void)select(fd + 1, &rf, NULL, NULL, &tv);
-	}
-	PQconsumeInput(c->pg);
-	while ((n = PQnotifies(c->pg)) != NULL)
-		PQfreemem(n);
+	(void)nanosleep(&ts, NULL);
 }
 
 cJSON *
@@ -170,7 +164,7 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 	enum etl_job_state st;
 	PGresult *res;
 	cJSON *out = NULL, *ev;
-	int rc;
+	int rc, pause = 10;
 
 	if (ctx == NULL)
 		return NULL;
@@ -188,9 +182,6 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 	if (ctx->queue_pg_env == NULL || *ctx->queue_pg_env == '\0' ||
 	    strcmp(ctx->pg_env, ctx->queue_pg_env) == 0)
 		o.parent_context_id = ctx->id;
-	/* LISTEN before sending: a quick child cannot finish unseen */
-	if (etl__exec_cmd(qc, "LISTEN etl_subtask", 0, NULL, err) != 0)
-		return NULL;
 	rc = etl_send(qc, queue, payload, &o, id, err);
 	if (rc != 0) {
 		if (rc == 1)
@@ -236,8 +227,10 @@ etl_subtask(const char *queue, const cJSON *payload, const char *key)
 			etl__err(err, ETL_EDB, "cancelled while waiting for sub-task %s", id);
 			return NULL;
 		}
-		/* NOTIFY etl_subtask wakes us; the timeout is only a fallback */
-		wait_notify(qc, 5000);
+		/* 10 ms, doubled up to 1 s: a quick child is seen quickly, a slow one costs
+		 * one indexed read a second */
+		poll_pause(pause);
+		pause = pause * 2 > 1000 ? 1000 : pause * 2;
 	}
 	snprintf(type, sizeof(type), "%s:%s_DONE", ctx->task, queue);
 	/* a retried parent walks its sub-tasks again: record each end once */

@@ -163,7 +163,7 @@ etl_stmt_claim_pid(etl_stmt *st, pid_t pid, int64_t start_time)
 }
 
 /* Jobs from rows of (id, queue, task, data, pg_env, ctx, since, retry_count, retry_limit,
- * expire_seconds, priority, debug_wait [, pid, pid_start_time, started_on, lock_held]). */
+ * expire_seconds, priority, debug_wait [, pid, pid_start_time, started_on, attached]). */
 static long
 jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 {
@@ -229,7 +229,7 @@ jobs_of(PGresult *res, etl_job ***out, int mine, etl_error *err)
 			j->pid_start_time = PQgetisnull(res, r, 13) ? -1 :
 			    strtoll(PQgetvalue(res, r, 13), NULL, 10);
 			j->started_on = strtod(PQgetvalue(res, r, 14), NULL);
-			j->lock_held = PQgetvalue(res, r, 15)[0] == 't';
+			j->attached = PQgetvalue(res, r, 15)[0] == 't';
 			j->run = atoi(PQgetvalue(res, r, 16));
 			j->cancelled = PQgetvalue(res, r, 17)[0] == 't';
 		}
@@ -256,7 +256,7 @@ etl_stmt_mine(etl_stmt *st, const char *controller_id, etl_error *err)
 	st->sql = "SELECT id, queue, coalesce(task, ''), data::text, coalesce(pg_env, ''), "
 	    "coalesce(etl_context_id, 0), coalesce(event_since, -1), retry_count, retry_limit, "
 	    "expire_seconds, priority, debug_wait, coalesce(pid, 0), pid_start_time, "
-	    "extract(epoch FROM started_on), lock_held, run, state = 'cancelled' "
+	    "extract(epoch FROM started_on), attached, run, state = 'cancelled' "
 	    "FROM etl.job WHERE controller_id = $1 AND (state = 'active' OR stopping)";
 	st->nparams = 1;
 	own(st, 0, etl__strdup(controller_id));

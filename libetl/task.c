@@ -1,6 +1,6 @@
 /*
  * task.c: the glue that makes a C function a task (SPEC section 4).  It reads the
- * INITIAL event from stdin, opens or creates the context, holds the job's liveness lock,
+ * INITIAL event from stdin, opens or creates the context, attaches to the job's run,
  * calls the task function with the context current, and turns the result into a FINAL
  * or ERROR event and an exit status.  It prints nothing: ETL_TASK_MAIN prints the error.
  */
@@ -273,38 +273,30 @@ open_context(const cJSON *ev, const char *task, etl_conn **conn, etl_error *err)
 }
 
 /*
- * Hold the job's liveness lock on the context's connection for the life of the process
- * (in-process: of the run; run_task lets it go).
+ * Attach to the job's run: the run's proof is checked and the job says a libetl task
+ * runs it.  Nothing of the session outlives the statement (no lock, no LISTEN), so the
+ * task may reach its database through a transaction pooler: its liveness is its
+ * keeper's and its controller's lease.
  */
 static int
-take_liveness_lock(etl_context *ctx, etl_error *err)
+attach_run(etl_context *ctx, etl_error *err)
 {
 	const char *p[1] = { ctx->job_id };
 	etl_conn *c;
 
 	if (ctx->job_id == NULL)
 		return 0;
-	if ((c = etl_context_conn(ctx, err)) == NULL)
-		return -1;
 	if (etl__ctx_proves(ctx)) {
 		const char *tp[3] = { ctx->job_id, ctx->runbuf, ctx->secret };
 
-		/* the lock and its record in one call (etl.task_locked takes it) */
-		return etl__exec_cmd(c, "SELECT etl.task_locked($1::uuid, $2::int, $3)", 3, tp,
+		if ((c = etl_context_conn(ctx, err)) == NULL)
+			return -1;
+		return etl__exec_cmd(c, "SELECT etl.task_attach($1::uuid, $2::int, $3)", 3, tp,
 		    err);
 	}
-	if (ctx->conn_borrowed && etl__context_qconn(ctx, err) == c)
-		/* both in one statement: a run in a thread pays for its round trips */
-		return etl__exec_cmd(c, "WITH l AS (SELECT pg_advisory_lock(etl.job_lock_key("
-		    "$1::uuid))) UPDATE etl.job SET lock_held = true FROM l WHERE id = $1::uuid",
-		    1, p, err);
-	if (etl__exec_cmd(c, "SELECT pg_advisory_lock(etl.job_lock_key($1::uuid))", 1, p,
-	    err) != 0)
-		return -1;
-	/* tell the controllers a dead task can be told by this lock */
 	if ((c = etl__context_qconn(ctx, err)) == NULL)
 		return -1;
-	return etl__exec_cmd(c, "UPDATE etl.job SET lock_held = true WHERE id = $1::uuid", 1, p,
+	return etl__exec_cmd(c, "UPDATE etl.job SET attached = true WHERE id = $1::uuid", 1, p,
 	    err);
 }
 
@@ -357,8 +349,8 @@ final_event(const cJSON *result, char *buf, size_t len)
 }
 
 /*
- * One run of fn for the INITIAL in text (SPEC section 4): open the context, take the
- * liveness lock, call fn with the context current, record FINAL or ERROR.  Returns the
+ * One run of fn for the INITIAL in text (SPEC section 4): open the context, attach to
+ * the run, call fn with the context current, record FINAL or ERROR.  Returns the
  * exit status.  conn, when not NULL, holds a connection to the context's database that
  * the run borrows, opened there on first use (in-process); a task process (process)
  * opens its own and is named for gdb.
@@ -370,7 +362,7 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 	char task[200], status[16], ftype[201];
 	etl_context *ctx = NULL;
 	cJSON *ev = NULL, *result;
-	int rc, locked = 0;
+	int rc;
 
 	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), err)) == NULL)
 		return EX_DATAERR_;
@@ -389,12 +381,9 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 			goto out;
 		}
 	}
-	if (!(flags & ETL_RUN_NO_LOCK)) {
-		if (take_liveness_lock(ctx, err) != 0) {
-			rc = EX_TEMPFAIL_;
-			goto out;
-		}
-		locked = ctx->job_id != NULL;
+	if (!(flags & ETL_RUN_NO_ATTACH) && attach_run(ctx, err) != 0) {
+		rc = EX_TEMPFAIL_;
+		goto out;
 	}
 
 	if (process) {
@@ -450,14 +439,6 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 		rc = 1;
 	}
 out:
-	if (locked && !process && ctx->conn != NULL) {
-		/* the borrowed connection lives on: the job's lock must not */
-		const char *p[1] = { ctx->job_id };
-		etl_error e2;
-
-		(void)etl__exec_cmd(ctx->conn, "SELECT pg_advisory_unlock(etl.job_lock_key("
-		    "$1::uuid))", 1, p, &e2);
-	}
 	etl_context_free(ctx);
 	cJSON_Delete(ev);
 	return rc;

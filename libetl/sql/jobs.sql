@@ -128,12 +128,6 @@ CREATE OR REPLACE TRIGGER job_notify_ready AFTER UPDATE ON etl.job
              OR OLD.start_after > now() OR OLD.queue IS DISTINCT FROM NEW.queue))
   EXECUTE FUNCTION etl.job_notify_row();
 
--- The key of a job's liveness lock: a libetl task holds pg_advisory_lock(key) on its own
--- session while it lives (SPEC section 4), so whoever can take it knows the task is dead.
-CREATE OR REPLACE FUNCTION etl.job_lock_key(uuid) RETURNS bigint
-LANGUAGE sql IMMUTABLE STRICT AS
-$fn$ SELECT ('x' || substr(replace($1::text, '-', ''), 1, 16))::bit(64)::bigint $fn$;
-
 -- Seconds before retry number (count + 1): the fixed delay, or with backoff
 -- delay * 2^count capped at delay_max, with "equal jitter" (half fixed, half random).
 -- Never a runaway: with backoff a delay of 0 counts from 1 s (pg-boss's floor); without,
@@ -291,7 +285,7 @@ BEGIN
              controller_id = p_controller, host = p_host, task = q.task,
              pid = CASE WHEN q.mode = 'inprocess' THEN p_pid END,
              pid_start_time = CASE WHEN q.mode = 'inprocess' THEN p_pid_start END,
-             log_path = NULL, progress = NULL, lock_held = false,
+             log_path = NULL, progress = NULL, attached = false,
              run_secret = sha256(convert_to(prev.secret, 'UTF8')),
              etl_context_id = CASE WHEN prev.here AND prev.old_ctx IS NULL
                                    THEN nextval('etl.etl_context_etl_context_id_seq')
@@ -543,16 +537,16 @@ BEGIN
 END
 $fn$;
 
--- A libetl task takes its job's liveness lock on its own session (the controllers may
--- tell by it that it died) and says so, in one call.  The lock is taken only for a run
--- whose proof holds (it is the session's, and outlives this call).
-CREATE OR REPLACE FUNCTION etl.task_locked(p_id uuid, p_run int, p_secret text) RETURNS void
+-- A libetl task attaches to its run: its proof is checked and the job says a libetl task
+-- runs it.  No session state is left behind (no lock, no LISTEN), so a task may reach the
+-- database through a transaction pooler; its liveness is its keeper's and its
+-- controller's lease (README "Deploying behind PgBouncer").
+CREATE OR REPLACE FUNCTION etl.task_attach(p_id uuid, p_run int, p_secret text) RETURNS void
 LANGUAGE plpgsql AS
 $fn$
 BEGIN
   PERFORM etl.task_check(p_id, p_run, p_secret);
-  PERFORM pg_advisory_lock(etl.job_lock_key(p_id));
-  UPDATE etl.job SET lock_held = true WHERE id = p_id;
+  UPDATE etl.job SET attached = true WHERE id = p_id;
 END
 $fn$;
 
@@ -688,10 +682,10 @@ LANGUAGE sql IMMUTABLE STRICT AS
 $fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigint $fn$;
 
 -- Jobs left active by controllers that stopped beating (or vanished) for p_bound seconds,
--- whose events live here: a job whose libetl task held its liveness lock is dead when
--- the lock can be taken; an in-process job (its pid and host are its controller's) when
--- its controller's lock can be taken; any other job once its controller's lease bound
--- has passed since its last beat (its etl-keeper stopped the task by then), or, for a
+-- whose events live here: an in-process job (its pid and host are its controller's) is
+-- dead when its controller's lock can be taken; a detached job (libetl or not: tasks hold
+-- no session state, so poolers do not fool this) once its controller's lease bound has
+-- passed since its last beat (its etl-keeper stopped the task by then), or, for a
 -- controller that recorded no lease, once the job is past its expiry.  The dead are
 -- finished (failed, retried per policy) and returned.
 CREATE OR REPLACE FUNCTION etl.reap_orphans(p_bound int, p_me text, p_pg_env text)
@@ -704,7 +698,7 @@ DECLARE
   ends jsonb := '[]';
 BEGIN
   FOR r IN
-    SELECT j.id, j.task, j.etl_context_id, j.event_since, j.lock_held, j.started_on,
+    SELECT j.id, j.task, j.etl_context_id, j.event_since, j.started_on,
            j.expire_seconds, j.controller_id, j.run,
            c.id IS NOT NULL AND j.pid = c.pid AND j.host = c.host AS inproc,
            c.heartbeat_on < now() - c.lease_bound * interval '1 second' AS lease_out
@@ -716,12 +710,7 @@ BEGIN
        FOR UPDATE OF j SKIP LOCKED
   LOOP
     why := NULL;
-    IF r.lock_held THEN
-      IF pg_try_advisory_lock(etl.job_lock_key(r.id)) THEN
-        PERFORM pg_advisory_unlock(etl.job_lock_key(r.id));
-        why := 'its task died while its controller was gone';
-      END IF;
-    ELSIF r.inproc THEN
+    IF r.inproc THEN
       IF pg_try_advisory_lock(etl.controller_lock_key(r.controller_id)) THEN
         PERFORM pg_advisory_unlock(etl.controller_lock_key(r.controller_id));
         why := 'its controller died while it ran in-process';
@@ -743,10 +732,8 @@ BEGIN
     FROM (SELECT x.id FROM etl.job x LEFT JOIN etl.controller c ON c.id = x.controller_id
            WHERE x.stopping AND x.controller_id IS DISTINCT FROM p_me
              AND (c.id IS NULL OR c.heartbeat_on < now() - p_bound * interval '1 second')
-             AND CASE WHEN x.lock_held THEN pg_try_advisory_xact_lock(etl.job_lock_key(x.id))
-                      ELSE x.started_on + x.expire_seconds * interval '1 second' < now()
-                           OR c.heartbeat_on < now() - c.lease_bound * interval '1 second'
-                  END
+             AND (x.started_on + x.expire_seconds * interval '1 second' < now()
+                  OR c.heartbeat_on < now() - c.lease_bound * interval '1 second')
              FOR UPDATE OF x SKIP LOCKED) d
    WHERE j.id = d.id;
   RETURN QUERY SELECT * FROM etl.finish(ends);
@@ -811,7 +798,7 @@ BEGIN
     UPDATE etl.job x
        SET state = 'active', started_on = now(),
            output = NULL, controller_id = 'etl-run', host = p_host, pid = NULL,
-           pid_start_time = NULL, log_path = NULL, lock_held = false,
+           pid_start_time = NULL, log_path = NULL, attached = false,
            task = coalesce(x.task, base)
      WHERE x.id = j.id RETURNING * INTO j;
   END IF;

@@ -48,7 +48,7 @@ BEGIN
   FOR f IN SELECT p.oid::regprocedure AS sig
              FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
             WHERE n.nspname = 'etl'
-              AND p.proname NOT IN ('context_latest', 'job_lock_key',
+              AND p.proname NOT IN ('context_latest',
                                     'controller_lock_key', 'job_move_ok', 'job_birth_ok',
                                     'cron_match', 'retry_seconds', 'event_rules',
                                     'event_error_flag', 'event_immutable') LOOP
@@ -77,7 +77,7 @@ BEGIN
   FOR f IN SELECT p.oid::regprocedure AS sig, g.role
              FROM (VALUES
                ('context_latest', NULL, 'etl_viewer'), ('context_status', NULL, 'etl_viewer'),
-               ('job_lock_key', NULL, 'etl_viewer'), ('controller_lock_key', NULL, 'etl_viewer'),
+               ('controller_lock_key', NULL, 'etl_viewer'),
                ('retry_seconds', NULL, 'etl_viewer'), ('cron_match', NULL, 'etl_viewer'),
                ('send', NULL, 'etl_sender'), ('cancel', NULL, 'etl_sender'),
                ('retry', NULL, 'etl_sender'), ('batch_close', NULL, 'etl_sender'),
@@ -91,8 +91,8 @@ BEGIN
                ('stale_beats', NULL, 'etl_controller'), ('record_end', NULL, 'etl_controller'),
                ('context_open', NULL, 'etl_controller'), ('beat', 1, 'etl_controller'),
                ('beat', 3, 'etl_task'), ('task_event', NULL, 'etl_task'),
-               ('task_progress', NULL, 'etl_task'), ('task_locked', NULL, 'etl_task'),
-               ('context_status', NULL, 'etl_task'), ('job_lock_key', NULL, 'etl_task'),
+               ('task_progress', NULL, 'etl_task'), ('task_attach', NULL, 'etl_task'),
+               ('context_status', NULL, 'etl_task'),
                ('step_get', NULL, 'etl_task'), ('step_put', NULL, 'etl_task'),
                ('step_forget', NULL, 'etl_task')
              ) AS g(fn, nargs, role)

@@ -28,7 +28,7 @@ is "$(q "SELECT count(*) FROM etl.job WHERE retry_count = 0")" 20 "and none was 
 
 # 3: kill -9 one worker: its job is retried, then completes
 id=$(etl send sleep '{"seconds": 2}')
-wait_until 10 qis "SELECT lock_held FROM etl.job WHERE id = '$id'" t
+wait_until 10 qis "SELECT attached FROM etl.job WHERE id = '$id'" t
 pid=$(q "SELECT pid FROM etl.job WHERE id = '$id'")
 kill -9 "$pid"
 wait_until 20 qis "SELECT state FROM etl.job WHERE id = '$id'" completed
@@ -40,7 +40,7 @@ is "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id = $ctx AND type = '
 
 # 10: SIGTERM with tasks running exits 0 promptly and leaves them; the next one adopts
 for i in 1 2 3; do etl send sleep '{"seconds": 2}' >/dev/null; done
-wait_until 10 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND lock_held" 3
+wait_until 10 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND attached" 3
 pids=$(q "SELECT pid FROM etl.job WHERE state = 'active'")
 t0=$SECONDS
 stop_controller c1 TERM

@@ -8,7 +8,7 @@ start_controller c1 --kill-grace 1
 
 a=$(etl send forever '{"seconds": 100000}')
 b=$(etl send forever '{"seconds": 100000, "fork": true, "ignore_term": true}')
-wait_until 10 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND lock_held" 2
+wait_until 10 qis "SELECT count(*) FROM etl.job WHERE state = 'active' AND attached" 2
 pa=$(q "SELECT pid FROM etl.job WHERE id = '$a'")
 pb=$(q "SELECT pid FROM etl.job WHERE id = '$b'")
 wait_until 5 grep -q "forked grandchild" "$(q "SELECT log_path FROM etl.job WHERE id = '$b'")"
@@ -28,7 +28,7 @@ ok $? "the controller escalated to SIGKILL"
 # cancel a running job: the owner learns it by NOTIFY and stops the group
 etl queue add long --task sleeper >/dev/null
 id=$(etl send long '{"seconds": 100000}')
-wait_until 10 qis "SELECT lock_held FROM etl.job WHERE id = '$id'" t
+wait_until 10 qis "SELECT attached FROM etl.job WHERE id = '$id'" t
 pid=$(q "SELECT pid FROM etl.job WHERE id = '$id'")
 run etl cancel "$id"
 is "$rc" 0 "etl cancel of a running job"

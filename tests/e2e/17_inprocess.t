@@ -24,7 +24,7 @@ is "$(one_initial_one_final hi hello)" 1000 "each context has exactly one INITIA
 is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND output->>'greeting' = 'hello, ' || (data->>'name')")" 1000 "each job's output is its FINAL payload"
 is "$(q "SELECT count(DISTINCT pid) FROM etl.job WHERE queue = 'hi'")" 1 "all ran in one process"
 is "$(q "SELECT pid FROM etl.job WHERE queue = 'hi' LIMIT 1")" "$(q "SELECT pid FROM etl.controller WHERE id = 'a'")" "the controller's own"
-is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND lock_held")" 0 "none took a lock of its own: the controller's stands for them"
+is "$(q "SELECT count(*) FROM etl.job WHERE queue = 'hi' AND attached")" 0 "none attached on its own: the controller's liveness stands for them"
 is "$(q "SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid) WHERE l.locktype = 'advisory' AND a.application_name LIKE 'etl-controller%' AND l.granted")" 1 "the controller holds its liveness lock"
 ok $(grep -q "loaded .*/hello.so" "$ETL_TMP/a.log"; echo $?) "the controller loaded hello.so"
 stop_controller a TERM

@@ -36,7 +36,7 @@ like "$(cat "$log")" "debugger attached" "its log says a debugger attached"
 
 # 2: etl debug --print for an active job; completed and unknown ones are refused
 sid=$(etl send sleep '{"seconds": 30}')
-wait_until 10 qis "SELECT lock_held FROM etl.job WHERE id = '$sid'" t
+wait_until 10 qis "SELECT attached FROM etl.job WHERE id = '$sid'" t
 skpid=$(q "SELECT pid FROM etl.job WHERE id = '$sid'")
 spid=$(awk '{ print $1 }' "/proc/$skpid/task/$skpid/children")
 sctx=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$sid'")

@@ -228,7 +228,7 @@ etl queue add child --task sleeper >/dev/null
 etl queue add parent --task parent --retry-limit 2 >/dev/null
 start_controller a --concurrency 4
 pid_job=$(etl send parent '{"seconds": 1.5}')
-wait_until 20 qis "SELECT count(*) FROM etl.job WHERE queue = 'child' AND idempotency_key = 'c2' AND lock_held" 1
+wait_until 20 qis "SELECT count(*) FROM etl.job WHERE queue = 'child' AND idempotency_key = 'c2' AND attached" 1
 ok $? "the second child runs"
 ppid=$(q "SELECT pid FROM etl.job WHERE id = '$pid_job'")
 kill -9 "$ppid"
