@@ -259,6 +259,17 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	{
+		etl_error e;
+
+		/* our connections hold session state: a transaction pooler would mix roles */
+		if (etl_pg_env_pooled(api_cfg.pg_env, &e) == 1)
+			fatalx("pg_env '%s' reaches PostgreSQL through a transaction pooler: etl-api "
+			    "needs sessions of its own (a role set per connection, LISTEN for its live "
+			    "feed); point it at PostgreSQL or a session-mode pool (README: \"Deploying "
+			    "behind PgBouncer\")", api_cfg.pg_env ? api_cfg.pg_env :
+			    getenv("ETL_PG_ENV") ? getenv("ETL_PG_ENV") : "");
+	}
 	pool_init(api_cfg.pool_size);
 	if (live_start() != 0)
 		fatalx("could not start the live feed");

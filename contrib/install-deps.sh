@@ -2,7 +2,8 @@
 # install-deps.sh: install what building and testing etl needs on Debian, when missing:
 # the -dev packages of libpq, libev, cJSON and libbsd, pkg-config, the PostgreSQL
 # server (for the tests' throwaway cluster), prove, valgrind and gdb; libmicrohttpd for
-# etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; Node.js,
+# etl-api; curl, jq and python3-jsonschema for its tests, wrk for its bench; PgBouncer
+# for the pooler test; Node.js,
 # npm and debugpy for the task glue's tests; psycopg2 for the Pelican example; libcurl and libmagic for the Dataverse
 # dataload example; Chromium for the web view's
 # browser test and Prometheus's promtool for the /metrics check (each tried apart: where
@@ -12,7 +13,7 @@ need=""
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'ok installed'; }
 for p in libpq-dev libev-dev libcjson-dev libbsd-dev libmd-dev libmicrohttpd-dev libcurl4-openssl-dev libmagic-dev pkg-config make gcc \
     perl valgrind gdb procps mandoc cppcheck clang clang-tidy libclang-rt-14-dev curl jq \
-    python3-jsonschema python3-debugpy python3-psycopg2 wrk; do
+    python3-jsonschema python3-debugpy python3-psycopg2 wrk pgbouncer; do
 	have_pkg "$p" || need="$need $p"
 done
 command -v python3 >/dev/null || need="$need python3"

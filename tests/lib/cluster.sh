@@ -106,3 +106,57 @@ cluster_stop() {
 	_cluster_as "$PGBIN/pg_ctl" -D "$CLUSTER_DIR/data" -m immediate -w -t 60 stop \
 		>/dev/null 2>&1 || true
 }
+
+# pgbouncer_start MODE [POOL_SIZE]: Debian's PgBouncer in front of the cluster's etl_test
+# (pool_mode MODE, POOL_SIZE server connections, default 4), on a unix socket in a
+# directory of its own; as root it runs as the cluster's user (PgBouncer refuses root).
+# Sets PGB_DIR and PGB_PORT and writes $PGB_DIR/pg_service.conf, where the pg_env "test"
+# goes through it.  pgbouncer_stop stops it.
+pgbouncer_start() {
+	local mode=$1 size=${2:-4} bin
+	bin=$(command -v pgbouncer || echo /usr/sbin/pgbouncer)
+	[ -x "$bin" ] || { echo "cluster: no pgbouncer (contrib/install-deps.sh)" >&2; return 1; }
+	PGB_DIR=$(mktemp -d /tmp/etl-pgb.XXXXXX)
+	chmod 0755 "$PGB_DIR"
+	[ -z "$CLUSTER_OSUSER" ] || chown "$CLUSTER_OSUSER" "$PGB_DIR"
+	PGB_PORT=$(_free_port) || return 1
+	echo '"postgres" ""' >"$PGB_DIR/users.txt"
+	cat >"$PGB_DIR/pgbouncer.ini" <<-INI
+		[databases]
+		etl_test = host=$CLUSTER_DIR port=$PGPORT dbname=etl_test
+		[pgbouncer]
+		listen_addr =
+		listen_port = $PGB_PORT
+		unix_socket_dir = $PGB_DIR
+		auth_type = trust
+		auth_file = $PGB_DIR/users.txt
+		pool_mode = $mode
+		default_pool_size = $size
+		max_client_conn = 500
+		logfile = $PGB_DIR/pgbouncer.log
+		pidfile = $PGB_DIR/pgbouncer.pid
+	INI
+	cat >"$PGB_DIR/pg_service.conf" <<-SVC
+		[test]
+		host=$PGB_DIR
+		port=$PGB_PORT
+		user=postgres
+		dbname=etl_test
+	SVC
+	_cluster_as "$bin" -d "$PGB_DIR/pgbouncer.ini" >"$PGB_DIR/start.log" 2>&1 || {
+		echo "cluster: pgbouncer did not start: $(cat "$PGB_DIR/start.log")" >&2
+		return 1
+	}
+	local i
+	for i in $(seq 1 100); do
+		[ -S "$PGB_DIR/.s.PGSQL.$PGB_PORT" ] && return 0
+		sleep 0.1
+	done
+	echo "cluster: pgbouncer's socket did not appear, see $PGB_DIR/pgbouncer.log" >&2
+	return 1
+}
+
+pgbouncer_stop() {
+	[ -n "${PGB_DIR:-}" ] && [ -f "$PGB_DIR/pgbouncer.pid" ] || return 0
+	kill "$(cat "$PGB_DIR/pgbouncer.pid")" 2>/dev/null || true
+}
