@@ -60,6 +60,8 @@ struct job {
 	int		 no_retry;
 	int		 release;	/* could not start here: for another controller */
 	double		 born;		/* when we took it (job_clock) */
+	unsigned	 start_batch;	/* the pid record it went out in */
+	int		 lost;		/* that record found no row of its run: not ours */
 	int		 finish_errors;	/* end statements that failed with the database up */
 	double		 finish_next;	/* then: when its end is sent again, alone */
 	TAILQ_ENTRY(job) link;		/* in the list of its state */

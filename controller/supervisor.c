@@ -49,6 +49,7 @@ static struct {
 	ev_timer		 lock_w;	/* at start: try the lock again */
 	int			 beats_checking;	/* stale_beats in flight */
 	double			 beats_checked;
+	unsigned		 start_batch;	/* pid records sent */
 } sup;
 
 static void	claim_maybe(void);
@@ -131,21 +132,55 @@ claim_maybe(void)
 	db_submit(&st, claim_cb, (void *)(intptr_t)free_slots);
 }
 
-/* The pids are recorded: now, and only now, the tasks get their INITIAL. */
+/* Whether res (a column of ids) names job id. */
+static int
+in_ids(PGresult *res, const char *id)
+{
+	int i;
+
+	for (i = 0; i < PQntuples(res); i++)
+		if (strcmp(PQgetvalue(res, i, 0), id) == 0)
+			return 1;
+	return 0;
+}
+
+/*
+ * The pids of batch (arg) are recorded: now, and only now, their tasks get their
+ * INITIAL.  A job the database names lost (no row of its run: a failover to a server
+ * that never saw the claim, or the job moved on) is not ours: its task is stopped
+ * before it starts and nothing of it is recorded.  The batch is taken first: writing an
+ * INITIAL may end a job and send the next batch, whose jobs are not this answer's.
+ */
 static void
 started_cb(PGresult *res, const char *why, void *arg)
 {
-	struct job *jb;
+	unsigned batch = (unsigned)(uintptr_t)arg;
+	struct job *jb, **mine;
+	int i, n = 0;
 
-	(void)arg;
-	while ((jb = TAILQ_FIRST(job_list(J_STARTING))) != NULL) {
+	mine = xcalloc((size_t)job_count(J_STARTING) + 1, sizeof(*mine));
+	TAILQ_FOREACH(jb, job_list(J_STARTING), link)
+		if (jb->start_batch == batch)
+			mine[n++] = jb;
+	for (i = 0; i < n; i++) {
+		jb = mine[i];
+		if (jb->state != J_STARTING)
+			continue;	/* ended meanwhile (its keeper's end was read) */
 		if (res == NULL) {
 			job_set_state(jb, J_SPAWNED);	/* sent again when the database is back */
 			continue;
 		}
 		job_set_state(jb, J_RUNNING);
+		if (in_ids(res, jb->j->id)) {
+			jb->lost = 1;
+			proc_stop(jb, "its claim was lost (no row of its run took its pid: a "
+			    "failover to a server that never saw the claim, or the job moved on): "
+			    "stopped before it started");
+			continue;
+		}
 		proc_write_initial(jb);
 	}
+	free(mine);
 	if (res == NULL)
 		log_warnx("recording started jobs failed: %s", why);
 	flush_started();
@@ -169,10 +204,12 @@ flush_started(void)
 	pids = xcalloc(n, sizeof(pid_t));
 	logs = xcalloc(n, sizeof(const char *));
 	n = 0;
+	sup.start_batch++;
 	while ((jb = TAILQ_FIRST(job_list(J_SPAWNED))) != NULL) {
 		jobs[n] = jb->j;
 		pids[n] = jb->pid;
 		logs[n++] = jb->log_path;
+		jb->start_batch = sup.start_batch;
 		job_set_state(jb, J_STARTING);
 	}
 	if (etl_stmt_started(&st, jobs, pids, logs, sup.cfg.host, n, &err) != 0)
@@ -180,7 +217,7 @@ flush_started(void)
 	free(jobs);
 	free(pids);
 	free(logs);
-	db_submit_on(DB_ENDS, &st, started_cb, NULL);
+	db_submit_on(DB_ENDS, &st, started_cb, (void *)(uintptr_t)sup.start_batch);
 }
 
 /* No exit status we can trust (unwatched, or stopped by us): a failure, retried. */
@@ -304,6 +341,12 @@ flush_finish(void)
 	if (job_count(J_FINISHING) > 0 || !db_up_on(DB_ENDS))
 		return;
 	TAILQ_FOREACH_SAFE(jb, job_list(J_ENDED), link, next) {
+		if (jb->lost) {
+			/* not ours: nothing to record (its end would touch another's run) */
+			jlog_info(jb, "ended; its claim was lost: nothing recorded");
+			job_done(jb, 1);
+			continue;
+		}
 		/* a release touches only the job's row: ours, whatever its pg_env */
 		if (!remote_is_local(jb->j) && !jb->release) {
 			if (finish_remote(jb) == 0)

@@ -491,7 +491,7 @@ etl_stmt_started(etl_stmt *st, etl_job *const *jobs, const pid_t *pids,
 		if (host != NULL && cJSON_AddStringToObject(o, "host", host) == NULL)
 			goto oom;
 	}
-	st->sql = "SELECT etl.job_started($1::jsonb)";
+	st->sql = "SELECT * FROM etl.job_started($1::jsonb)";
 	st->nparams = 1;
 	own(st, 0, cJSON_PrintUnformatted(arr));
 	cJSON_Delete(arr);

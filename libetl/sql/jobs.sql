@@ -579,16 +579,31 @@ $fn$
      AND j.heartbeat_on < now() - j.heartbeat_seconds * interval '1 second'
 $fn$;
 
-CREATE OR REPLACE FUNCTION etl.job_started(p_jobs jsonb) RETURNS void LANGUAGE plpgsql AS
+-- Record the pids of started jobs; returns the jobs whose claim was lost: their record
+-- updated no row, and no row of that job's run ended meanwhile (cancelled between the
+-- claim and now: its end is still recorded) -- a failover to a server that never saw the
+-- claim, or a job that moved on to another run.  Their controller stops their task
+-- before its INITIAL and records nothing of it.  (It returned nothing before: a lost
+-- claim ran, and its end failed.)
+DROP FUNCTION IF EXISTS etl.job_started(jsonb);
+CREATE FUNCTION etl.job_started(p_jobs jsonb) RETURNS SETOF uuid LANGUAGE sql AS
 $fn$
-BEGIN
-  UPDATE etl.job j
-     SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
-         host = coalesce(v.host, j.host)
-    FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
-                                         log_path text, host text, run int)
-   WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run);
-END
+  WITH v AS (
+    SELECT * FROM jsonb_to_recordset(p_jobs) AS v(id uuid, pid int, pid_start_time bigint,
+                                                 log_path text, host text, run int)
+  ), upd AS (
+    UPDATE etl.job j
+       SET pid = v.pid, pid_start_time = v.pid_start_time, log_path = v.log_path,
+           host = coalesce(v.host, j.host)
+      FROM v
+     WHERE j.id = v.id AND j.state::text = 'active' AND (v.run IS NULL OR j.run = v.run)
+    RETURNING j.id
+  )
+  SELECT v.id FROM v
+   WHERE v.id NOT IN (SELECT upd.id FROM upd)
+     AND NOT EXISTS (SELECT 1 FROM etl.job j
+                      WHERE j.id = v.id AND (v.run IS NULL OR j.run = v.run)
+                        AND j.state::text <> 'active')
 $fn$;
 CREATE OR REPLACE FUNCTION etl.fail(p_jobs jsonb)
 RETURNS TABLE (id uuid, state etl.job_state) LANGUAGE plpgsql AS
