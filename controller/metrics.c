@@ -283,9 +283,14 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "# HELP etl_cluster_exporter Whether this controller exports the "
 	    "cluster-wide series (etl_jobs, etl_queue_lag_seconds): one does.\n"
 	    "# TYPE etl_cluster_exporter gauge\netl_cluster_exporter %d\n", ctl_stats.ncounts > 0);
+	if (ctl_stats.ncounts > 0)
+		add(&b, &len, "# HELP etl_cluster_count_seconds Round trip of the last count "
+		    "of the cluster's jobs.\n# TYPE etl_cluster_count_seconds gauge\n"
+		    "etl_cluster_count_seconds %.6f\n", ctl_stats.count_seconds);
 	counts = job_counts_text();
-	add(&b, &len, "# HELP etl_jobs Jobs in the database by queue and state (at the last "
-	    "maintenance tick).\n# TYPE etl_jobs gauge\n%s", counts);
+	add(&b, &len, "# HELP etl_jobs Jobs still to run or running (created, retry, active) "
+	    "by queue, at the last maintenance tick (finished ones: "
+	    "etl_jobs_finished_total).\n# TYPE etl_jobs gauge\n%s", counts);
 	free(counts);
 	add(&b, &len, "# HELP etl_queue_lag_seconds Age of the queue's oldest ready job (at the "
 	    "last maintenance tick).\n# TYPE etl_queue_lag_seconds gauge\n");

@@ -34,6 +34,7 @@ struct ctl_stats {
 	int		 db_up;		/* the main connection is up (db.c) */
 	etl_job_count	*counts;	/* jobs by queue and state, from the last maintenance */
 	long		 ncounts;	/* (none: another controller exports them) */
+	double		 count_seconds;	/* the last count's round trip */
 	struct queue_stats *queues;	/* by queue, in the order first seen */
 	size_t		 nqueues;
 };

@@ -50,6 +50,7 @@ static struct {
 	int			 beats_checking;	/* stale_beats in flight */
 	double			 beats_checked;
 	unsigned		 start_batch;	/* pid records sent */
+	double			 counts_sent;	/* when the last job count went out */
 } sup;
 
 static void	claim_maybe(void);
@@ -773,8 +774,10 @@ counts_cb(PGresult *res, const char *why, void *arg)
 		log_warnx("counting jobs for the metrics failed: %s", why);
 	else if ((n = etl_job_counts_result(res, &counts, &err)) < 0)
 		log_warnx("counting jobs for the metrics: %s", err.message);
-	else
+	else {
 		stats_set_counts(counts, n);
+		ctl_stats.count_seconds = ev_time() - sup.counts_sent;
+	}
 }
 
 void
@@ -793,6 +796,7 @@ sup_maintenance(void)
 	db_submit(&st, maintain_cb, NULL);
 	if (sup.cfg.count_jobs) {
 		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
+		sup.counts_sent = ev_time();
 		db_submit(&st, counts_cb, NULL);
 	}
 	/* job logs past their retention: once an hour (a directory read, no database) */

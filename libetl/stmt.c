@@ -666,18 +666,23 @@ etl_stmt_job_counts(etl_stmt *st, const char *me, int dead_after)
 	/*
 	 * Cluster-wide series come from one controller, the live one with the smallest id
 	 * (every controller exporting them made sum() count each job once per controller);
-	 * every queue has every state (0 rather than a missing series), and its lag: the
-	 * age of its oldest ready job.  Others get no rows.
+	 * every queue has every unfinished state (0 rather than a missing series), and its
+	 * lag: the age of its oldest ready job.  Others get no rows.  Finished jobs are not
+	 * counted here (that read the whole table: 149 ms at a million jobs, every tick):
+	 * etl_jobs_finished_total counts them as they finish.
 	 */
 	st->sql = "WITH lead AS (SELECT $1 = (SELECT min(c.id) FROM etl.controller c "
 	    "  WHERE c.heartbeat_on > now() - $2::int * interval '1 second') AS me), "
 	    "counts AS (SELECT j.queue, j.state, count(*) AS n FROM etl.job j "
-	    "  WHERE (SELECT me FROM lead) GROUP BY 1, 2), "
+	    "  WHERE (SELECT me FROM lead) AND j.state IN ('created', 'retry') GROUP BY 1, 2 "
+	    "  UNION ALL SELECT j.queue, j.state, count(*) FROM etl.job j "
+	    "  WHERE (SELECT me FROM lead) AND j.state = 'active' GROUP BY 1, 2), "
 	    "lag AS (SELECT j.queue, extract(epoch FROM now() - min(j.start_after))::float8 AS s "
 	    "  FROM etl.job j WHERE (SELECT me FROM lead) AND j.state IN ('created', 'retry') "
 	    "  AND j.waiting = 0 AND j.start_after <= now() GROUP BY 1) "
 	    "SELECT q.name, s.state::text, coalesce(c.n, 0), coalesce(l.s, 0) "
-	    "  FROM etl.queue q CROSS JOIN unnest(enum_range(NULL::etl.job_state)) AS s(state) "
+	    "  FROM etl.queue q CROSS JOIN unnest('{created,retry,active}'::etl.job_state[]) "
+	    "  AS s(state) "
 	    "  LEFT JOIN counts c ON c.queue = q.name AND c.state = s.state "
 	    "  LEFT JOIN lag l ON l.queue = q.name "
 	    " WHERE (SELECT me FROM lead) ORDER BY 1, 2";

@@ -58,10 +58,12 @@ fds=$(printf '%s\n' "$m" | sed -n 's/^process_open_fds //p')
 n=$(ls "/proc/$CTL_PID_c1/fd" | wc -l)
 ok $([ "$fds" -ge "$n" ] && [ "$fds" -le $((n + 3)) ]; echo $?) "process_open_fds counts its descriptors ($fds during the scrape, $n after)"
 like "$(printf '%s\n' "$m" | grep '^process_cpu_seconds_total')" "^process_cpu_seconds_total [0-9.]+$" "process_cpu_seconds_total"
-wait_until 15 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_jobs{queue=\"hello\",state=\"completed\"} 20'"
-ok $? "jobs by queue and state: 20 hello jobs completed"
+wait_until 15 eval "get http://127.0.0.1:$port/metrics GET 2>/dev/null | grep -q 'etl_jobs{queue=\"sleep\",state=\"active\"} 1'"
+ok $? "jobs by queue and state: the running sleep job is active"
 m=$(get "http://127.0.0.1:$port/metrics" GET)
-is "$(printf '%s\n' "$m" | grep -c '^etl_jobs{queue="hello",')" "$(q "SELECT count(*) FROM unnest(enum_range(NULL::etl.job_state))")" "  every state of every queue, 0 rather than missing"
+is "$(printf '%s\n' "$m" | grep -c '^etl_jobs{queue="hello",')" 3 "  every unfinished state (created, retry, active) of every queue, 0 rather than missing"
+is "$(printf '%s\n' "$m" | grep -c '^etl_jobs{queue="hello",state="completed"}')" 0 "  finished jobs are not counted from the table (etl_jobs_finished_total counts them)"
+like "$(printf '%s\n' "$m" | grep '^etl_cluster_count_seconds')" '^etl_cluster_count_seconds [0-9.]+$' "  and how long the count took"
 is "$(printf '%s\n' "$m" | sed -n 's/^etl_cluster_exporter //p')" 1 "  this controller (the only one) exports the cluster's series"
 like "$(printf '%s\n' "$m" | grep '^etl_queue_lag_seconds{queue="hello"}')" ' 0(\.0+)?$' "  the lag of a queue with nothing ready: 0"
 # a second controller with a larger id does not export them again (sum() would count
