@@ -8,7 +8,7 @@
 #
 # Environment: BENCH_QUICK=1 (short run, < 3 min), REPEATS (3; 1 when quick),
 # BENCH_PGPORT (55442), SKIP_PEERS=1, PEERS_DIR (../shared/bench), CASES_ETL (all:
-# enqueue detached libetl inprocess latency scale raw proof events api).
+# enqueue detached libetl inprocess latency scale reads ctls raw proof events api).
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "${1:-$top/build}" && pwd)
@@ -28,7 +28,7 @@ else
 	N_LIB=2000 N_EV=100000
 	PEER_CASES="gw-enqueue-batch pb-enqueue-batch pb-process-perjob gw-process-perjob pb-process-batch gw-process-batch gw-latency"
 fi
-CASES_ETL=${CASES_ETL:-enqueue detached libetl inprocess latency scale raw proof events api}
+CASES_ETL=${CASES_ETL:-enqueue detached libetl inprocess latency scale reads ctls raw proof events api}
 export BENCH_PGPORT=${BENCH_PGPORT:-55442}
 export BENCH_PGROOT=${BENCH_PGROOT:-/tmp/etl-bench-pg-$BENCH_PGPORT}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
@@ -275,6 +275,94 @@ if want scale; then
 	R[rss_before_kib]=$r0 R[rss_after_kib]=$r1 R[rss_growth_kib]=$((r1 - r0))
 fi
 
+# 5b. reads at scale (issue 22): etl ls (a page, a queue's page), etl top --once and the
+#     metrics' count of the cluster's jobs (etl_cluster_count_seconds, a scrape), with
+#     10,000 and N_SCALE finished jobs; then retention of the N_SCALE jobs by one
+#     controller, with the longest age its heartbeat reached meanwhile (--heartbeat 1)
+ms_of() { local t0 t1; t0=$(now); "$@" >/dev/null 2>&1; t1=$(now); awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", (b - a) * 1000 }'; }
+median5() { local i; for i in 1 2 3 4 5; do ms_of "$@"; echo; done | median; }
+metric() { curl -s --max-time 5 "http://127.0.0.1:$1/metrics" | sed -n "s/^$2 //p"; }
+if want reads; then
+	mport=$((20000 + RANDOM % 20000))
+	for size in 10000 "$N_SCALE"; do
+		say "reads with $size finished jobs"
+		fresh_db; etl queue add s --task noop >/dev/null; etl queue add r --task noop >/dev/null
+		q "ALTER TABLE etl.job DISABLE TRIGGER job_state_birth;
+		   INSERT INTO etl.job (queue, data, state, started_on, completed_on, keep_until)
+		   SELECT 'r', jsonb_build_object('n', g), 'completed', now() - interval '2 hours',
+		          now() - interval '2 hours', now() + interval '14 days'
+		     FROM generate_series(1, $size) g;
+		   ALTER TABLE etl.job ENABLE TRIGGER job_state_birth" >/dev/null
+		bulk_send s 1000 >/dev/null
+		q "VACUUM ANALYZE etl.job" >/dev/null
+		R[ls_ms_$size]=$(median5 etl ls)
+		R[ls_queue_ms_$size]=$(median5 etl ls --queue s --state created)
+		R[top_ms_$size]=$(median5 etl top --once)
+		start_ctl --queues none_here --metrics "127.0.0.1:$mport"
+		end=$((SECONDS + 30))
+		until [ -n "$(metric "$mport" etl_cluster_count_seconds)" ] || [ $SECONDS -ge $end ]; do sleep 0.2; done
+		cs=$(metric "$mport" etl_cluster_count_seconds)
+		R[count_ms_$size]=$(awk -v s="$cs" 'BEGIN { if (s == "") print "null"; else printf "%.1f", s * 1000 }')
+		R[scrape_ms_$size]=$(median5 curl -s --max-time 5 "http://127.0.0.1:$mport/metrics")
+		stop_ctl
+	done
+	for k in ls ls_queue top count; do
+		R[${k}_ratio]=$(awk -v a="${R[${k}_ms_10000]}" -v b="${R[${k}_ms_$N_SCALE]}" 'BEGIN { if (a == "null" || b == "null" || a == 0) print "null"; else printf "%.2f", b / a }')
+	done
+	say "retention of $N_SCALE finished jobs"
+	q "UPDATE etl.job SET keep_until = now() - interval '1 second' WHERE queue = 'r'" >/dev/null
+	# the retention gate (a run a minute) opened: the controllers of the reads ran it just now
+	q "UPDATE etl.maintenance SET last_run = '-infinity' WHERE name = 'retention'" >/dev/null
+	q "VACUUM ANALYZE etl.job" >/dev/null
+	t0=$(now); start_ctl --queues s --heartbeat 1
+	maxage=0 end=$((SECONDS + 1200))
+	while :; do
+		line=$(q "SELECT extract(epoch FROM now() - heartbeat_on)::numeric(10,2), EXISTS (SELECT 1 FROM etl.job WHERE queue = 'r') FROM etl.controller")
+		age=${line%|*} left=${line#*|}
+		maxage=$(awk -v a="$age" -v m="$maxage" 'BEGIN { print (a > m) ? a : m }')
+		[ "$left" = t ] || break
+		[ $SECONDS -lt $end ] || { echo "bench: retention did not finish" >&2; break; }
+		sleep 0.1
+	done
+	t1=$(now); stop_ctl
+	R[retention_s]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }')
+	R[retention_beat_age_s]=$maxage
+fi
+
+# 5c. claim statements per job with 1, 2 and 6 controllers on 12 slots in all (issue
+#     22): in-process no-ops sent one transaction each at 200/s for 5 s (each send its
+#     NOTIFY), the claims counted by each controller's /metrics
+if want ctls; then
+	printf "SELECT etl.send('i', '{}');\n" >"$work/send.sql"
+	for k in 1 2 6; do
+		say "claim statements per job, $k controllers"
+		fresh_db; etl queue add i --task noop_etl --mode inprocess >/dev/null
+		ports=() pids=()
+		for c in $(seq 1 "$k"); do
+			p=$((30000 + RANDOM % 20000))
+			etl-controller --id "b$c" --log-dir "$work/logs" --poll-interval 1 $asroot \
+			    --concurrency $((12 / k)) --queues i --metrics "127.0.0.1:$p" >>"$work/ctl$c.log" 2>&1 &
+			pids+=($!) ports+=("$p")
+		done
+		for c in $(seq 1 "$k"); do
+			end=$((SECONDS + 20))
+			until grep -q "connected to pg_env" "$work/ctl$c.log" 2>/dev/null || [ $SECONDS -ge $end ]; do sleep 0.05; done
+		done
+		"$BENCH_PGBIN/pgbench" -n -R 200 -T 5 -c 2 -f "$work/send.sql" "service=bench" >/dev/null 2>&1
+		n=$(q "SELECT count(*) FROM etl.job WHERE queue = 'i'")
+		wait_done "$n" i
+		claims=0
+		for p in "${ports[@]}"; do
+			c=$(metric "$p" etl_claim_duration_seconds_count)
+			claims=$((claims + ${c:-0}))
+		done
+		for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; done
+		rm -f "$work"/ctl?.log
+		R[claims_per_job_$k]=$(awk -v c="$claims" -v n="$n" 'BEGIN { printf "%.2f", c / n }')
+		R[claims_jobs_$k]=$n
+	done
+fi
+
 # 6. raw limits of this machine: spawning the no-op (no database), and a bare
 #    SKIP LOCKED claim+complete loop in SQL with 8 clients
 if want raw; then
@@ -470,6 +558,13 @@ R_LIB=$(ratio "$best_lib" "$(v raw_connect)")
 	echo "| claim ms of a small queue: alone / behind $N_SCALE ready jobs of another queue | $(v claim_small_ms_empty) / $(v claim_small_ms_deep) | | $(v claim_small_ratio_deep) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_deep)" "<=" 2) |"
 	echo "| claim ms of a small queue behind $N_SCALE of its jobs waiting for others (--after) | $(v claim_small_ms_after) | | $(v claim_small_ratio_after) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_after)" "<=" 2) |"
 	echo "| claim ms of a small queue behind $N_SCALE of its jobs deferred an hour | $(v claim_small_ms_deferred) | | $(v claim_small_ratio_deferred) | ≤ 2 (issue 22) | $(met "$(v claim_small_ratio_deferred)" "<=" 2) |"
+	echo "| etl ls, first page, ms: 10,000 / $N_SCALE finished jobs | $(v ls_ms_10000) / $(v ls_ms_$N_SCALE) | | $(v ls_ratio) | | |"
+	echo "| etl ls --queue --state created, ms: 10,000 / $N_SCALE finished jobs | $(v ls_queue_ms_10000) / $(v ls_queue_ms_$N_SCALE) | | $(v ls_queue_ratio) | | |"
+	echo "| etl top --once, ms: 10,000 / $N_SCALE finished jobs | $(v top_ms_10000) / $(v top_ms_$N_SCALE) | | $(v top_ratio) | | |"
+	echo "| metrics: the cluster count's round trip, ms: 10,000 / $N_SCALE finished jobs | $(v count_ms_10000) / $(v count_ms_$N_SCALE) | | $(v count_ratio) | | |"
+	echo "| metrics: a scrape of /metrics, ms: 10,000 / $N_SCALE finished jobs | $(v scrape_ms_10000) / $(v scrape_ms_$N_SCALE) | | | | |"
+	echo "| retention of $N_SCALE finished jobs by one controller (s); its heartbeat's greatest age meanwhile (s, --heartbeat 1) | $(v retention_s) | | $(v retention_beat_age_s) | | |"
+	echo "| claim statements per job, 1 / 2 / 6 controllers on 12 slots, sends at 200/s ($(v claims_jobs_1) jobs) | $(v claims_per_job_1) / $(v claims_per_job_2) / $(v claims_per_job_6) | | | | |"
 	echo "| controller RSS before/after $N_RSS jobs (KiB) | $(v rss_before_kib) / $(v rss_after_kib) | | +$(v rss_growth_kib) KiB | ≤ 1024 KiB | $(met "$(v rss_growth_kib)" "<=" 1024) |"
 	echo "| raw: posix_spawn of the no-op, 2 in flight (/s) | $(v raw_spawn) | | | | |"
 	echo "| raw: from a 256 MiB parent, posix_spawn / fork+exec (/s) | $(v raw_spawn_256m_posix_spawn) / $(v raw_spawn_256m_fork) | | | | |"

@@ -415,7 +415,7 @@ etl_top_snapshot(etl_conn *c, int max_running, etl_error *err)
 	const char *p[1] = { lbuf };
 
 	snprintf(lbuf, sizeof(lbuf), "%d", max_running > 0 ? max_running : 50);
-	return etl__json_result(etl__exec(c, "SELECT jsonb_build_object("
+	return etl__json_result(etl__exec_nojit(c, "SELECT jsonb_build_object("
 	    "'now', to_char(now(), 'HH24:MI:SS'), "
 	    "'controllers', (SELECT coalesce(jsonb_agg(jsonb_build_object('id', id, 'host', host, "
 	    "  'pid', pid, 'heartbeat_age', round(extract(epoch FROM now() - heartbeat_on))) "

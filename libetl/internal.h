@@ -27,6 +27,9 @@ PGresult *etl__exec(etl_conn *, const char *sql, int n, const char *const *param
 /* The same for a statement that must return rows: NULL on error. */
 int	 etl__exec_cmd(etl_conn *, const char *sql, int n, const char *const *params,
 	    etl_error *);
+/* etl__exec with JIT off (SET LOCAL, in a transaction of its own when none is open). */
+PGresult *etl__exec_nojit(etl_conn *, const char *sql, int n, const char *const *params,
+	    etl_error *);
 
 /* Record one run's end when its context lives in another database than its job. */
 int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_error *);

@@ -166,7 +166,7 @@ etl_view_queues(etl_conn *c, etl_error *err)
 	/* per queue: counts by state (finished ones of the last hour), ready and deferred,
 	 * the oldest ready job's age, completions per minute over the last hour (a
 	 * sparkline, oldest first) and throughput (completed in the last hour / 3600) */
-	return text_result(etl__exec(c,
+	return text_result(etl__exec_nojit(c,
 	    "SELECT coalesce(json_agg(x ORDER BY x.name), '[]') FROM ("
 	    " SELECT q.name, q.task, q.mode, q.policy, q.concurrency, q.paused, "
 	    "  (SELECT count(*) FROM etl.job j WHERE j.queue = q.name AND j.state IN "
@@ -225,7 +225,7 @@ char *
 etl_view_failures(etl_conn *c, etl_error *err)
 {
 	/* failed jobs grouped by queue and the error their last run ended with */
-	return text_result(etl__exec(c,
+	return text_result(etl__exec_nojit(c,
 	    "SELECT coalesce(json_agg(x ORDER BY x.count DESC, x.queue, x.error), '[]') FROM ("
 	    " SELECT j.queue, coalesce(j.output->>'message', j.output->>'error', "
 	    "  left(j.output::text, 200), '(no output)') AS error, count(*) AS count, "
