@@ -788,17 +788,18 @@ sup_maintenance(void)
 
 	if (!db_is_up() || sup.shutting_down || !sup.locked_once)
 		return;
+	/* first: its round trip (etl_cluster_count_seconds) is then its own */
+	if (sup.cfg.count_jobs) {
+		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
+		sup.counts_sent = ev_time();
+		db_submit(&st, counts_cb, NULL);
+	}
 	if (etl_stmt_reap_orphans(&st, sup.cfg.dead_after, sup.cfg.id, sup.cfg.pg_env,
 	    &err) == 0)
 		db_submit(&st, orphans_cb, NULL);
 	/* cron ticks and retention: any controller may run it, the database keeps it once */
 	etl_stmt_maintain(&st);
 	db_submit(&st, maintain_cb, NULL);
-	if (sup.cfg.count_jobs) {
-		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
-		sup.counts_sent = ev_time();
-		db_submit(&st, counts_cb, NULL);
-	}
 	/* job logs past their retention: once an hour (a directory read, no database) */
 	if (sup.cfg.log_retention > 0 && ev_now(sup.loop) >= sup.next_sweep) {
 		sup.next_sweep = ev_now(sup.loop) + 3600;
