@@ -151,6 +151,9 @@ if want detached; then
 			t0=$(now); start_ctl --concurrency "$c" --queues d; c0=$(cpu_ticks "$ctl")
 			wait_done "$n" d; t1=$(now); c1=$(cpu_ticks "$ctl")
 			stop_ctl
+			# the journal's size per job (its events and context; the job row apart)
+			R[journal_bytes_per_job]=$(q "SELECT (pg_total_relation_size('etl.event') + pg_total_relation_size('etl.etl_context')) / count(*) FROM etl.job")
+			R[job_bytes_per_job]=$(q "SELECT pg_total_relation_size('etl.job') / count(*) FROM etl.job")
 			a+=("$(awk -v n="$n" -v a="$t0" -v b="$t1" 'BEGIN { printf "%.0f", n / (b - a) }')")
 			u+=("$(awk -v n="$n" -v c="$((c1 - c0))" -v hz="$hz" 'BEGIN { printf "%.0f", c / hz * 1e6 / n }')")
 		done
@@ -565,6 +568,7 @@ R_LIB=$(ratio "$best_lib" "$(v raw_connect)")
 	echo "| metrics: a scrape of /metrics, ms: 10,000 / $N_SCALE finished jobs | $(v scrape_ms_10000) / $(v scrape_ms_$N_SCALE) | | | | |"
 	echo "| retention of $N_SCALE finished jobs by one controller (s); its heartbeat's greatest age meanwhile (s, --heartbeat 1) | $(v retention_s) | | $(v retention_beat_age_s) | | |"
 	echo "| claim statements per job, 1 / 2 / 6 controllers on 12 slots, sends at 200/s ($(v claims_jobs_1) jobs) | $(v claims_per_job_1) / $(v claims_per_job_2) / $(v claims_per_job_6) | | | | |"
+	echo "| bytes per job of a detached no-op: its journal (events + context, with indexes) / its job row (with indexes) | $(v journal_bytes_per_job) / $(v job_bytes_per_job) | | | | |"
 	echo "| controller RSS before/after $N_RSS jobs (KiB) | $(v rss_before_kib) / $(v rss_after_kib) | | +$(v rss_growth_kib) KiB | ≤ 1024 KiB | $(met "$(v rss_growth_kib)" "<=" 1024) |"
 	echo "| raw: posix_spawn of the no-op, 2 in flight (/s) | $(v raw_spawn) | | | | |"
 	echo "| raw: from a 256 MiB parent, posix_spawn / fork+exec (/s) | $(v raw_spawn_256m_posix_spawn) / $(v raw_spawn_256m_fork) | | | | |"
