@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Two controllers on one database: every job once (1,000 of a limited queue), queue concurrency across both; a
-# dead controller's jobs are failed and retried by the other (issue 3, #5 #8).
+# Two controllers on one database: every job once (1,000 of a limited queue), queue
+# concurrency across both; a dead controller's jobs are failed and retried by the other
+# (issue 3, #5 #8).
 . "$ETL_TOP/tests/lib/tap.sh"
 reset_db
 trap 'stop_controller a KILL; stop_controller b KILL' EXIT
