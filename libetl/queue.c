@@ -778,15 +778,17 @@ etl_job_search(etl_conn *c, const char *queue, const char *state, const char *ke
 	p[3] = key;
 	p[4] = data;
 	return etl__json_result(etl__exec(c,
-	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id), '[]') FROM ("
+	    "SELECT coalesce(jsonb_agg(x ORDER BY x.created_on DESC, x.id DESC), '[]') FROM ("
 	    " SELECT id, queue, state, priority, retry_count, created_on, started_on, "
 	    "  completed_on, etl_context_id, host, pid, progress, "
 	    "  round(extract(epoch FROM now() - created_on)) AS age_seconds "
 	    " FROM etl.job WHERE ($1::text IS NULL OR queue = $1) "
-	    "  AND ($2::text IS NULL OR state = $2::etl.job_state) "
+	    "  AND ($2::etl.job_state IS NULL OR state = $2::etl.job_state) "
 	    "  AND ($4::text IS NULL OR singleton_key = $4) "
 	    "  AND ($5::jsonb IS NULL OR data @> $5::jsonb) "
-	    " ORDER BY created_on DESC, id LIMIT $3::int) x", 5, p, err), err);
+	    /* newest first down job_created; the state a constant of the plan (not a
+	     * cast from text), so the partial indexes of states apply */
+	    " ORDER BY created_on DESC, id DESC LIMIT $3::int) x", 5, p, err), err);
 }
 
 /* Run sql on every job of queue (in state): the count of its rows. */
