@@ -159,7 +159,7 @@ started_cb(PGresult *res, const char *why, void *arg)
 	struct job *jb, **mine;
 	int i, n = 0;
 
-	mine = xcalloc((size_t)job_count(J_STARTING) + 1, sizeof(*mine));
+	mine = xcalloc((size_t)job_count(J_STARTING) + 1, sizeof(struct job *));
 	TAILQ_FOREACH(jb, job_list(J_STARTING), link)
 		if (jb->start_batch == batch)
 			mine[n++] = jb;
