@@ -270,6 +270,19 @@ metrics_text(size_t *lenp)
 	add(&b, &len, "# HELP etl_database_reconnects_total Connections to the database lost "
 	    "and made again.\n# TYPE etl_database_reconnects_total counter\n"
 	    "etl_database_reconnects_total %lu\n", ctl_stats.reconnects);
+	add(&b, &len, "# HELP etl_wakeups_total Wake-ups (NOTIFY etl_job) for this controller's "
+	    "queues: answered (a claim), or passed (another controller's rank).\n"
+	    "# TYPE etl_wakeups_total counter\n"
+	    "etl_wakeups_total{outcome=\"answered\"} %lu\n"
+	    "etl_wakeups_total{outcome=\"passed\"} %lu\n", ctl_stats.wakes_answered,
+	    ctl_stats.wakes_passed);
+	add(&b, &len, "# HELP etl_wakeups_handed_on_total Wake-ups this controller answered but "
+	    "could not take all of, handed on to the next controller.\n"
+	    "# TYPE etl_wakeups_handed_on_total counter\n"
+	    "etl_wakeups_handed_on_total %lu\n", ctl_stats.handons);
+	add(&b, &len, "# HELP etl_controllers_live Live controllers (holding their liveness "
+	    "lock) as this controller last read them; they share out the wake-ups.\n"
+	    "# TYPE etl_controllers_live gauge\netl_controllers_live %ld\n", ctl_stats.peers);
 	add(&b, &len, "# HELP etl_claim_duration_seconds Round trip of a claim statement.\n"
 	    "# TYPE etl_claim_duration_seconds histogram\n");
 	for (i = 0; i < 8; i++) {

@@ -27,6 +27,10 @@ struct ctl_stats {
 	unsigned long	 failed;
 	unsigned long	 retried;
 	unsigned long	 reconnects;
+	unsigned long	 wakes_answered;	/* wake-ups (NOTIFY etl_job) we answered */
+	unsigned long	 wakes_passed;	/* ... for our queues that named another */
+	unsigned long	 handons;	/* wake-ups we handed on */
+	long		 peers;		/* live controllers, as wake.c last read them */
 	unsigned long	 claim_buckets[8];	/* claim round trips, by CLAIM_BUCKETS */
 	unsigned long	 claim_count;
 	double		 claim_sum;

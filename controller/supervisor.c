@@ -20,6 +20,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <bsd/string.h>
 #include <bsd/unistd.h>
 
 #include "db.h"
@@ -30,7 +31,11 @@
 #include "spawn.h"
 #include "stats.h"
 #include "supervisor.h"
+#include "wake.h"
 #include "xmalloc.h"
+
+#define HANDONS_MAX	64	/* wake-ups to hand on, waiting for a claim's answer */
+#define VIEW_EVERY	2.0	/* seconds between reads of etl.wake_view */
 
 static struct {
 	struct ev_loop		*loop;
@@ -47,15 +52,69 @@ static struct {
 	int			 locked_once;	/* our id's liveness lock was ours once */
 	int			 lock_tries;
 	ev_timer		 lock_w;	/* at start: try the lock again */
+	ev_timer		 view_w;	/* read etl.wake_view again */
 	int			 beats_checking;	/* stale_beats in flight */
 	double			 beats_checked;
 	unsigned		 start_batch;	/* pid records sent */
 	double			 counts_sent;	/* when the last job count went out */
+	int			 more;		/* a claim may find work: the last one filled
+						 * every free slot, or a wake-up or an end of a
+						 * limited queue's job came since */
+	struct {
+		char	*payload;	/* to hand on if the next claim cannot take */
+		long	 share;		/* this many jobs */
+	}			 handons[HANDONS_MAX];
+	int			 nhandons;
+	char			*queues_csv;	/* cfg.queues, for our row (NULL: all) */
+	double			 view_sent;
+	int			 view_reading;
 } sup;
 
 static void	claim_maybe(void);
 static void	flush_started(void);
 static void	flush_finish(void);
+static void	view_read(void);
+
+static void
+ignore_cb(PGresult *res, const char *why, void *arg)
+{
+	if (res == NULL)
+		log_warnx("%s: %s", (const char *)arg, why);
+}
+
+/*
+ * The wake-ups we answered, once our claim took `took` jobs: those whose share it
+ * covered are done, the others are handed on, each to the next controller of its
+ * order, if hand_on (the claim left ready jobs behind, or failed, or we were full);
+ * else none is (nothing was left that we could see).
+ */
+static void
+handons_end(long took, int hand_on)
+{
+	etl_stmt st;
+	etl_error err;
+	int i;
+
+	for (i = 0; i < sup.nhandons; i++) {
+		if (!hand_on || took >= sup.handons[i].share) {
+			took -= hand_on ? sup.handons[i].share : 0;
+		} else if (db_is_up() && etl_stmt_wake(&st, sup.handons[i].payload, &err) == 0) {
+			ctl_stats.handons++;
+			db_submit(&st, ignore_cb, "handing a wake-up on");
+		}
+		free(sup.handons[i].payload);
+		sup.handons[i].payload = NULL;
+	}
+	sup.nhandons = 0;
+}
+
+/* After the ends of jobs: claim only if a claim may find something (see sup.more). */
+static void
+claim_after_end(void)
+{
+	if (sup.more)
+		claim_maybe();
+}
 
 static void
 update_title(void)
@@ -84,13 +143,16 @@ claim_cb(PGresult *res, const char *why, void *arg)
 	stats_claim(ev_time() - sup.claim_sent);
 	if (res == NULL) {
 		log_warnx("claim failed: %s", why);
+		handons_end(0, 1);
 		return;
 	}
 	if ((n = etl_claim_result(res, &jobs, &err)) < 0) {
 		log_warnx("claim: %s", err.message);
+		handons_end(0, 1);
 		return;
 	}
-	sup.backlog = n == limit;
+	sup.more = n == limit && etl_claim_more(res);
+	sup.backlog = sup.more;
 	ctl_stats.claimed += (unsigned long)n;
 	for (i = 0; i < n; i++)
 		proc_start(jobs[i]);	/* takes the job */
@@ -102,6 +164,11 @@ claim_cb(PGresult *res, const char *why, void *arg)
 		sup.claim_again = 0;
 		claim_maybe();
 	}
+	/* a claim that follows judges the wake-ups; else this one: it took what it could
+	 * (with a priority range it may have passed over what it was woken for) */
+	if (!sup.claiming)
+		handons_end(n, sup.more || sup.cfg.min_priority != NULL ||
+		    sup.cfg.max_priority != NULL);
 }
 
 static void
@@ -247,6 +314,8 @@ finish_remote(struct job *jb)
 	}
 	jlog_info(jb, "recorded: %s", etl_job_state_name(state));
 	stats_moved(jb->j->queue, state, job_run_seconds(jb));
+	if (wake_limited(jb->j->queue))
+		sup.more = 1;
 	return 0;
 }
 
@@ -272,6 +341,9 @@ finish_cb(PGresult *res, const char *why, void *arg)
 		jb = job_by_id(moved[i].id);
 		stats_moved(jb ? jb->j->queue : NULL, moved[i].state,
 		    jb ? job_run_seconds(jb) : -1);
+		/* its slot is free: a job of its queue held back by a limit may go now */
+		if (jb == NULL || wake_limited(jb->j->queue))
+			sup.more = 1;
 	}
 	free(moved);
 	while ((jb = TAILQ_FIRST(job_list(J_FINISHING))) != NULL) {
@@ -298,7 +370,7 @@ finish_cb(PGresult *res, const char *why, void *arg)
 	if (res == NULL)
 		log_warnx("recording ended jobs failed: %s", why);
 	flush_finish();
-	claim_maybe();
+	claim_after_end();
 }
 
 /* What the end statement records of a job; *tail gets its log's tail when it failed. */
@@ -361,7 +433,7 @@ flush_finish(void)
 	if (alone != NULL)
 		n = 1;
 	if (n == 0) {
-		claim_maybe();
+		claim_after_end();
 		return;
 	}
 	ends = xcalloc(n, sizeof(*ends));
@@ -428,13 +500,6 @@ release_cb(PGresult *res, const char *why, void *arg)
 		log_warnx("releasing unstarted jobs failed: %s", why);
 	else if ((n = etl_count_result(res)) > 0)
 		log_info("put back %ld job%s claimed but never started", n, n == 1 ? "" : "s");
-}
-
-static void
-ignore_cb(PGresult *res, const char *why, void *arg)
-{
-	if (res == NULL)
-		log_warnx("%s: %s", (const char *)arg, why);
 }
 
 static void	db_up_locked(void);
@@ -547,6 +612,8 @@ db_up_locked(void)
 	 */
 	if (etl_stmt_mine(&st, sup.cfg.id, &err) == 0)
 		db_submit(&st, mine_cb, NULL);
+	sup.view_sent = 0;
+	view_read();
 	flush_started();
 	flush_finish();
 	claim_maybe();
@@ -557,6 +624,8 @@ sup_db_down(void)
 {
 	ctl_stats.reconnects++;
 	sup.claiming = 0;
+	sup.view_reading = 0;
+	handons_end(0, 0);	/* lost with the connection: the poll finds their jobs */
 }
 
 void
@@ -578,25 +647,80 @@ sup_ends_down(void)
 		job_set_state(jb, J_ENDED);
 }
 
+/*
+ * A wake-up: answered only if it is for our queues and names our rank (wake.c).  One
+ * we answer but may not take all of is handed on once our claim says so (or now, if we
+ * cannot claim).
+ */
+static void
+woken(const char *payload)
+{
+	struct wake w;
+	long share, next;
+	size_t i;
+
+	if (wake_parse(payload, &w) != 0) {
+		log_debug("a wake-up with a payload we cannot read: '%.80s'", payload);
+		return;
+	}
+	if (sup.cfg.queues != NULL) {
+		for (i = 0; i < sup.cfg.nqueues; i++)
+			if (strcmp(sup.cfg.queues[i], w.queue) == 0)
+				break;
+		if (i == sup.cfg.nqueues)
+			return;
+	}
+	if (!wake_mine(&w, sup.cfg.id, &share, &next)) {
+		ctl_stats.wakes_passed++;
+		return;
+	}
+	ctl_stats.wakes_answered++;
+	sup.more = 1;
+	if (next >= 0 && sup.nhandons < HANDONS_MAX) {
+		char buf[128];
+
+		wake_handon(&w, next, buf, sizeof(buf));
+		sup.handons[sup.nhandons].payload = xstrdup(buf);
+		sup.handons[sup.nhandons++].share = share;
+	}
+	claim_maybe();
+	if (!sup.claiming)
+		handons_end(0, 1);	/* full, stopping or not connected */
+}
+
+static void
+cancelled_cb(PGresult *res, const char *why, void *arg)
+{
+	char *id = arg;
+	struct job *jb;
+
+	if (res == NULL)
+		log_warnx("job %s: reading whether it was cancelled failed: %s", id, why);
+	else if ((jb = job_by_id(id)) == NULL || jb->state == J_ENDED ||
+	    jb->state == J_FINISHING)
+		;	/* ended meanwhile */
+	else if (PQntuples(res) == 1)
+		proc_stop(jb, "cancelled");
+	else
+		jlog_warnx(jb, "a cancel notification for it, but it is not cancelled: ignored");
+	free(id);
+}
+
 void
 sup_notify(const char *channel, const char *payload)
 {
 	struct job *jb;
-	size_t i;
+	etl_stmt st;
+	etl_error err;
 
 	if (strcmp(channel, ETL_CHANNEL_JOB) == 0) {
-		if (sup.cfg.queues != NULL) {
-			for (i = 0; i < sup.cfg.nqueues; i++)
-				if (strcmp(sup.cfg.queues[i], payload) == 0)
-					break;
-			if (i == sup.cfg.nqueues)
-				return;
-		}
-		claim_maybe();
+		woken(payload);
 	} else if (strcmp(channel, ETL_CHANNEL_CANCEL) == 0) {
+		/* any client may NOTIFY: the job's row says whether it was cancelled */
 		if ((jb = job_by_id(payload)) != NULL && jb->state != J_ENDED &&
-		    jb->state != J_FINISHING)
-			proc_stop(jb, "cancelled");
+		    jb->state != J_FINISHING && etl_stmt_cancelled(&st, jb->j->id, jb->j->run,
+		    &err) == 0)
+			db_submit(&st, cancelled_cb, xstrdup(jb->j->id));
 	}
 }
 
@@ -658,6 +782,45 @@ check_beats(void)
 	db_submit(&st, stale_cb, NULL);
 }
 
+static void
+view_cb(PGresult *res, const char *why, void *arg)
+{
+	(void)arg;
+	sup.view_reading = 0;
+	if (res == NULL)
+		log_warnx("reading who answers wake-ups failed: %s", why);
+	else if (wake_set_view(res) != 0)
+		log_warnx("reading who answers wake-ups: %s", PQresultErrorMessage(res));
+	ctl_stats.peers = wake_peers();
+}
+
+/* Who answers wake-ups (wake.c), read again every VIEW_EVERY seconds. */
+static void
+view_read(void)
+{
+	if (!ev_is_active(&sup.view_w)) {
+		ev_timer_set(&sup.view_w, VIEW_EVERY, VIEW_EVERY);
+		ev_timer_start(sup.loop, &sup.view_w);
+	}
+	etl_stmt st;
+
+	if (sup.view_reading || !db_is_up() || ev_now(sup.loop) - sup.view_sent < VIEW_EVERY)
+		return;
+	etl_stmt_wake_view(&st);
+	sup.view_reading = 1;
+	sup.view_sent = ev_now(sup.loop);
+	db_submit(&st, view_cb, NULL);
+}
+
+static void
+view_timer_cb(struct ev_loop *loop, ev_timer *w, int revents)
+{
+	(void)loop;
+	(void)w;
+	(void)revents;
+	view_read();
+}
+
 void
 sup_poll(void)
 {
@@ -700,7 +863,7 @@ sup_heartbeat(void)
 	/* the bound after our last beat by which every task of ours is stopped */
 	if (etl_stmt_controller_beat(&st, sup.cfg.id, sup.cfg.host, getpid(),
 	    sup.cfg.allow_users, sup.cfg.lease > 0 ? sup.cfg.lease + sup.cfg.kill_grace + 2 : 0,
-	    sup.cfg.concurrency, &err) == 0) {
+	    sup.cfg.concurrency, sup.queues_csv, &err) == 0) {
 		double *sent = xmalloc(sizeof(*sent));
 
 		*sent = boottime();
@@ -862,7 +1025,22 @@ sup_init(struct ev_loop *loop, const struct sup_config *cfg)
 	sup.loop = loop;
 	sup.cfg = *cfg;
 	sup.start_time = etl_pid_start_time(getpid());
+	sup.more = 1;
+	ctl_stats.peers = -1;
+	if (cfg->queues != NULL) {
+		size_t i, len = 1;
+
+		for (i = 0; i < cfg->nqueues; i++)
+			len += strlen(cfg->queues[i]) + 1;
+		sup.queues_csv = xcalloc(len, 1);
+		for (i = 0; i < cfg->nqueues; i++) {
+			if (i > 0)
+				strlcat(sup.queues_csv, ",", len);
+			strlcat(sup.queues_csv, cfg->queues[i], len);
+		}
+	}
 	ev_init(&sup.lock_w, lock_timer_cb);
+	ev_init(&sup.view_w, view_timer_cb);
 	memset(&pc, 0, sizeof(pc));
 	pc.pg_env = cfg->pg_env;
 	pc.log_dir = cfg->log_dir;
@@ -895,4 +1073,8 @@ sup_free(void)
 		}
 	remote_free();
 	stats_free();
+	ev_timer_stop(sup.loop, &sup.view_w);
+	handons_end(0, 0);
+	wake_clear();
+	free(sup.queues_csv);
 }

@@ -60,6 +60,8 @@ int	etl_stmt_claim_pid(etl_stmt *, pid_t pid, int64_t start_time);
 /* Claim only jobs of priority >= *min and <= *max (NULL: no bound). */
 int	etl_stmt_claim_priority(etl_stmt *, const long *min, const long *max);
 long	etl_claim_result(PGresult *, etl_job ***out, etl_error *);
+/* Whether a claim left ready jobs of its queues behind (it took all it could). */
+int	etl_claim_more(PGresult *);
 /* Record the end of n runs whose events live in this database; result: etl_count_result. */
 int	etl_stmt_finish(etl_stmt *, const etl_end *ends, size_t n, etl_error *);
 /* Record the pids of n started jobs (pids[i], log_paths[i] may be NULL). */
@@ -73,9 +75,18 @@ int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
 /* Upsert the controller's row with a fresh heartbeat, the users it allows its tasks
  * to run as (comma-separated; NULL: it runs every task as itself), the bound after
  * its beat by which its tasks are stopped if it beats no more (its lease; 0: none) and
- * how many jobs it runs at once (its capacity). */
+ * how many jobs it runs at once (its capacity) and the queues it serves (comma-separated;
+ * NULL: all). */
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
-	    const char *allow_users, double lease_bound, int capacity, etl_error *);
+	    const char *allow_users, double lease_bound, int capacity, const char *queues,
+	    etl_error *);
+/* What a controller needs to answer wake-ups (etl.wake_view: rows kind, name, queues). */
+int	etl_stmt_wake_view(etl_stmt *);
+/* Whether run `run` of job id is cancelled (a row if so): a NOTIFY etl_cancel is only
+ * a hint, which any client of the database may send. */
+int	etl_stmt_cancelled(etl_stmt *, const char *id, int run, etl_error *);
+/* Wake the controllers again (NOTIFY etl_job) with payload (a hand-on). */
+int	etl_stmt_wake(etl_stmt *, const char *payload, etl_error *);
 /* The controller's active jobs; result: etl_mine_result. */
 int	etl_stmt_mine(etl_stmt *, const char *controller_id, etl_error *);
 long	etl_mine_result(PGresult *, etl_job ***out, etl_error *);

@@ -125,8 +125,8 @@ etl_stmt_claim(etl_stmt *st, const char *const *queues, size_t nq, long limit,
 	st->sql = "SELECT id, queue, task, data, pg_env, coalesce(etl_context_id, 0), "
 	    "coalesce(since, -1), retry_count, retry_limit, expire_seconds, priority, debug_wait, "
 	    "keep_cores, batch_id, run_as, coalesce(rlimit_as, 0), coalesce(rlimit_cpu, 0), "
-	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds, secret "
-	    "FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint, $8::int, "
+	    "coalesce(rlimit_nofile, 0), coalesce(nice, 0), mode, fresh, run, heartbeat_seconds, secret, "
+	    "more FROM etl.claim($1::text[], $2::int, $3, $4, $5, $6::int, $7::bigint, $8::int, "
 	    "$9::int)";
 	st->nparams = 9;	/* $6, $7: see etl_stmt_claim_pid; $8, $9: _priority */
 	own(st, 0, ql);
@@ -247,6 +247,14 @@ long
 etl_claim_result(PGresult *res, etl_job ***out, etl_error *err)
 {
 	return jobs_of(res, out, 0, err);
+}
+
+int
+etl_claim_more(PGresult *res)
+{
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || PQntuples(res) == 0 || PQnfields(res) < 25)
+		return 0;
+	return PQgetvalue(res, 0, 24)[0] == 't';
 }
 
 int
@@ -523,17 +531,22 @@ etl_stmt_controller_lock(etl_stmt *st, const char *id, etl_error *err)
 
 int
 etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t pid,
-    const char *allow_users, double lease_bound, int capacity, etl_error *err)
+    const char *allow_users, double lease_bound, int capacity, const char *queues,
+    etl_error *err)
 {
 	memset(st, 0, sizeof(*st));
 	st->sql = "INSERT INTO etl.controller (id, host, pid, version, allow_users, lease_bound, "
-	    "capacity) VALUES ($1, $2, $3::int, $4, string_to_array($5, ','), $6::float8, $7::int) "
+	    "capacity, queues) VALUES ($1, $2, $3::int, $4, string_to_array($5, ','), $6::float8, "
+	    "$7::int, string_to_array($8, ',')) "
 	    "ON CONFLICT (id) DO UPDATE SET host = EXCLUDED.host, pid = EXCLUDED.pid, "
 	    "version = EXCLUDED.version, heartbeat_on = now(), capacity = EXCLUDED.capacity, "
 	    "allow_users = EXCLUDED.allow_users, lease_bound = EXCLUDED.lease_bound, "
+	    "queues = EXCLUDED.queues, "
 	    "started_on = CASE WHEN etl.controller.pid = EXCLUDED.pid "
 	    "THEN etl.controller.started_on ELSE now() END";
-	st->nparams = 7;
+	st->nparams = 8;
+	if (queues != NULL)
+		own(st, 7, etl__strdup(queues));
 	if (lease_bound > 0)
 		own(st, 5, fmt_double(lease_bound));
 	own(st, 6, fmt_long(capacity));
@@ -545,7 +558,7 @@ etl_stmt_controller_beat(etl_stmt *st, const char *id, const char *host, pid_t p
 		own(st, 4, etl__strdup(allow_users));
 	if (!st->params[0] || !st->params[1] || !st->params[2] || !st->params[3] ||
 	    (allow_users != NULL && !st->params[4]) || (lease_bound > 0 && !st->params[5]) ||
-	    !st->params[6]) {
+	    !st->params[6] || (queues != NULL && !st->params[7])) {
 		etl_stmt_clear(st);
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
@@ -598,6 +611,49 @@ etl_stmt_reap_orphans(etl_stmt *st, int bound, const char *me, const char *pg_en
 	own(st, 2, etl__strdup(pg_env ? pg_env : ""));
 	if (!st->params[0] || !st->params[1] || !st->params[2]) {
 		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+etl_stmt_wake_view(etl_stmt *st)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT kind, name, queues FROM etl.wake_view()";
+	return 0;
+}
+
+int
+etl_stmt_cancelled(etl_stmt *st, const char *id, int run, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	if (etl_uuid_valid(id) != 0) {
+		etl__err(err, ETL_EINVAL, "bad job id '%.64s'", id);
+		return -1;
+	}
+	st->sql = "SELECT 1 FROM etl.job WHERE id = $1::uuid AND state = 'cancelled' "
+	    "AND run = $2::int";
+	st->nparams = 2;
+	own(st, 0, etl__strdup(id));
+	own(st, 1, fmt_long(run));
+	if (st->params[0] == NULL || st->params[1] == NULL) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
+etl_stmt_wake(etl_stmt *st, const char *payload, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "SELECT pg_notify('" ETL_CHANNEL_JOB "', $1)";
+	st->nparams = 1;
+	own(st, 0, etl__strdup(payload));
+	if (st->params[0] == NULL) {
 		etl__err(err, ETL_ESYS, "out of memory");
 		return -1;
 	}

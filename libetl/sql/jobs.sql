@@ -92,16 +92,37 @@ CREATE OR REPLACE TRIGGER job_defer_update BEFORE UPDATE ON etl.job
         OR (NEW.deferred AND (NEW.start_after <= now() OR NEW.state NOT IN ('created', 'retry'))))
   EXECUTE FUNCTION etl.job_defer();
 
+-- Wake-ups (NOTIFY etl_job).  The payload is "KEY N OFF QUEUE": the live controllers
+-- that serve QUEUE rank themselves by a hash of KEY and their id (rendezvous hashing:
+-- each computes the same order from etl.wake_view), and only ranks OFF to OFF + N - 1
+-- claim; N = 0 wakes every one.  One that was full, or filled its free slots, hands the
+-- wake-up on to the rank after (its own NOTIFY, OFF moved on).  So a job sent wakes one
+-- controller, not all of them (a claim statement each), and a batch of n jobs wakes n.
+-- A job pinned to a host (run_on_host) or released by a controller (released_by) wakes
+-- every one: which of them may take it is for the claim to say.  A payload of the queue
+-- alone (etl queue resume) wakes every one too.
+-- KEY is the transaction's id: PostgreSQL folds equal notifications of one transaction,
+-- so the many rows one transaction makes ready wake once per queue (a controller that
+-- fills its slots hands on to the next).
+CREATE OR REPLACE FUNCTION etl.wake_payload(p_queue text, p_n bigint, p_every bool)
+RETURNS text LANGUAGE sql VOLATILE AS
+$fn$
+  SELECT (txid_current() % 2147483648) || ' ' || CASE WHEN p_every THEN 0 ELSE p_n END
+         || ' 0 ' || p_queue
+$fn$;
+
 -- Wake controllers once per statement and queue, only for jobs ready now: a statement
 -- that inserts 10,000 jobs sends one NOTIFY per queue, not 10,000.
 CREATE OR REPLACE FUNCTION etl.job_notify() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
-DECLARE q text;
+DECLARE r record;
 BEGIN
-  FOR q IN SELECT DISTINCT n.queue FROM new_jobs n
+  FOR r IN SELECT n.queue, count(*) AS n, bool_or(n.run_on_host IS NOT NULL) AS every
+             FROM new_jobs n
             WHERE n.state IN ('created', 'retry') AND n.start_after <= now() AND n.waiting = 0
+            GROUP BY n.queue
   LOOP
-    PERFORM pg_notify('etl_job', q);
+    PERFORM pg_notify('etl_job', etl.wake_payload(r.queue, r.n, r.every));
   END LOOP;
   RETURN NULL;
 END
@@ -116,7 +137,8 @@ CREATE OR REPLACE TRIGGER job_notify_insert AFTER INSERT ON etl.job
 CREATE OR REPLACE FUNCTION etl.job_notify_row() RETURNS trigger
 LANGUAGE plpgsql AS $fn$
 BEGIN
-  PERFORM pg_notify('etl_job', NEW.queue);
+  PERFORM pg_notify('etl_job', etl.wake_payload(NEW.queue, 1, NEW.run_on_host IS NOT NULL
+                                                 OR NEW.output ? 'released_by'));
   RETURN NULL;
 END
 $fn$;
@@ -166,6 +188,18 @@ $fn$;
 -- (the seven-argument form goes: its result gained a column once, and a priority range
 -- came later; callers of it reach this one, whose new arguments default to no bound)
 DROP FUNCTION IF EXISTS etl.claim(text[], int, text, text, text, int, bigint);
+-- (the nine-argument form's result gained "more": a claim that fills its slots says
+-- whether it left ready jobs behind, so the controller claims again after an end only
+-- when one may find something; issue 22, quiet wake-ups)
+DO $do$
+BEGIN
+  IF EXISTS (SELECT 1 FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+              WHERE n.nspname = 'etl' AND p.proname = 'claim' AND p.pronargs = 9
+                AND NOT ('more' = ANY (p.proargnames))) THEN
+    DROP FUNCTION etl.claim(text[], int, text, text, text, int, bigint, int, int);
+  END IF;
+END
+$do$;
 CREATE OR REPLACE FUNCTION etl.claim(p_queues text[], p_limit int, p_controller text,
                                      p_host text, p_pg_env text, p_pid int DEFAULT NULL,
                                      p_pid_start bigint DEFAULT NULL,
@@ -176,13 +210,14 @@ RETURNS TABLE (id uuid, queue text, task text, data text, pg_env text,
                expire_seconds int, priority int, debug_wait bool, keep_cores bool,
                batch_id uuid, run_as text, rlimit_as bigint, rlimit_cpu int,
                rlimit_nofile int, nice int, mode text, fresh bool, run int,
-               heartbeat_seconds int, secret text)
+               heartbeat_seconds int, secret text, more bool)
 LANGUAGE plpgsql AS
 $fn$
 #variable_conflict use_column
 DECLARE
   rows   etl.claimed[];
   inproc bool;
+  left_behind bool;
 BEGIN
   -- deferred jobs whose time has come are queued (any queue's: whoever claims first
   -- releases them, and their NOTIFY wakes the others); claims run at least every poll
@@ -241,7 +276,8 @@ BEGIN
                       AND EXISTS (SELECT 1 FROM etl.job a WHERE a.queue = j.queue
                                      AND a.singleton_key = j.singleton_key AND a.state = 'active'))
            ORDER BY j.priority DESC, j.created_on, j.id
-           LIMIT p_limit
+           -- one more than wanted: whether the claim leaves ready jobs behind
+           LIMIT p_limit::bigint + 1
              FOR UPDATE OF j SKIP LOCKED) c
        WHERE (p_queues IS NULL OR wq.name = ANY (p_queues)) AND NOT wq.paused
          AND NOT EXISTS (SELECT 1 FROM cap WHERE cap.name = wq.name AND cap.free <= 0)
@@ -308,7 +344,9 @@ BEGIN
                 prev.here AND prev.old_ctx IS NULL, j.parent_context_id, j.run,
                 j.heartbeat_seconds, prev.secret
   )
-  SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess') INTO rows, inproc FROM u;
+  SELECT array_agg(u::etl.claimed), bool_or(u.mode = 'inprocess'),
+         (SELECT count(*) FROM cand) > (SELECT count(*) FROM pick)
+    INTO rows, inproc, left_behind FROM u;
   IF rows IS NULL THEN
     RETURN;
   END IF;
@@ -337,7 +375,7 @@ BEGIN
                       r.retry_count, r.retry_limit, r.expire_seconds, r.priority, r.debug_wait,
                       r.keep_cores, r.batch_id, r.run_as, r.rlimit_as, r.rlimit_cpu,
                       r.rlimit_nofile, r.nice, r.mode, r.new_ctx, r.run, r.heartbeat_seconds,
-                      r.secret
+                      r.secret, left_behind
                  FROM unnest(rows) r;
 END
 $fn$;
@@ -700,6 +738,30 @@ $do$;
 CREATE OR REPLACE FUNCTION etl.controller_lock_key(text) RETURNS bigint
 LANGUAGE sql IMMUTABLE STRICT AS
 $fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigint $fn$;
+
+-- What a controller needs to answer wake-ups: the live controllers (those holding their
+-- liveness lock now, whatever their last beat) with the queues they serve (kind 'c'),
+-- the queues whose ready jobs may wait for a slot or a key (a concurrency limit or a
+-- key policy: kind 'q'), and whether any group caps jobs (kind 'g').  A controller
+-- claims after an end of such a queue's job even when its last claim found the queues
+-- empty: the end may have freed what held a job back.
+CREATE OR REPLACE FUNCTION etl.wake_view()
+RETURNS TABLE (kind text, name text, queues text[]) LANGUAGE sql STABLE AS
+$fn$
+  SELECT 'c', c.id, c.queues
+    FROM etl.controller c
+   WHERE EXISTS (SELECT 1 FROM pg_locks l
+                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+                    AND l.database = (SELECT d.oid FROM pg_database d
+                                       WHERE d.datname = current_database())
+                    AND l.classid = ((etl.controller_lock_key(c.id) >> 32) & 4294967295)::oid
+                    AND l.objid = (etl.controller_lock_key(c.id) & 4294967295)::oid)
+  UNION ALL
+  SELECT 'q', q.name, NULL FROM etl.queue q
+   WHERE q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive')
+  UNION ALL
+  SELECT 'g', NULL, NULL WHERE EXISTS (SELECT 1 FROM etl.job_group)
+$fn$;
 
 -- Jobs left active by controllers that stopped beating (or vanished) for p_bound seconds,
 -- whose events live here: an in-process job (its pid and host are its controller's) is

@@ -85,7 +85,7 @@ BEGIN
                ('claim', NULL, 'etl_controller'), ('finish', NULL, 'etl_controller'),
                ('complete', NULL, 'etl_controller'), ('fail', NULL, 'etl_controller'),
                ('release', NULL, 'etl_controller'), ('release_ok', NULL, 'etl_controller'),
-               ('job_started', NULL, 'etl_controller'),
+               ('job_started', NULL, 'etl_controller'), ('wake_view', NULL, 'etl_controller'),
                ('release_unstarted', NULL, 'etl_controller'),
                ('reap_orphans', NULL, 'etl_controller'), ('maintain', NULL, 'etl_controller'),
                ('stale_beats', NULL, 'etl_controller'), ('record_end', NULL, 'etl_controller'),
