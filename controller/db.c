@@ -1,7 +1,8 @@
 /*
  * db.c: the controller's database connections on the event loop: DB_MAIN (claims,
- * LISTEN, heartbeats, maintenance) and DB_ENDS (the pids and ends of tasks), so that a
- * claim and an end statement run at once on two server backends.  On each, statements
+ * LISTEN, heartbeats), DB_ENDS (the pids and ends of tasks) and DB_MAINT (maintenance:
+ * retention, orphans, counts), so that a claim, an end statement and a retention batch
+ * run at once on three server backends.  On each, statements
  * wait in a FIFO and go one at a time (PQsendQueryParams); answers and NOTIFYs arrive
  * through an ev_io on the socket.  When a connection is lost, every statement waiting on
  * it is answered with an error (its owner keeps what it must retry) and it reconnects
@@ -51,6 +52,10 @@ struct dbc {
 	char			 stale_buf[16];
 };
 static struct dbc dbs[DB_NCONN];
+/* how the log names each connection */
+static const char *const conn_for[DB_NCONN] = { "", " for ends", " for maintenance" };
+static const char *const conn_nth[DB_NCONN] = { "", " (second connection: ends)",
+    " (third connection: maintenance)" };
 static double db_timeout = 30;
 
 void
@@ -175,7 +180,7 @@ db_lost(struct dbc *d, const char *why)
 	if (d->shutting_down)
 		return;
 	log_warnx("database connection%s lost (%s); reconnecting in %.1f s",
-	    d->which == DB_ENDS ? " for ends" : "", why, d->backoff);
+	    conn_for[d->which], why, d->backoff);
 	ev_timer_set(&d->retry, d->backoff, 0);
 	ev_timer_start(d->loop, &d->retry);
 	d->backoff = d->backoff * 2 > 5.0 ? 5.0 : d->backoff * 2;
@@ -265,8 +270,7 @@ connect_step(struct dbc *d)
 			return;
 		}
 		io_set(d, PQsocket(pg), EV_READ);
-		log_info("connected to pg_env '%s'%s", d->pg_env,
-		    d->which == DB_ENDS ? " (second connection: ends)" : "");
+		log_info("connected to pg_env '%s'%s", d->pg_env, conn_nth[d->which]);
 		if (d->stale_pid > 0) {
 			/* first: end the backend we gave up on (our liveness lock may be its) */
 			etl_stmt st;

@@ -2,7 +2,9 @@
  * db.h: the controller's database connections, driven by libpq's asynchronous API on
  * the libev loop: connect without blocking, a FIFO of statements with one in flight on
  * each, LISTEN/NOTIFY, and reconnection with capped backoff.  It never blocks the loop.
- * DB_MAIN claims, listens and beats; DB_ENDS records pids and ends, in parallel.
+ * DB_MAIN claims, listens and beats; DB_ENDS records pids and ends, in parallel;
+ * DB_MAINT runs maintenance (retention batches, orphans, counts), so that nothing of it
+ * waits before a claim or a heartbeat.
  */
 #ifndef ETL_CONTROLLER_DB_H
 #define ETL_CONTROLLER_DB_H
@@ -22,7 +24,8 @@ struct db_hooks {
 
 #define DB_MAIN		0
 #define DB_ENDS		1
-#define DB_NCONN	2
+#define DB_MAINT	2
+#define DB_NCONN	3
 
 void	db_init(struct ev_loop *, int which, const char *pg_env, const struct db_hooks *);
 /* Queue st (taken: cleared after sending) for sending on a connection when it is up. */

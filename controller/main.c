@@ -725,9 +725,11 @@ main(int argc, char **argv, char **envp)
 	{
 		static const struct db_hooks hooks = { on_db_up, sup_db_down, sup_notify };
 		static const struct db_hooks ends = { sup_ends_up, sup_ends_down, NULL };
+		static const struct db_hooks maint = { NULL, NULL, NULL };
 
 		db_init(ctl.loop, DB_MAIN, pg_env, &hooks);
 		db_init(ctl.loop, DB_ENDS, pg_env, &ends);
+		db_init(ctl.loop, DB_MAINT, pg_env, &maint);
 	}
 	ev_run(ctl.loop, 0);
 

@@ -68,6 +68,7 @@ static struct {
 	char			*queues_csv;	/* cfg.queues, for our row (NULL: all) */
 	double			 view_sent;
 	int			 view_reading;
+	int			 maintaining;	/* a maintenance statement is in flight */
 } sup;
 
 static void	claim_maybe(void);
@@ -903,6 +904,7 @@ maintain_cb(PGresult *res, const char *why, void *arg)
 	long ticks, gone;
 
 	(void)arg;
+	sup.maintaining = 0;
 	if (res == NULL) {
 		log_warnx("maintenance failed: %s", why);
 		return;
@@ -915,13 +917,14 @@ maintain_cb(PGresult *res, const char *why, void *arg)
 		log_info("maintenance: cron: %ld", ticks);
 	if (gone > 0)
 		log_info("maintenance: retention: %ld", gone);
-	if (gone >= ETL_RETENTION_BATCH && db_is_up() && !sup.shutting_down) {
+	if (gone >= ETL_RETENTION_BATCH && db_up_on(DB_MAINT) && !sup.shutting_down) {
 		etl_stmt st;
 
-		/* a full batch: the next one at once, each its own statement, so the heartbeat
-		 * and the claims queued meanwhile go between them */
+		/* a full batch: the next one at once, each its own statement and transaction,
+		 * on the maintenance connection: claims, beats and ends go on their own */
 		etl_stmt_maintain(&st);
-		db_submit(&st, maintain_cb, NULL);
+		sup.maintaining = 1;
+		db_submit_on(DB_MAINT, &st, maintain_cb, NULL);
 	}
 }
 
@@ -949,20 +952,26 @@ sup_maintenance(void)
 	etl_stmt st;
 	etl_error err;
 
-	if (!db_is_up() || sup.shutting_down || !sup.locked_once)
+	/* on a connection of its own (retention batches, the counts of the metrics and the
+	 * orphans' search never wait before a claim or a heartbeat, nor these behind them) */
+	if (!db_up_on(DB_MAINT) || sup.shutting_down || !sup.locked_once)
 		return;
 	/* first: its round trip (etl_cluster_count_seconds) is then its own */
 	if (sup.cfg.count_jobs) {
 		etl_stmt_job_counts(&st, sup.cfg.id, sup.cfg.dead_after);
 		sup.counts_sent = ev_time();
-		db_submit(&st, counts_cb, NULL);
+		db_submit_on(DB_MAINT, &st, counts_cb, NULL);
 	}
 	if (etl_stmt_reap_orphans(&st, sup.cfg.dead_after, sup.cfg.id, sup.cfg.pg_env,
 	    &err) == 0)
-		db_submit(&st, orphans_cb, NULL);
-	/* cron ticks and retention: any controller may run it, the database keeps it once */
-	etl_stmt_maintain(&st);
-	db_submit(&st, maintain_cb, NULL);
+		db_submit_on(DB_MAINT, &st, orphans_cb, NULL);
+	/* cron ticks and retention: any controller may run it, the database keeps it once;
+	 * not while our previous retention's batches still go */
+	if (!sup.maintaining) {
+		etl_stmt_maintain(&st);
+		sup.maintaining = 1;
+		db_submit_on(DB_MAINT, &st, maintain_cb, NULL);
+	}
 	/* job logs past their retention: once an hour (a directory read, no database) */
 	if (sup.cfg.log_retention > 0 && ev_now(sup.loop) >= sup.next_sweep) {
 		sup.next_sweep = ev_now(sup.loop) + 3600;

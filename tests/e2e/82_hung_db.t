@@ -18,7 +18,7 @@ ok $? "a job runs"
 is "$(health)" 200 "/healthz: 200"
 
 stopped=$(q "SELECT string_agg(pid::text, ' ') FROM pg_stat_activity WHERE application_name = 'etl-controller'")
-like "$stopped" "^[0-9]+ [0-9]+$" "the controller's two backends ($stopped)"
+like "$stopped" "^[0-9]+ [0-9]+ [0-9]+$" "the controller's three backends ($stopped)"
 # shellcheck disable=SC2086
 kill -STOP $stopped
 t0=$SECONDS
@@ -32,10 +32,10 @@ ok $? "  and made again: a new backend"
 ok "$([ $((SECONDS - t0)) -le 15 ]; echo $?)" "  within the deadline and a reconnect ($((SECONDS - t0)) s)"
 # the old backends come back to life: the one given up on (the main connection's, with
 # a statement in flight) is ended from the new connection and lets go of the
-# controller's liveness lock; the idle one of the ends connection simply serves again
+# controller's liveness lock; the idle ones (ends, maintenance) simply serve again
 # shellcheck disable=SC2086
 kill -CONT $stopped
-wait_until 15 qis "SELECT count(*) < 2 FROM pg_stat_activity WHERE pid IN (${stopped// /,})" t
+wait_until 15 qis "SELECT count(*) < 3 FROM pg_stat_activity WHERE pid IN (${stopped// /,})" t
 ok $? "the backend given up on is ended"
 stopped=
 grep -q "the backend we gave up on" "$ETL_TMP/hd.log"
