@@ -1,9 +1,9 @@
 /*
- * logsweep.c: job logs removed after --log-retention (default 14 days, the default
- * retention of finished jobs, whose rows go then), so that a log folder does not grow
- * for ever.  Only files named JOB_ID.log (a uuid) that are regular files and untouched
- * that long: a running job writes its log, and nothing else in the folder (the keepers'
- * folder, an operator's files) is touched.
+ * logsweep.c: job logs follow their jobs: retention (any controller) records the log of
+ * each job it deletes in etl.log_trash, and the controller of its host removes it
+ * (logsweep_gone).  With --log-retention, logs untouched that long go too, whatever
+ * their job's retention.  Only files named JOB_ID.log (a uuid) that are regular files:
+ * nothing else in the folder (the keepers' folder, an operator's files) is touched.
  */
 #include <sys/stat.h>
 
@@ -28,6 +28,18 @@ is_job_log(const char *name)
 	memcpy(id, name, ETL_ID_LEN - 1);
 	id[ETL_ID_LEN - 1] = '\0';
 	return etl_uuid_valid(id) == 0;
+}
+
+int
+logsweep_gone(const char *dir, const char *path)
+{
+	size_t len = strlen(dir);
+	struct stat sb;
+
+	if (strncmp(path, dir, len) != 0 || path[len] != '/' || !is_job_log(path + len + 1) ||
+	    lstat(path, &sb) != 0 || !S_ISREG(sb.st_mode))
+		return 0;
+	return unlink(path) == 0;
 }
 
 long

@@ -52,8 +52,8 @@ static const char usage_text[] =
     "                          kept, the middle dropped (default 67108864; 0: no cap)\n"
     "  --min-priority N, --max-priority N\n"
     "                          claim only jobs of a priority in this range (default: any)\n"
-    "  --log-retention SEC     remove job logs untouched this long, hourly (default\n"
-    "                          1209600, 14 days, the default job retention; 0: keep)\n"
+    "  --log-retention SEC     also remove job logs untouched this long, hourly (default\n"
+    "                          0: a log goes with its job, at its queue's retention)\n"
     "  --poll-interval SEC     look for work this often besides NOTIFY (default 1)\n"
     "  --heartbeat SEC         controller heartbeat (default 10)\n"
     "  --dead-after SEC        a controller silent this long is dead (default 60)\n"
@@ -461,7 +461,7 @@ main(int argc, char **argv, char **envp)
 	cfg.concurrency = 8;
 	cfg.kill_grace = 10;
 	cfg.log_max = 64LL * 1024 * 1024;
-	cfg.log_retention = 1209600;	/* the default retention of finished jobs */
+	cfg.log_retention = 0;	/* logs go with their jobs (etl.log_trash) */
 	cfg.dead_after = 60;
 	cfg.lease = 60;
 	wd = getenv("ETL_DEBUG_WAIT_SECONDS");

@@ -69,6 +69,7 @@ static struct {
 	double			 view_sent;
 	int			 view_reading;
 	int			 maintaining;	/* a maintenance statement is in flight */
+	int			 trashing;	/* a take of etl.log_trash is in flight */
 } sup;
 
 static void	claim_maybe(void);
@@ -946,6 +947,33 @@ counts_cb(PGresult *res, const char *why, void *arg)
 	}
 }
 
+/* Logs of jobs that retention deleted: removed; a full take, the next at once. */
+static void
+trash_cb(PGresult *res, const char *why, void *arg)
+{
+	etl_stmt st;
+	etl_error err;
+	long n = 0;
+	int i;
+
+	(void)arg;
+	sup.trashing = 0;
+	if (res == NULL) {
+		log_warnx("taking the logs of deleted jobs failed: %s", why);
+		return;
+	}
+	for (i = 0; i < PQntuples(res); i++)
+		n += logsweep_gone(sup.cfg.log_dir, PQgetvalue(res, i, 0));
+	if (n > 0)
+		log_info("removed %ld job log%s with %s job%s (retention)", n, n == 1 ? "" : "s",
+		    n == 1 ? "its" : "their", n == 1 ? "" : "s");
+	if (PQntuples(res) == 1000 && db_up_on(DB_MAINT) && !sup.shutting_down &&
+	    etl_stmt_log_trash(&st, sup.cfg.host, sup.cfg.log_dir, &err) == 0) {
+		sup.trashing = 1;
+		db_submit_on(DB_MAINT, &st, trash_cb, NULL);
+	}
+}
+
 void
 sup_maintenance(void)
 {
@@ -972,7 +1000,12 @@ sup_maintenance(void)
 		sup.maintaining = 1;
 		db_submit_on(DB_MAINT, &st, maintain_cb, NULL);
 	}
-	/* job logs past their retention: once an hour (a directory read, no database) */
+	/* the logs of jobs retention deleted: removed here, on their host */
+	if (!sup.trashing && etl_stmt_log_trash(&st, sup.cfg.host, sup.cfg.log_dir, &err) == 0) {
+		sup.trashing = 1;
+		db_submit_on(DB_MAINT, &st, trash_cb, NULL);
+	}
+	/* job logs past --log-retention: once an hour (a directory read, no database) */
 	if (sup.cfg.log_retention > 0 && ev_now(sup.loop) >= sup.next_sweep) {
 		sup.next_sweep = ev_now(sup.loop) + 3600;
 		logsweep(sup.cfg.log_dir, sup.cfg.log_retention);

@@ -80,6 +80,9 @@ int	etl_stmt_controller_lock(etl_stmt *, const char *id, etl_error *);
 int	etl_stmt_controller_beat(etl_stmt *, const char *id, const char *host, pid_t pid,
 	    const char *allow_users, double lease_bound, int capacity, const char *queues,
 	    etl_error *);
+/* Take (delete and return, rows: path) up to 1,000 logs of deleted jobs of host kept
+ * under folder dir (etl.log_trash: retention records them). */
+int	etl_stmt_log_trash(etl_stmt *, const char *host, const char *dir, etl_error *);
 /* What a controller needs to answer wake-ups (etl.wake_view: rows kind, name, queues). */
 int	etl_stmt_wake_view(etl_stmt *);
 /* Whether run `run` of job id is cancelled (a row if so): a NOTIFY etl_cancel is only

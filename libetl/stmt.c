@@ -618,6 +618,24 @@ etl_stmt_reap_orphans(etl_stmt *st, int bound, const char *me, const char *pg_en
 }
 
 int
+etl_stmt_log_trash(etl_stmt *st, const char *host, const char *dir, etl_error *err)
+{
+	memset(st, 0, sizeof(*st));
+	st->sql = "DELETE FROM etl.log_trash t WHERE t.ctid = ANY (ARRAY("
+	    "SELECT x.ctid FROM etl.log_trash x WHERE x.host = $1 "
+	    "AND left(x.path, length($2) + 1) = $2 || '/' LIMIT 1000)) RETURNING t.path";
+	st->nparams = 2;
+	own(st, 0, etl__strdup(host));
+	own(st, 1, etl__strdup(dir));
+	if (st->params[0] == NULL || st->params[1] == NULL) {
+		etl_stmt_clear(st);
+		etl__err(err, ETL_ESYS, "out of memory");
+		return -1;
+	}
+	return 0;
+}
+
+int
 etl_stmt_wake_view(etl_stmt *st)
 {
 	memset(st, 0, sizeof(*st));

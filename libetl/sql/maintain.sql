@@ -63,8 +63,12 @@ BEGIN
                                            AND x.keep_until < now()
                                          ORDER BY x.keep_until LIMIT 5000
                                            FOR UPDATE SKIP LOCKED))
-               RETURNING j.id, j.etl_context_id, j.pg_env),
-         dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id)
+               RETURNING j.id, j.etl_context_id, j.pg_env, j.host, j.log_path),
+         dd AS (DELETE FROM etl.job_dep x USING d WHERE x.after_id = d.id OR x.job_id = d.id),
+         -- their logs, for the controller of their host to remove (etl.log_trash)
+         lt AS (INSERT INTO etl.log_trash (host, path)
+                SELECT d.host, d.log_path FROM d
+                 WHERE d.host IS NOT NULL AND d.log_path IS NOT NULL)
     SELECT count(*), array_agg(d.etl_context_id) FILTER (WHERE d.etl_context_id IS NOT NULL
                                                            AND d.pg_env IS NULL)
       INTO gone, ctxs FROM d;

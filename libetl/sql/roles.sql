@@ -67,6 +67,8 @@ BEGIN
   GRANT INSERT ON etl.batch TO etl_sender;
   -- controller: its own row; the context of a job of another pg_env it prepares
   GRANT INSERT, UPDATE ON etl.controller TO etl_controller;
+  -- the logs of jobs retention deleted, its host's to remove
+  GRANT DELETE ON etl.log_trash TO etl_controller;
   GRANT UPDATE (etl_context_id, event_since) ON etl.job TO etl_controller;
   -- admin: all
   GRANT ALL ON ALL TABLES IN SCHEMA etl TO etl_admin;

@@ -45,6 +45,10 @@ ctx_p=$(q "SELECT etl_context_id FROM etl.job WHERE id = '$p'")
 like "$(q "SELECT count(*) FROM etl.event WHERE etl_context_id IN ($ctx_r)")" "^[1-9][0-9]*$" "their events are there"
 before_ev=$(q "SELECT count(*) FROM etl.event")
 child_ev=$(q "SELECT count(*) FROM etl.event e WHERE e.etl_context_id IN (SELECT etl_context_id FROM etl.job WHERE queue = 'child')")
+gone_logs=$(q "SELECT string_agg(log_path, ' ') FROM etl.job WHERE queue IN ('jr', 'jparent')")
+kept_logs=$(q "SELECT string_agg(log_path, ' ') FROM etl.job WHERE queue = 'child'")
+# shellcheck disable=SC2086
+ok "$(ls $gone_logs $kept_logs >/dev/null; echo $?)" "the seven jobs have their logs"
 # the jr jobs and the parent expire; the sub-tasks are kept longer
 q "UPDATE etl.job SET keep_until = now() - interval '1 second' WHERE queue IN ('jr', 'jparent')" >/dev/null
 q "UPDATE etl.maintenance SET last_run = '-infinity'" >/dev/null
@@ -55,7 +59,21 @@ is "$(q "SELECT count(*) FROM etl.event e WHERE e.etl_context_id IN (SELECT etl_
 is "$(q "SELECT count(*) FROM etl.etl_context c JOIN etl.job j USING (etl_context_id) WHERE j.queue = 'child' AND c.parent_context_id IS NULL")" 3 "  their contexts, no longer under a parent that is gone"
 ok "$([ "$(q "SELECT count(*) FROM etl.event")" -lt "$before_ev" ]; echo $?)" "the event table shrank ($before_ev to $(q "SELECT count(*) FROM etl.event"))"
 
-# job logs follow: --log-retention removes JOB_ID.log files untouched that long, only those
+# their logs go with them: the controller of their host removes them (etl.log_trash)
+is "$(q "SELECT count(*) FROM etl.log_trash")" 4 "retention recorded the logs of the four jobs it deleted"
+start_controller rt --queues jr
+gone_left() { local f n=0; for f in $gone_logs; do [ -e "$f" ] && n=$((n + 1)); done; echo "$n"; }
+wait_until 20 eval '[ "$(gone_left)" = 0 ]'
+ok $? "the controller removes the four logs of the deleted jobs"
+# shellcheck disable=SC2086
+ok "$(ls $kept_logs >/dev/null; echo $?)" "  the kept sub-tasks' logs stay"
+is "$(q "SELECT count(*) FROM etl.log_trash")" 0 "  the trash is emptied"
+like "$(cat "$ETL_TMP/rt.log")" "removed 4 job logs with their jobs" "  the controller says so"
+stop_controller rt TERM
+# a log another host's controller wrote is that controller's: a row of another host stays
+q "INSERT INTO etl.log_trash (host, path) VALUES ('elsewhere', '$ETL_TMP/logs/$(cat /proc/sys/kernel/random/uuid).log')" >/dev/null
+
+# --log-retention also removes JOB_ID.log files untouched that long, only those
 old=$(cat /proc/sys/kernel/random/uuid)
 new=$(cat /proc/sys/kernel/random/uuid)
 echo old >"$ETL_TMP/logs/$old.log"; touch -d '20 days ago' "$ETL_TMP/logs/$old.log"
@@ -66,6 +84,7 @@ wait_until 20 eval "[ ! -e '$ETL_TMP/logs/$old.log' ]"
 ok $? "--log-retention 10 days: a job log untouched for 20 days is removed"
 ok "$([ -e "$ETL_TMP/logs/$new.log" ] && [ -e "$ETL_TMP/logs/notes.txt" ]; echo $?)" "  a recent one stays, and a file that is no job log"
 like "$(cat "$ETL_TMP/rt.log")" "removed 1 job log untouched for 10 days" "  the controller says so"
+is "$(q "SELECT count(*) FROM etl.log_trash WHERE host = 'elsewhere'")" 1 "a log recorded for another host is left to its controller"
 stop_controller rt TERM
 rm -f "$ETL_TMP/logs/notes.txt" "$ETL_TMP/logs/$new.log"
 done_testing
