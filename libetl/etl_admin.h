@@ -14,7 +14,8 @@ extern "C" {
 #endif
 
 /* The LISTEN/NOTIFY channels the schema's functions and triggers notify. */
-#define ETL_CHANNEL_JOB		"etl_job"	/* payload: the queue of a ready job */
+#define ETL_CHANNEL_JOB		"etl_job"	/* payload "KEY N OFF QUEUE": N ready jobs
+						 * of QUEUE (controller/wake.c) */
 #define ETL_CHANNEL_CANCEL	"etl_cancel"	/* payload: the id of a cancelled active job */
 #define ETL_CHANNEL_EVENT	"etl_event"	/* payload: "CONTEXT EVENT TYPE" */
 

@@ -9,7 +9,14 @@
 . "$ETL_TOP/tests/lib/tap.sh"
 dest=$(mktemp -d /tmp/etl-qs.XXXXXX)
 chmod 0755 "$dest"
-trap 'pkill -f "etl-controller --user" 2>/dev/null; rm -rf "$dest"' EXIT
+# (only the controllers installed here: another shard's run theirs beside)
+qs_stop() {
+	local p
+	for p in $(pgrep -f "etl-controller --user"); do
+		case "$(readlink "/proc/$p/exe")" in "$dest"/*) kill "$p" 2>/dev/null;; esac
+	done
+}
+trap 'qs_stop; rm -rf "$dest"' EXIT
 san=; case "$ETL_BUILD" in *asan*) san="SANITIZE=1";; esac
 make -s -C "$ETL_TOP" O="$ETL_BUILD" $san install DESTDIR="$dest" PREFIX=/usr/local >"$ETL_TMP/qs-install.log" 2>&1
 ok $? "make install (into a folder for the test)"

@@ -82,7 +82,7 @@ main(void)
 	for (k = 0; k < 5000; k++) {
 		int n = 0, who = -1;
 
-		snprintf(buf, sizeof(buf), "%ld 1 0 q", k * 7919);
+		snprintf(buf, sizeof(buf), "%ld 1 0 q", 1000 + k);	/* transaction ids: consecutive */
 		wake_parse(buf, &w);
 		for (i = 0; i < 5; i++)
 			if (wake_mine(&w, ids[i], &share, &next)) {
