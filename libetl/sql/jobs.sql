@@ -748,14 +748,15 @@ $fn$ SELECT ('x' || substr(md5('etl.controller ' || $1), 1, 16))::bit(64)::bigin
 CREATE OR REPLACE FUNCTION etl.wake_view()
 RETURNS TABLE (kind text, name text, queues text[]) LANGUAGE sql STABLE AS
 $fn$
-  SELECT 'c', c.id, c.queues
-    FROM etl.controller c
-   WHERE EXISTS (SELECT 1 FROM pg_locks l
-                  WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-                    AND l.database = (SELECT d.oid FROM pg_database d
-                                       WHERE d.datname = current_database())
-                    AND l.classid = ((etl.controller_lock_key(c.id) >> 32) & 4294967295)::oid
-                    AND l.objid = (etl.controller_lock_key(c.id) & 4294967295)::oid)
+  -- (the locks read once, a hashed set: not once per controller)
+  SELECT 'c', k.id, k.queues
+    FROM (SELECT c.id, c.queues, etl.controller_lock_key(c.id) AS key
+            FROM etl.controller c) k
+   WHERE (((k.key >> 32) & 4294967295)::oid, (k.key & 4294967295)::oid) IN
+         (SELECT l.classid, l.objid FROM pg_locks l
+           WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+             AND l.database = (SELECT d.oid FROM pg_database d
+                                WHERE d.datname = current_database()))
   UNION ALL
   SELECT 'q', q.name, NULL FROM etl.queue q
    WHERE q.concurrency IS NOT NULL OR q.policy IN ('singleton', 'stately', 'exclusive')
