@@ -202,7 +202,7 @@ $(O)/tests/tasks/%: tests/tasks/%.sh
 # the wake-up order of the controllers (controller/wake.c) is pure: tested alone
 $(O)/tests/unit/t_wake: tests/unit/t_wake.c tests/unit/tap.h controller/wake.c controller/wake.h $(COMMON_OBJ)
 	@mkdir -p $(@D)
-	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit -Icontroller $(LDFLAGS) -o $@ $< controller/wake.c $(COMMON_OBJ) $(PKG_LIBS)
+	$(Q)$(CC) $(ALL_CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< controller/wake.c $(COMMON_OBJ) $(PKG_LIBS)
 
 $(O)/tests/unit/%: tests/unit/%.c tests/unit/tap.h libetl/etl.h $(O)/lib/libetl.a
 	@mkdir -p $(@D)

@@ -10,7 +10,7 @@
 #include <libpq-fe.h>
 
 #include "tap.h"
-#include "wake.h"
+#include "../../controller/wake.h"
 
 /* A result as etl.wake_view gives it: rows of "kind|name|queues" (queues "" for NULL). */
 static PGresult *
