@@ -278,7 +278,7 @@ FUZZ_SECONDS ?= 60
 FZ       := build-fuzz
 FZ_FLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -g -O1
 FZ_LIBOBJ := $(LIB_SRC:libetl/%.c=$(FZ)/obj/%.o) $(FZ)/obj/migrations.o
-FUZZERS  := initial cron ndjson config
+FUZZERS  := initial cron ndjson config wake
 .SECONDARY: $(FZ_LIBOBJ)
 
 $(FZ)/obj/%.o: libetl/%.c libetl/etl.h libetl/etl_admin.h libetl/etl_stmt.h libetl/internal.h libetl/context.h
@@ -296,6 +296,9 @@ $(FZ)/obj/common_%.o: common/%.c
 $(FZ)/fuzz_config: tests/fuzz/fuzz_config.c $(FZ)/obj/common_config.o $(FZ)/obj/common_log.o $(FZ)/obj/common_xmalloc.o
 	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Icommon \
 	    -o $@ $^
+$(FZ)/fuzz_wake: tests/fuzz/fuzz_wake.c $(FZ)/obj/ctl_wake.o $(FZ)/obj/common_log.o $(FZ)/obj/common_xmalloc.o
+	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Icontroller \
+	    -Icommon $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS)
 $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FZ_LIBOBJ)
 	$(Q)clang -std=gnu11 -D_GNU_SOURCE -fsanitize=fuzzer,address,undefined -g -O1 -Ilibetl \
 	    $(PKG_CFLAGS) -o $@ $^ $(PKG_LIBS) -lmd -lpthread
