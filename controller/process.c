@@ -724,7 +724,8 @@ proc_adopt(etl_job *ej)
 	jb->pid = ej->pid;
 	jb->adopted = 1;
 	jb->status_path = status_path(ej);
-	/* its pid is recorded (by the run that spawned it), its INITIAL long written */
+	/* its pid is recorded (by the run that spawned it), its INITIAL written unless that
+	 * run died first (the task then read EOF and exits 75: supervisor.c, end_of) */
 	job_set_state(jb, J_RUNNING);
 	if (ej->pid <= 0 || ej->pid_start_time < 0 ||
 	    etl_pid_start_time(ej->pid) != ej->pid_start_time) {

@@ -12,6 +12,8 @@
  * the task reads EOF and does nothing, and the job is put back (release_unstarted).
  * Pids and ends go on the second connection (DB_ENDS), beside the claims.
  */
+#include <sys/wait.h>
+
 #include <errno.h>
 #include <time.h>
 #include <limits.h>
@@ -389,6 +391,13 @@ end_of(struct job *jb, etl_end *e, char **tail)
 	e->reason = jb->stop_reason;
 	e->no_retry = jb->no_retry;
 	e->release = jb->release;
+	/* adopted, and its task exited 75: it may have read EOF, our previous run dead
+	 * before its INITIAL (a task that failed for a moment gets a retry not counted) */
+	e->unstarted = jb->adopted && !jb->unknown && jb->stop_reason == NULL &&
+	    WIFEXITED(jb->wstatus) && WEXITSTATUS(jb->wstatus) == 75;
+	if (e->unstarted)
+		jlog_info(jb, "adopted, exited 75: its task may never have had its INITIAL; back "
+		    "to the queue, not counted as a retry");
 	e->run = jb->j->run;
 	e->core_file = jb->core_file;
 	e->limits = jb->limits;

@@ -47,6 +47,9 @@ typedef struct etl_end {
 	int		 run;		/* the run that ended (0: not fenced) */
 	int		 release;	/* it could not start here (reason): back to the queue
 					 * for another controller, not counted as a retry */
+	int		 unstarted;	/* its task never got its INITIAL (our previous run died
+					 * before writing it; the task exited 75 on EOF): back to
+					 * the queue for anyone, not counted as a retry */
 	const cJSON	*final;		/* NULL, or the FINAL payload to record when it ended well */
 } etl_end;
 

@@ -39,11 +39,14 @@ int	 etl__finish_split(etl_conn *qconn, etl_conn *cconn, const etl_end *, etl_er
  * Returns it (caller frees) with the task prefix in task, or NULL and err (EINVAL).
  */
 cJSON	*etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t,
-	    etl_error *);
+	    int *cut, etl_error *);
 
 /* A payload's limits beyond JSON's grammar (see etl_json_check): size, depth, UTF-8, no
  * \u0000.  0, or -1 with err. */
 int	 etl__json_limits(const char *text, size_t len, size_t max, etl_error *);
+/* etl_json_parse; on failure *cut says whether the text ended before the value did (a
+ * writer that died midway), not a mistake within it. */
+cJSON	*etl__json_parse_cut(const char *text, size_t len, size_t max, int *cut, etl_error *);
 
 /* Task name of an event type prefix, from a task path or name ("/x/hello" -> "hello"). */
 const char *etl__task_base(const char *task);

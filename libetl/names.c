@@ -323,16 +323,29 @@ etl_json_check(const char *text, size_t len, size_t max, etl_error *err)
 cJSON *
 etl_json_parse(const char *text, size_t len, size_t max, etl_error *err)
 {
+	int cut;
+
+	return etl__json_parse_cut(text, len, max, &cut, err);
+}
+
+cJSON *
+etl__json_parse_cut(const char *text, size_t len, size_t max, int *cut, etl_error *err)
+{
 	const char *end = NULL;
 	cJSON *j;
 
+	*cut = 0;
 	if (etl__json_limits(text, len, max, err) != 0)
 		return NULL;
 	j = cJSON_ParseWithLengthOpts(text, len, &end, 0);
 	if (j == NULL) {
-		/* on failure cJSON points end at the error (thread-safe, unlike GetErrorPtr) */
+		/* on failure cJSON points end at the error (thread-safe, unlike GetErrorPtr);
+		 * a text that stops before its value is complete fails at its last byte */
 		size_t off = (end && end >= text && end <= text + len) ? (size_t)(end - text) : 0;
-		etl__err(err, ETL_EINVAL, "malformed JSON at byte %zu", off);
+
+		*cut = len > 0 && off + 1 >= len;
+		etl__err(err, ETL_EINVAL, "malformed JSON at byte %zu%s", off,
+		    *cut ? " (the text ends before the value does)" : "");
 		return NULL;
 	}
 	while (end != NULL && end < text + len && (*end == ' ' || *end == '\n' ||

@@ -404,6 +404,8 @@ ends_json(const etl_end *ends, size_t n, etl_error *err)
 			goto oom;
 		if (e->release && cJSON_AddBoolToObject(o, "release", 1) == NULL)
 			goto oom;
+		if (e->unstarted && cJSON_AddBoolToObject(o, "unstarted", 1) == NULL)
+			goto oom;
 		if (e->run > 0 && !add_int(o, "run", e->run))
 			goto oom;
 	}

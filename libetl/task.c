@@ -302,14 +302,15 @@ attach_run(etl_context *ctx, etl_error *err)
 
 cJSON *
 etl__initial_parse(const char *text, size_t len, size_t max, char *task, size_t tasksz,
-    etl_error *err)
+    int *cut, etl_error *err)
 {
 	const char *type, *colon;
 	cJSON *ev;
 
-	if ((ev = etl_json_parse(text, len, max, err)) == NULL) {
+	if ((ev = etl__json_parse_cut(text, len, max, cut, err)) == NULL) {
 		snprintf(err->message + strlen(err->message),
-		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin");
+		    sizeof(err->message) - strlen(err->message), " in the INITIAL event on stdin%s",
+		    *cut ? ": cut short, its controller died while handing it over?" : "");
 		return NULL;
 	}
 	type = str_member(ev, "type");
@@ -362,10 +363,13 @@ run_task(const char *text, size_t len, etl_task_fn fn, etl_conn **conn, int proc
 	char task[200], status[16], ftype[201];
 	etl_context *ctx = NULL;
 	cJSON *ev = NULL, *result;
-	int rc;
+	int rc, cut;
 
-	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), err)) == NULL)
-		return EX_DATAERR_;
+	/* cut short (the controller died midway through writing it): try again, like an
+	 * empty one; else bad input */
+	if ((ev = etl__initial_parse(text, len, INITIAL_MAX, task, sizeof(task), &cut,
+	    err)) == NULL)
+		return cut ? EX_TEMPFAIL_ : EX_DATAERR_;
 	if ((ctx = open_context(ev, task, conn, err)) == NULL) {
 		rc = err->code == ETL_EINVAL ? EX_DATAERR_ : EX_TEMPFAIL_;
 		goto out;

@@ -168,9 +168,19 @@ def run(main):
     code = 0
     try:
         text = sys.stdin.read()
+        # nothing, or a text cut short: its controller died before or while handing the
+        # INITIAL over (etl-task(7)): do nothing, exit 75, and the job is tried again
+        if not text.strip():
+            sys.stderr.write("no INITIAL event on stdin (empty): its controller died "
+                             "before handing it over?\n")
+            sys.exit(75)
         try:
             initial = json.loads(text, parse_float=decimal.Decimal)
-        except ValueError as e:
+        except json.JSONDecodeError as e:
+            if e.pos >= len(text.rstrip()):
+                sys.stderr.write(f"the INITIAL event on stdin is cut short ({e}): its "
+                                 "controller died while handing it over?\n")
+                sys.exit(75)
             raise BadInput(f"the INITIAL event is not JSON: {e}") from e
         _debug_wait()
         result = main(initial, _Handle(text))

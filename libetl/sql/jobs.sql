@@ -399,6 +399,7 @@ DECLARE
   done jsonb := '[]';
   fail jsonb := '[]';
   rel  jsonb := '[]';
+  uns  uuid[] := '{}';
 BEGIN
   -- The ends of current runs only: a run whose job has moved on (cancelled, or retried,
   -- or rescued by another controller, or an end already recorded) writes nothing,
@@ -442,9 +443,16 @@ BEGIN
   END IF;
   FOR v IN SELECT * FROM jsonb_to_recordset(cur)
                   AS x(id uuid, ctx bigint, since bigint, ok bool, task text,
-                       error jsonb, no_retry bool, release bool, run int)
+                       error jsonb, no_retry bool, release bool, run int, unstarted bool)
             WHERE NOT (coalesce(x.ok, false) AND x.ctx IS NOT NULL)
   LOOP
+    IF v.unstarted THEN
+      -- its task never got its INITIAL (the controller died before writing it, and the
+      -- task, reading EOF, exited 75 as etl-task(7) asks): nothing ran, nothing is
+      -- recorded, and the job goes back to the queue, not counted as a retry
+      uns := uns || v.id;
+      CONTINUE;
+    END IF;
     IF v.release THEN
       -- a problem of this host (its task or user missing here): back to the queue for
       -- another controller, if a live one has not tried it yet; else a failure for good
@@ -472,6 +480,15 @@ BEGIN
   RETURN QUERY SELECT f.id, f.state FROM etl.fail(fail) f;
   IF jsonb_array_length(rel) > 0 THEN
     RETURN QUERY SELECT r.id, r.state FROM etl.release(rel) r;
+  END IF;
+  IF cardinality(uns) > 0 THEN
+    RETURN QUERY
+      UPDATE etl.job j
+         SET state = CASE WHEN j.retry_count > 0 THEN 'retry' ELSE 'created' END::etl.job_state,
+             started_on = NULL, controller_id = NULL, host = NULL, pid = NULL,
+             pid_start_time = NULL, log_path = NULL, attached = false, start_after = now()
+       WHERE j.id = ANY (uns) AND j.state = 'active'
+      RETURNING j.id, j.state;
   END IF;
 END
 $fn$;

@@ -55,4 +55,20 @@ ok $? "the next controller adopts them and records them completed"
 grep -q "adopted" "$ETL_TMP/c1.log"
 ok $? "its log says it adopted them"
 stop_controller c1 TERM
+
+# a task adopted after a kill -9 that exits 75 may have read no INITIAL (the dead run
+# never wrote it: etl-task(7) asks for 75 then): its job goes back to the queue, not
+# counted as a retry (here a task that exits 75 by itself: it runs twice, retry limit 0)
+etl queue add t75 --task plain --retry-limit 0 >/dev/null
+start_controller c1
+j=$(etl send t75 '{"seconds": 2, "status": 75}')
+wait_until 10 qis "SELECT count(*) FROM etl.job WHERE id = '$j' AND state = 'active' AND pid IS NOT NULL" 1
+ok $? "a task that will exit 75 runs"
+stop_controller c1 KILL
+start_controller c1
+wait_until 30 qis "SELECT state FROM etl.job WHERE id = '$j'" failed
+ok $? "it ends failed (its retry limit is 0)"
+is "$(q "SELECT run || ' ' || retry_count FROM etl.job WHERE id = '$j'")" "2 0" "  after two runs: the adopted run's 75 put the job back, not counted as a retry"
+like "$(cat "$ETL_TMP/c1.log")" "adopted, exited 75: its task may never have had its INITIAL" "  the controller says so"
+stop_controller c1 TERM
 done_testing

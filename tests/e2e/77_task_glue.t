@@ -94,6 +94,21 @@ is "$(evs "$j")" "INITIAL,one,two words,three,FINAL" "etl progress --stream: one
 like "$(cat "$ETL_TMP/logs/$j.log")" "line 2: want DONE TOTAL \[MESSAGE\]" "  a malformed line is said, and skipped"
 like "$(cat "$ETL_TMP/logs/$j.log")" "stream exit 1" "  and its exit status says one was"
 
+# ---- an INITIAL never handed over (empty stdin) or cut short (its controller died while
+#      writing it) is tried again (exit 75), as etl-task(7) asks; one malformed within
+#      is bad input (65).  Each glue, run by hand on such a stdin.
+stdin_rc() {	# stdin_rc TEXT CMD...: the exit status of CMD reading TEXT
+	local t=$1; shift
+	printf '%s' "$t" | "$@" >/dev/null 2>&1
+	echo $?
+}
+for g in "C libetl:$ETL_BUILD/tasks/hello:hello" "Python:$nt/py_task:py_task" "Node:$nt/node_task:node_task"; do
+	l=${g%%:*} rest=${g#*:}; cmd=${rest%%:*} t=${rest#*:}
+	if [ "$l" = Node ] && [ "$have_node" != 1 ]; then continue; fi
+	is "$(stdin_rc '' "$cmd") $(stdin_rc "{\"type\":\"$t:INITIAL\",\"payload\":{\"n\":1" "$cmd") $(stdin_rc "{\"type\":\"$t:INITIAL\",\"payload\":{\"n\":]}}" "$cmd")" \
+		"75 75 65" "$l: an empty INITIAL and one cut short exit 75 (tried again); one malformed within, 65"
+done
+
 # ---- --debug-wait: the inspector answers on its port; the job shows where
 if [ "$have_node" = 1 ]; then
 	j=$(etl send nq '{"mode": "sync", "n": 1}' --debug-wait)

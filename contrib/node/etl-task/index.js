@@ -78,10 +78,23 @@ async function run(main) {
   let code = 0;
   try {
     const text = fs.readFileSync(0, 'utf8');
+    // nothing, or a text cut short: its controller died before or while handing the
+    // INITIAL over (etl-task(7)): do nothing, exit 75, and the job is tried again
+    if (text.trim() === '') {
+      process.stderr.write('no INITIAL event on stdin (empty): its controller died before handing it over?\n');
+      process.exit(75);
+    }
     let initial;
     try {
       initial = JSON.parse(text);
     } catch (e) {
+      const at = /at position (\d+)/.exec(e.message);
+      if (/end of JSON input|Unterminated/.test(e.message) ||
+          (at && Number(at[1]) >= text.trimEnd().length)) {
+        process.stderr.write('the INITIAL event on stdin is cut short (' + e.message +
+          '): its controller died while handing it over?\n');
+        process.exit(75);
+      }
       throw new BadInput('the INITIAL event is not JSON: ' + e.message);
     }
     await debugWait();
