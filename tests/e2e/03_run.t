@@ -82,7 +82,10 @@ is "$(q "SELECT payload->>'greeting' FROM etl.event WHERE type = 'hello:FINAL' O
 run "$ETL_BUILD/tasks/hello" </dev/null
 is "$rc" 75 "a task given an empty stdin exits 75 (its controller died before handing the INITIAL: tried again)"
 like "$err" "no INITIAL event on stdin" "with a one-line reason"
-run sh -c "printf '{\"type\": ' | '$ETL_BUILD/tasks/hello'"
+run sh -c "printf '{\"type\": ]}' | '$ETL_BUILD/tasks/hello'"
 is "$rc" 65 "a task given a malformed INITIAL exits 65"
 like "$err" "malformed JSON" "with a one-line reason"
+run sh -c "printf '{\"type\": ' | '$ETL_BUILD/tasks/hello'"
+is "$rc" 75 "one cut short exits 75 (its controller died while handing it over: tried again)"
+like "$err" "cut short" "  saying so"
 done_testing
