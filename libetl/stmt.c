@@ -33,6 +33,22 @@ own(etl_stmt *st, int i, char *s)
 	st->params[i] = s;
 }
 
+/* Whether parameters 0 .. n-1 were all made (own of a failed strdup leaves NULL); if
+ * not, st is cleared and err says out of memory. */
+static int
+owned_all(etl_stmt *st, int n, etl_error *err)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (st->params[i] == NULL) {
+			etl_stmt_clear(st);
+			etl__err(err, ETL_ESYS, "out of memory");
+			return -1;
+		}
+	return 0;
+}
+
 int
 etl_result_ok(PGresult *res, PGconn *pg, etl_error *err)
 {
@@ -629,12 +645,7 @@ etl_stmt_log_trash(etl_stmt *st, const char *host, const char *dir, etl_error *e
 	st->nparams = 2;
 	own(st, 0, etl__strdup(host));
 	own(st, 1, etl__strdup(dir));
-	if (st->params[0] == NULL || st->params[1] == NULL) {
-		etl_stmt_clear(st);
-		etl__err(err, ETL_ESYS, "out of memory");
-		return -1;
-	}
-	return 0;
+	return owned_all(st, 2, err);
 }
 
 int
@@ -658,12 +669,7 @@ etl_stmt_cancelled(etl_stmt *st, const char *id, int run, etl_error *err)
 	st->nparams = 2;
 	own(st, 0, etl__strdup(id));
 	own(st, 1, fmt_long(run));
-	if (st->params[0] == NULL || st->params[1] == NULL) {
-		etl_stmt_clear(st);
-		etl__err(err, ETL_ESYS, "out of memory");
-		return -1;
-	}
-	return 0;
+	return owned_all(st, 2, err);
 }
 
 int
@@ -673,11 +679,7 @@ etl_stmt_wake(etl_stmt *st, const char *payload, etl_error *err)
 	st->sql = "SELECT pg_notify('" ETL_CHANNEL_JOB "', $1)";
 	st->nparams = 1;
 	own(st, 0, etl__strdup(payload));
-	if (st->params[0] == NULL) {
-		etl__err(err, ETL_ESYS, "out of memory");
-		return -1;
-	}
-	return 0;
+	return owned_all(st, 1, err);
 }
 
 int
